@@ -1,0 +1,11 @@
+//! allocscope: a memory profiler that lives inside the program it measures.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod gap;
+#[cfg(feature = "serde")]
+pub mod profile;
+pub mod snapshot;
+
+pub use gap::GapBreakdown;
+pub use snapshot::{Counts, SizeClassCounts, Snapshot};

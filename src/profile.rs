@@ -1,0 +1,328 @@
+//! The profile file: what a profiled run leaves behind for `alloc-report`.
+//!
+//! One versioned JSON document ([`Profile`]), written atomically (a temporary file in the
+//! same directory, then a rename). Its size grows with the number of distinct call stacks and
+//! timeline points, never with the number of allocations.
+//!
+//! Every byte figure is in bytes, every duration in the unit its field name says
+//! (`_secs`, `_ns`, `_ms`). Figures of call sites are estimates in sampled mode
+//! (`meta.sampling_bytes > 1`) and exact in exact mode (`sampling_bytes == 1`).
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::gap::GapBreakdown;
+use crate::snapshot::{SizeClassCounts, Snapshot};
+
+/// The value of [`Profile::format`].
+pub const PROFILE_FORMAT: &str = "allocscope-profile";
+/// The current value of [`Profile::version`]. Readers reject any other.
+pub const PROFILE_VERSION: u32 = 1;
+
+/// A whole profile file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Always [`PROFILE_FORMAT`].
+    pub format: String,
+    /// Always [`PROFILE_VERSION`] for files this version writes.
+    pub version: u32,
+    /// Who ran, for how long, with what.
+    pub meta: ProfileMeta,
+    /// Exact process-wide counters at the time the profile was written.
+    pub totals: Totals,
+    /// Exact counters per size class (only classes that saw an allocation).
+    pub size_classes: Vec<SizeClassCounts>,
+    /// The RSS gap when the profile was written; `null` over an allocator without statistics.
+    pub gap: Option<GapBreakdown>,
+    /// The RSS gap at the periodic snapshot with the highest requested live bytes, if any.
+    #[serde(default)]
+    pub gap_at_peak: Option<GapBreakdown>,
+    /// Call sites (distinct stacks), sorted by `bytes` descending.
+    pub sites: Vec<CallSite>,
+    /// Periodic snapshots taken during the run, oldest first (may be empty).
+    pub timeline: Vec<TimelinePoint>,
+}
+
+/// Metadata of a profiled run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileMeta {
+    /// The program's name (`argv[0]`'s file name).
+    pub program: String,
+    /// The full command line.
+    pub args: Vec<String>,
+    /// Process id.
+    pub pid: u32,
+    /// When profiling started, milliseconds since the Unix epoch.
+    pub start_time_unix_ms: u64,
+    /// Wall time from start to the moment the profile was written, seconds.
+    pub duration_secs: f64,
+    /// User + system CPU time of the process, seconds.
+    pub cpu_time_secs: f64,
+    /// The inner allocator: `"system"`, `"jemalloc"`, `"mimalloc"` or a type name.
+    pub allocator: String,
+    /// The allocator's runtime configuration in effect (e.g. `_RJEM_MALLOC_CONF`), if any.
+    pub allocator_config: Option<String>,
+    /// Mean Poisson sampling interval in bytes; 1 means every allocation was recorded;
+    /// 0 means stack capture was off.
+    pub sampling_bytes: u64,
+    /// How stacks were captured: `"frame-pointers"`, `"dwarf"` or `"off"`.
+    pub unwinder: String,
+    /// Peak resident set size of the process from the kernel (`VmHWM`), bytes.
+    pub peak_rss: u64,
+    /// The allocscope version that wrote the file.
+    pub allocscope_version: String,
+}
+
+/// Exact process-wide counters (the scalar part of a [`Snapshot`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Totals {
+    /// Calls to `alloc` and `alloc_zeroed`.
+    pub allocs: u64,
+    /// Calls to `dealloc`.
+    pub frees: u64,
+    /// Calls to `realloc`.
+    pub reallocs: u64,
+    /// Bytes requested by allocs plus the new size of every realloc.
+    pub bytes_allocated: u64,
+    /// Bytes released by frees plus the old size of every realloc.
+    pub bytes_freed: u64,
+    /// Live bytes requested when the profile was written (= leaked at exit).
+    pub live_bytes: u64,
+    /// Live blocks when the profile was written.
+    pub live_blocks: u64,
+    /// Highest live requested bytes seen during the run.
+    pub peak_live_bytes: u64,
+}
+
+impl From<&Snapshot> for Totals {
+    fn from(s: &Snapshot) -> Self {
+        Totals {
+            allocs: s.allocs,
+            frees: s.frees,
+            reallocs: s.reallocs,
+            bytes_allocated: s.bytes_allocated,
+            bytes_freed: s.bytes_freed,
+            live_bytes: s.live_bytes,
+            live_blocks: s.live_blocks,
+            peak_live_bytes: s.peak_live_bytes,
+        }
+    }
+}
+
+/// One frame of a call stack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Frame {
+    /// Demangled function name without the hash suffix (`"?"` when unknown).
+    pub function: String,
+    /// Source file, when debug info allows.
+    pub file: Option<String>,
+    /// Source line, when debug info allows.
+    pub line: Option<u32>,
+    /// The instruction address (return address − 1 for non-leaf frames).
+    pub addr: u64,
+    /// True for a frame that was inlined into the next (outer) frame.
+    #[serde(default)]
+    pub inlined: bool,
+}
+
+/// Lifetime figures of the freed allocations of a call site.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lifetimes {
+    /// Allocations of the site that were freed (estimated).
+    pub freed: u64,
+    /// Of those, freed less than 1 µs after allocation.
+    pub under_1us: u64,
+    /// Freed less than 1 ms after allocation (includes `under_1us`).
+    pub under_1ms: u64,
+    /// Freed less than 1 s after allocation (includes `under_1ms`).
+    pub under_1s: u64,
+    /// Median lifetime of the freed allocations, nanoseconds (`null` when none was freed).
+    pub median_ns: Option<u64>,
+}
+
+/// Allocations of one call site that fell into one size class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSizeClass {
+    /// The size class (usable bytes of a block).
+    pub size: u64,
+    /// Allocations into that class (estimated).
+    pub allocs: u64,
+}
+
+/// One call site: a distinct allocating stack and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSite {
+    /// Frames, leaf (the user's allocating function) first; allocator and profiler frames
+    /// are already trimmed.
+    pub frames: Vec<Frame>,
+    /// Allocations (allocs and reallocs) made here (estimated in sampled mode).
+    pub allocs: u64,
+    /// Bytes requested here (estimated in sampled mode).
+    pub bytes: u64,
+    /// Blocks from this site still live when the profile was written.
+    pub live_blocks: u64,
+    /// Bytes from this site still live when the profile was written (leaked at exit).
+    pub live_bytes: u64,
+    /// Bytes from this site live at the moment of the process's peak.
+    pub peak_bytes: u64,
+    /// Usable − requested bytes over this site's allocations (size-class rounding).
+    pub slack_bytes: u64,
+    /// Raw number of sampled allocations behind the estimates.
+    pub samples: u64,
+    /// Size-class histogram, ascending by size.
+    pub size_classes: Vec<SiteSizeClass>,
+    /// How long this site's allocations lived.
+    pub lifetimes: Lifetimes,
+}
+
+/// A periodic snapshot of the process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelinePoint {
+    /// Seconds since profiling started.
+    pub t_secs: f64,
+    /// Cumulative allocs at that time.
+    pub allocs: u64,
+    /// Cumulative frees at that time.
+    pub frees: u64,
+    /// Cumulative bytes allocated at that time.
+    pub bytes_allocated: u64,
+    /// Live requested bytes at that time.
+    pub live_bytes: u64,
+    /// Process RSS at that time (from `/proc/self/statm`).
+    pub rss: u64,
+    /// jemalloc's `stats.resident`, when available.
+    pub resident: Option<u64>,
+    /// The gap terms, when the allocator gives statistics.
+    pub gap: Option<GapBreakdown>,
+}
+
+/// Why a profile could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// An I/O error, with the path it concerned.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is empty.
+    #[error("{path}: empty file, not an allocscope profile")]
+    Empty {
+        /// The file.
+        path: String,
+    },
+    /// The file is not valid JSON of the expected shape (truncated, wrong type in a field…).
+    #[error("{path}: not a valid allocscope profile: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What serde said, with line and column.
+        message: String,
+    },
+    /// The file is a profile of another format or version.
+    #[error("{path}: unsupported profile {found} (this allocscope reads {PROFILE_FORMAT} version {PROFILE_VERSION})")]
+    Version {
+        /// The file.
+        path: String,
+        /// What the file declares.
+        found: String,
+    },
+}
+
+impl Profile {
+    /// Reads and validates a profile file.
+    pub fn read(path: impl AsRef<Path>) -> Result<Profile, ProfileError> {
+        let path = path.as_ref();
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ProfileError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        Self::from_slice(&bytes, &p)
+    }
+
+    /// Parses and validates a profile from bytes; `name` is used in error messages.
+    pub fn from_slice(bytes: &[u8], name: &str) -> Result<Profile, ProfileError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ProfileError::Empty { path: name.into() });
+        }
+        // Check format and version first, so an old or foreign file gets a precise message.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<serde_json::Value>,
+            version: Option<serde_json::Value>,
+        }
+        if let Ok(h) = serde_json::from_slice::<Header>(bytes) {
+            let fmt_ok = h.format.as_ref().and_then(|v| v.as_str()) == Some(PROFILE_FORMAT);
+            let ver_ok = h.version.as_ref().and_then(|v| v.as_u64()) == Some(PROFILE_VERSION as u64);
+            if !fmt_ok || !ver_ok {
+                let show = |v: &Option<serde_json::Value>| match v {
+                    Some(v) => v.to_string(),
+                    None => "missing".to_string(),
+                };
+                return Err(ProfileError::Version {
+                    path: name.into(),
+                    found: format!("format {} version {}", show(&h.format), show(&h.version)),
+                });
+            }
+        }
+        serde_json::from_slice(bytes).map_err(|e| ProfileError::Invalid {
+            path: name.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Writes the profile atomically: to a temporary file beside `path`, then renamed over it.
+    /// On error nothing is left behind and an existing file at `path` is untouched.
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<(), ProfileError> {
+        let json = serde_json::to_vec(self).map_err(|e| ProfileError::Invalid {
+            path: path.as_ref().display().to_string(),
+            message: e.to_string(),
+        })?;
+        write_atomically(path.as_ref(), &json)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// reader never sees a partial file and a failed write leaves no file behind.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProfileError> {
+    let io = |source| ProfileError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io(std::io::Error::other("not a file path")))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
