@@ -2,10 +2,25 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod callsites;
+mod counters;
 pub mod gap;
+mod measure;
 #[cfg(feature = "serde")]
 pub mod profile;
+pub mod profiler;
+pub mod reentrancy;
+pub mod size_class;
 pub mod snapshot;
 
+pub use counters::PEAK_SLACK_PER_THREAD;
 pub use gap::GapBreakdown;
-pub use snapshot::{Counts, SizeClassCounts, Snapshot};
+pub use measure::measure;
+pub use profiler::{installed_allocator, is_installed, AllocatorKind, Profiler};
+pub use reentrancy::{mark_thread_internal, untracked};
+pub use size_class::SizeClass;
+pub use snapshot::{snapshot, Counts, SizeClassCounts, Snapshot};
+
+/// jemalloc, as a `GlobalAlloc` to wrap: `Profiler::new(allocscope::Jemalloc)`.
+#[cfg(feature = "jemalloc")]
+pub use tikv_jemallocator::Jemalloc;

@@ -1,0 +1,259 @@
+//! `Profiler<A>`: the `GlobalAlloc` hook.
+//!
+//! Every method forwards to the inner allocator and, unless the thread is already inside the
+//! hook (or internal to allocscope), tells the counters and the call-site recorder about it.
+//! Nothing here allocates, locks, logs or panics.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+
+use crate::{callsites, counters, reentrancy};
+
+/// A global allocator that counts and profiles every allocation of the program, forwarding
+/// each call to `inner` unchanged.
+///
+/// ```
+/// use std::alloc::System;
+/// #[global_allocator]
+/// static ALLOC: allocscope::Profiler<System> = allocscope::Profiler::new(System);
+///
+/// fn main() {
+///     let (_v, counts) = allocscope::measure(|| vec![1u8; 100]);
+///     assert_eq!(counts.allocs, 1);
+///     assert_eq!(counts.bytes_allocated, 100);
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct Profiler<A> {
+    inner: A,
+}
+
+impl<A> Profiler<A> {
+    /// Wraps `inner`.
+    pub const fn new(inner: A) -> Self {
+        Profiler { inner }
+    }
+
+    /// The wrapped allocator.
+    pub const fn inner(&self) -> &A {
+        &self.inner
+    }
+}
+
+/// The kind of inner allocator the installed [`Profiler`] wraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AllocatorKind {
+    /// `std::alloc::System` (glibc malloc on Linux).
+    System,
+    /// tikv-jemallocator's `Jemalloc`.
+    Jemalloc,
+    /// mimalloc's `MiMalloc`.
+    Mimalloc,
+    /// Any other `GlobalAlloc`.
+    Other,
+}
+
+impl AllocatorKind {
+    /// A short lower-case name: `system`, `jemalloc`, `mimalloc`, `other`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AllocatorKind::System => "system",
+            AllocatorKind::Jemalloc => "jemalloc",
+            AllocatorKind::Mimalloc => "mimalloc",
+            AllocatorKind::Other => "other",
+        }
+    }
+
+    fn from_code(code: u8) -> Option<AllocatorKind> {
+        Some(match code {
+            1 => AllocatorKind::System,
+            2 => AllocatorKind::Jemalloc,
+            3 => AllocatorKind::Mimalloc,
+            4 => AllocatorKind::Other,
+            _ => return None,
+        })
+    }
+
+    fn of_type<A>() -> AllocatorKind {
+        // `type_name` returns a static string: no allocation.
+        let name = std::any::type_name::<A>();
+        if name.ends_with("::System") {
+            AllocatorKind::System
+        } else if name.contains("Jemalloc") {
+            AllocatorKind::Jemalloc
+        } else if name.contains("MiMalloc") {
+            AllocatorKind::Mimalloc
+        } else {
+            AllocatorKind::Other
+        }
+    }
+}
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static KIND: AtomicU8 = AtomicU8::new(0);
+
+/// True once a [`Profiler`] installed as the global allocator has seen an allocation.
+pub fn is_installed() -> bool {
+    INSTALLED.load(Relaxed)
+}
+
+/// The inner allocator of the installed [`Profiler`], if one is installed.
+pub fn installed_allocator() -> Option<AllocatorKind> {
+    AllocatorKind::from_code(KIND.load(Relaxed))
+}
+
+#[inline]
+fn note_installed<A>() {
+    if !INSTALLED.load(Relaxed) {
+        #[cold]
+        fn first<A>() {
+            let code = match AllocatorKind::of_type::<A>() {
+                AllocatorKind::System => 1,
+                AllocatorKind::Jemalloc => 2,
+                AllocatorKind::Mimalloc => 3,
+                AllocatorKind::Other => 4,
+            };
+            KIND.store(code, Relaxed);
+            INSTALLED.store(true, Relaxed);
+        }
+        first::<A>();
+    }
+}
+
+impl<A: GlobalAlloc> Profiler<A> {
+    /// Allocates `layout` through the inner allocator, sampled or not; counts it.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc`; `zeroed` selects `alloc_zeroed`.
+    #[inline(always)]
+    unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        note_installed::<A>();
+        let Some(_guard) = reentrancy::enter_hook() else {
+            // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
+            return unsafe { self.raw_alloc(layout, zeroed) };
+        };
+        let sampled = callsites::sample_alloc(layout.size());
+        let used = if sampled {
+            callsites::layout_for_sampled(layout)
+        } else {
+            layout
+        };
+        // SAFETY: `used` is `layout` or a layout with the same size and a larger alignment,
+        // both non-zero sized as the caller guarantees.
+        let ptr = unsafe { self.raw_alloc(used, zeroed) };
+        if !ptr.is_null() {
+            let peak = counters::on_alloc(layout.size(), layout.align());
+            if sampled {
+                // SAFETY: `ptr` is the non-null result of allocating `layout_for_sampled(layout)`.
+                unsafe { callsites::record_alloc(ptr, layout) };
+            }
+            if peak != 0 {
+                callsites::on_new_peak(peak);
+            }
+        }
+        ptr
+    }
+
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[inline(always)]
+    unsafe fn raw_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if zeroed {
+            // SAFETY: the caller upholds `alloc_zeroed`'s contract for `layout`.
+            unsafe { self.inner.alloc_zeroed(layout) }
+        } else {
+            // SAFETY: the caller upholds `alloc`'s contract for `layout`.
+            unsafe { self.inner.alloc(layout) }
+        }
+    }
+}
+
+// SAFETY: every method forwards to `inner` with the layout the block was actually allocated
+// with (the user's, or the over-aligned layout of a sampled block, which `take_live` returns),
+// so `inner`'s own guarantees carry over. Nothing here unwinds.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `alloc`'s contract.
+        unsafe { self.alloc_counted(layout, false) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `alloc_zeroed`'s contract.
+        unsafe { self.alloc_counted(layout, true) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let Some(_guard) = reentrancy::enter_hook() else {
+            // A block freed inside the hook or on an internal thread was never sampled by it
+            // unless a sampled block crosses into such a scope; look it up all the same so
+            // the right layout goes back to the inner allocator.
+            let used = callsites::take_live(ptr, layout).unwrap_or(layout);
+            // SAFETY: `ptr` was allocated by `inner` with `used`.
+            unsafe { self.inner.dealloc(ptr, used) };
+            return;
+        };
+        let used = callsites::take_live(ptr, layout).unwrap_or(layout);
+        counters::on_free(layout.size(), layout.align());
+        // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
+        // block was sampled, else the caller's).
+        unsafe { self.inner.dealloc(ptr, used) };
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let guard = reentrancy::enter_hook();
+        let old_used = callsites::take_live(ptr, layout);
+        let sample_new = guard.is_some() && callsites::sample_alloc(new_size);
+        // SAFETY: the caller guarantees `new_size`, rounded up to `layout.align()`, does not
+        // overflow isize, so this layout is valid.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let new_used = if sample_new {
+            callsites::layout_for_sampled(new_layout)
+        } else {
+            new_layout
+        };
+        let old_actual = old_used.unwrap_or(layout);
+        let new_ptr = if old_actual.align() == new_used.align() {
+            // Same alignment on both sides: the inner allocator's realloc keeps it.
+            // SAFETY: `ptr` was allocated by `inner` with `old_actual`; the caller
+            // guarantees `new_size` is valid for this alignment.
+            unsafe { self.inner.realloc(ptr, old_actual, new_size) }
+        } else {
+            // A sampled block changes alignment: allocate, copy, free.
+            // SAFETY: `new_used` is a valid non-zero-sized layout.
+            let p = unsafe { self.inner.alloc(new_used) };
+            if !p.is_null() {
+                // SAFETY: both blocks are valid for the smaller of the two sizes and distinct.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                    self.inner.dealloc(ptr, old_actual);
+                }
+            }
+            p
+        };
+        if new_ptr.is_null() {
+            if old_used.is_some() {
+                // The old block stays valid and keeps its sampled layout: track it again so
+                // its eventual free passes that layout back to the inner allocator.
+                // SAFETY: `ptr` is a live block allocated with `layout_for_sampled(layout)`.
+                unsafe { callsites::record_alloc(ptr, layout) };
+            }
+            return new_ptr;
+        }
+        if guard.is_some() {
+            let peak = counters::on_realloc(layout.size(), new_size, layout.align(), new_ptr != ptr);
+            if sample_new {
+                // SAFETY: `new_ptr` is a non-null block allocated with `new_used`.
+                unsafe { callsites::record_alloc(new_ptr, new_layout) };
+            }
+            if peak != 0 {
+                callsites::on_new_peak(peak);
+            }
+        }
+        new_ptr
+    }
+}

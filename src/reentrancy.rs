@@ -1,0 +1,77 @@
+//! The thread-local flag that keeps the hook from counting itself.
+//!
+//! Like tracing-core's dispatcher: a `const`-initialised `Cell` without `Drop`, read with
+//! `try_with`, so it costs one TLS access, never allocates, and stays readable while the
+//! thread's other thread-locals are being torn down.
+
+use std::cell::Cell;
+
+/// Set while this thread is inside a counting hook.
+const IN_HOOK: u8 = 1;
+/// Set for the whole life of an internal thread (reporter, symbolizer).
+const INTERNAL_THREAD: u8 = 2;
+/// Set inside an [`untracked`] scope.
+const UNTRACKED_SCOPE: u8 = 4;
+
+thread_local! {
+    static STATE: Cell<u8> = const { Cell::new(0) };
+}
+
+/// Proof that this thread is inside the hook and may count; clears the flag when dropped.
+pub(crate) struct HookGuard(());
+
+impl Drop for HookGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = STATE.try_with(|s| s.set(s.get() & !IN_HOOK));
+    }
+}
+
+/// Enters the hook. `None` means: do not count this call (we are already inside the hook,
+/// on an internal thread, in an untracked scope, or the thread-local is gone).
+#[inline]
+pub(crate) fn enter_hook() -> Option<HookGuard> {
+    STATE
+        .try_with(|s| {
+            let v = s.get();
+            if v != 0 {
+                None
+            } else {
+                s.set(IN_HOOK);
+                Some(HookGuard(()))
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+/// Marks the current thread as internal to allocscope for the rest of its life: nothing it
+/// allocates or frees is counted. For reporter and symbolizer threads.
+pub fn mark_thread_internal() {
+    let _ = STATE.try_with(|s| s.set(s.get() | INTERNAL_THREAD));
+}
+
+/// True when the current thread was marked with [`mark_thread_internal`].
+pub fn is_thread_internal() -> bool {
+    STATE.try_with(|s| s.get() & INTERNAL_THREAD != 0).unwrap_or(false)
+}
+
+/// Runs `f` with counting switched off on this thread. Whatever `f` allocates must also be
+/// freed inside an untracked scope or on an internal thread, or the counts will show a free
+/// of a block they never saw.
+pub fn untracked<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(u8);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let old = self.0;
+            let _ = STATE.try_with(|s| s.set((s.get() & !UNTRACKED_SCOPE) | (old & UNTRACKED_SCOPE)));
+        }
+    }
+    let old = STATE.try_with(|s| {
+        let v = s.get();
+        s.set(v | UNTRACKED_SCOPE);
+        v
+    });
+    let _restore = Restore(old.unwrap_or(0));
+    f()
+}
