@@ -1,35 +1,137 @@
-//! Call sites: what the hook hands over for sampled allocations. (Stub until the call-site
-//! recorder lands: nothing is sampled.)
+//! Call sites: the facade the hook calls for sampled allocations and for frees.
+//!
+//! - [`sample_alloc`] asks the [`crate::sampler`] whether an allocation is sampled.
+//! - A sampled block is allocated with [`layout_for_sampled`]: page-aligned in sampled mode,
+//!   so that [`take_live`] can skip the live-table lookup for every free whose pointer is not
+//!   page-aligned (jemalloc's trick). Exact mode keeps layouts unchanged and probes the table
+//!   on every free.
+//! - [`record_alloc`] captures the stack ([`crate::stack`]), finds its site
+//!   ([`crate::site_table`]), adds the sample's weights to the site and remembers the block in
+//!   the [`crate::live_table`].
+//! - [`take_live`] charges the free of a sampled block to its site (live figures, lifetime).
+//! - [`on_new_peak`] lets [`crate::peak`] copy the sites' live bytes at the process's peak.
 
 use std::alloc::Layout;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use crate::live_table::{self, Entry};
+use crate::sampler::{self, COUNT_ONE};
+use crate::size_class::{page_size, usable_size, SizeClass};
+use crate::{clock, config, peak, site_table, stack};
+
+/// Set once a block that is not page-aligned was recorded (exact mode): from then on every
+/// free probes the live table.
+static PROBE_ALL: AtomicBool = AtomicBool::new(false);
 
 /// Decides whether the allocation of `size` bytes about to happen is sampled. Hot path.
-#[inline]
-pub(crate) fn sample_alloc(_size: usize) -> bool {
-    false
+#[inline(always)]
+pub(crate) fn sample_alloc(size: usize) -> bool {
+    sampler::should_sample(size)
 }
 
-/// The layout a sampled allocation is made with (may be over-aligned so frees of unsampled
-/// blocks can skip the lookup).
+/// The layout a sampled allocation is made with: page-aligned in sampled mode, unchanged in
+/// exact mode (or when the request is already page-aligned).
 #[inline]
 pub(crate) fn layout_for_sampled(layout: Layout) -> Layout {
-    layout
+    if config::sample_bytes() <= 1 {
+        return layout;
+    }
+    let page = page_size();
+    if layout.align() >= page {
+        return layout;
+    }
+    Layout::from_size_align(layout.size(), page).unwrap_or(layout)
 }
 
-/// Records a sampled allocation made at `ptr` for the user's `layout`. Hot path.
+/// Records a sampled allocation made at `ptr` for the user's `layout`, allocated with `used`.
+/// Hot path (of sampled allocations only).
 ///
 /// # Safety
-/// `ptr` must be the non-null result of allocating `layout_for_sampled(layout)`.
-#[inline]
-pub(crate) unsafe fn record_alloc(_ptr: *mut u8, _layout: Layout) {}
-
-/// If `ptr` is a sampled block, forgets it (accounting its free to its site) and returns the
-/// layout it was really allocated with. Hot path; cheap when `ptr` was not sampled.
-#[inline]
-pub(crate) fn take_live(_ptr: *mut u8, _layout: Layout) -> Option<Layout> {
-    None
+/// `ptr` must be a live block just allocated by the inner allocator with `used`, and
+/// `used` must be what [`layout_for_sampled`] returned for `layout` (or `layout` itself).
+#[inline(never)]
+pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
+    let p = ptr as usize;
+    if p & (page_size() - 1) != 0 && !PROBE_ALL.load(Relaxed) {
+        PROBE_ALL.store(true, Relaxed);
+    }
+    let size = layout.size();
+    let r = config::sample_bytes();
+    let mut buf = [0usize; stack::MAX_RAW_FRAMES];
+    let depth = (config::max_depth() + stack::PLUMBING_FRAMES).min(buf.len());
+    let n = stack::capture(buf.get_mut(..depth).unwrap_or(&mut []), config::unwinder());
+    let frames = buf.get(..n).unwrap_or(&[]);
+    let site_no = site_table::find_or_insert(frames, stack::hash(frames));
+    let (w_count, w_bytes) = sampler::weights(size, r);
+    if let Some(s) = site_no.and_then(site_table::site) {
+        let usable = usable_size(size, layout.align());
+        let slack = ((usable.saturating_sub(size)) as u128 * u128::from(w_count)
+            / u128::from(COUNT_ONE)) as u64;
+        s.samples.fetch_add(1, Relaxed);
+        s.allocs.fetch_add(w_count, Relaxed);
+        s.bytes.fetch_add(w_bytes, Relaxed);
+        if slack != 0 {
+            s.slack.fetch_add(slack, Relaxed);
+        }
+        s.live_count.fetch_add(w_count, Relaxed);
+        s.live_bytes.fetch_add(w_bytes, Relaxed);
+        if let Some(c) = s.classes.get(SizeClass::of_usable(usable).index()) {
+            c.fetch_add(w_count, Relaxed);
+        }
+    }
+    live_table::insert(Entry {
+        ptr: p,
+        site: site_no.unwrap_or(u32::MAX),
+        align_log2: used.align().trailing_zeros(),
+        size: size as u64,
+        t_alloc: clock::now_ns(),
+        w_count,
+        w_bytes,
+    });
 }
 
-/// The process reached a new peak of `live` requested bytes. Hot path.
-#[inline]
-pub(crate) fn on_new_peak(_live: u64) {}
+/// If `ptr` is a sampled block, forgets it (charging its free to its site) and returns the
+/// layout it was really allocated with. Hot path: for a block that was not sampled, in
+/// sampled mode, costs two relaxed loads and a mask test unless `ptr` is page-aligned.
+#[inline(always)]
+pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
+    if !live_table::in_use() {
+        return None;
+    }
+    if (ptr as usize) & (page_size() - 1) != 0 && !PROBE_ALL.load(Relaxed) {
+        return None;
+    }
+    take_live_slow(ptr, layout)
+}
+
+#[inline(never)]
+fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
+    let e = live_table::remove(ptr as usize)?;
+    if let Some(s) = site_table::site(e.site) {
+        s.live_count.fetch_sub(e.w_count, Relaxed);
+        s.live_bytes.fetch_sub(e.w_bytes, Relaxed);
+        let life = clock::now_ns().saturating_sub(e.t_alloc);
+        s.freed.fetch_add(e.w_count, Relaxed);
+        if life < 1_000_000_000 {
+            s.under_1s.fetch_add(e.w_count, Relaxed);
+            if life < 1_000_000 {
+                s.under_1ms.fetch_add(e.w_count, Relaxed);
+                if life < 1_000 {
+                    s.under_1us.fetch_add(e.w_count, Relaxed);
+                }
+            }
+        }
+        if let Some(b) = s.lifetimes.get(site_table::lifetime_bucket(life)) {
+            b.fetch_add(e.w_count, Relaxed);
+        }
+    }
+    let align = 1usize.checked_shl(e.align_log2).unwrap_or(layout.align());
+    Some(Layout::from_size_align(layout.size(), align.max(layout.align())).unwrap_or(layout))
+}
+
+/// The process reached a new peak of `live` requested bytes. Hot path during growth: one
+/// relaxed load and a comparison unless the peak grew by a step (see [`crate::peak`]).
+#[inline(always)]
+pub(crate) fn on_new_peak(live: u64) {
+    peak::on_new_peak(live);
+}

@@ -3,17 +3,32 @@
 #![warn(missing_docs)]
 
 mod callsites;
+mod clock;
+mod config;
+mod exit_hook;
+mod live_table;
+mod peak;
+mod sampler;
+mod site_table;
+mod stack;
 mod counters;
 pub mod gap;
 mod measure;
 #[cfg(feature = "serde")]
 pub mod profile;
+#[cfg(feature = "serde")]
+mod profile_writer;
 pub mod profiler;
 pub mod reentrancy;
 pub mod size_class;
 pub mod snapshot;
+#[cfg(feature = "serde")]
+mod symbolize;
 
+pub use config::{settings, Config, Settings, Unwinder, DEFAULT_MAX_DEPTH, DEFAULT_SAMPLE_BYTES, MAX_DEPTH_LIMIT};
 pub use counters::PEAK_SLACK_PER_THREAD;
+#[cfg(feature = "serde")]
+pub use profile_writer::{collect_profile, write_profile};
 pub use gap::GapBreakdown;
 pub use measure::measure;
 pub use profiler::{installed_allocator, is_installed, AllocatorKind, Profiler};

@@ -145,8 +145,9 @@ impl<A: GlobalAlloc> Profiler<A> {
         if !ptr.is_null() {
             let peak = counters::on_alloc(layout.size(), layout.align());
             if sampled {
-                // SAFETY: `ptr` is the non-null result of allocating `layout_for_sampled(layout)`.
-                unsafe { callsites::record_alloc(ptr, layout) };
+                // SAFETY: `ptr` is the non-null result of allocating `used`, which is
+                // `layout_for_sampled(layout)`.
+                unsafe { callsites::record_alloc(ptr, layout, used) };
             }
             if peak != 0 {
                 callsites::on_new_peak(peak);
@@ -236,19 +237,22 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             p
         };
         if new_ptr.is_null() {
-            if old_used.is_some() {
+            if let Some(old_used) = old_used {
                 // The old block stays valid and keeps its sampled layout: track it again so
-                // its eventual free passes that layout back to the inner allocator.
-                // SAFETY: `ptr` is a live block allocated with `layout_for_sampled(layout)`.
-                unsafe { callsites::record_alloc(ptr, layout) };
+                // its eventual free passes that layout back to the inner allocator. (It is
+                // recorded as a new sample of this stack: the price of an out-of-memory
+                // realloc is one extra sample.)
+                // SAFETY: `ptr` is a live block allocated with `old_used`.
+                unsafe { callsites::record_alloc(ptr, layout, old_used) };
             }
             return new_ptr;
         }
         if guard.is_some() {
             let peak = counters::on_realloc(layout.size(), new_size, layout.align(), new_ptr != ptr);
             if sample_new {
-                // SAFETY: `new_ptr` is a non-null block allocated with `new_used`.
-                unsafe { callsites::record_alloc(new_ptr, new_layout) };
+                // SAFETY: `new_ptr` is a non-null block allocated with `new_used`, which is
+                // `layout_for_sampled(new_layout)`.
+                unsafe { callsites::record_alloc(new_ptr, new_layout, new_used) };
             }
             if peak != 0 {
                 callsites::on_new_peak(peak);

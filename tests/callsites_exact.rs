@@ -1,0 +1,111 @@
+//! Exact mode (`ALLOCSCOPE_SAMPLE_BYTES=1`): per-site figures of known `#[inline(never)]`
+//! functions are exact, and all sites add up to the process totals.
+
+mod common;
+
+use std::alloc::System;
+use std::hint::black_box;
+
+#[global_allocator]
+static ALLOC: allocscope::Profiler<System> = allocscope::Profiler::new(System);
+
+/// 1000 blocks of 24 bytes, each freed at once.
+#[inline(never)]
+fn short_lived_24() {
+    for i in 0..1000u32 {
+        let b = Box::new([i as u8; 24]);
+        black_box(&b);
+    }
+}
+
+/// 500 blocks of 100 bytes, returned to the caller.
+#[inline(never)]
+fn kept_100(out: &mut Vec<Box<[u8; 100]>>) {
+    for _ in 0..500 {
+        out.push(Box::new([1u8; 100]));
+    }
+}
+
+/// 37 zeroed blocks of 5000 bytes, freed at once.
+#[inline(never)]
+fn zeroed_5000() {
+    for _ in 0..37 {
+        let v = vec![0u8; 5000];
+        black_box(&v);
+    }
+}
+
+/// One Vec grown from 1 to 64 elements of 8 bytes by pushing: one alloc, reallocs after.
+#[inline(never)]
+fn grown_vec() -> Vec<u64> {
+    let mut v = Vec::new();
+    for i in 0..64u64 {
+        v.push(black_box(i));
+    }
+    v
+}
+
+#[test]
+fn exact_sites() {
+    if common::is_child() {
+        let mut kept = Vec::with_capacity(500);
+        short_lived_24();
+        kept_100(&mut kept);
+        zeroed_5000();
+        let v = grown_vec();
+        black_box((&kept, &v));
+        drop(kept);
+        drop(v);
+        return;
+    }
+    let p = common::run_child("exact_sites", &[("ALLOCSCOPE_SAMPLE_BYTES", "1")]);
+    assert_eq!(p.meta.sampling_bytes, 1);
+    assert_eq!(p.meta.allocator, "system");
+
+    let s = common::site(&p, "short_lived_24");
+    assert_eq!((s.allocs, s.bytes, s.samples), (1000, 24_000, 1000));
+    assert_eq!(s.slack_bytes, 1000 * (32 - 24), "24 bytes round up to the 32 class");
+    assert_eq!(s.size_classes.len(), 1);
+    assert_eq!((s.size_classes[0].size, s.size_classes[0].allocs), (32, 1000));
+    assert_eq!((s.live_blocks, s.live_bytes), (0, 0));
+    assert_eq!(s.lifetimes.freed, 1000);
+    assert_eq!(s.lifetimes.under_1s, 1000);
+    assert!(s.lifetimes.under_1ms >= s.lifetimes.under_1us);
+    assert!(s.lifetimes.median_ns.is_some());
+
+    let s = common::site(&p, "kept_100");
+    assert_eq!((s.allocs, s.bytes), (500, 50_000));
+    assert_eq!(s.slack_bytes, 500 * (112 - 100));
+    assert_eq!(s.lifetimes.freed, 500, "freed by the caller before exit");
+
+    let s = common::site(&p, "zeroed_5000");
+    assert_eq!((s.allocs, s.bytes), (37, 37 * 5000));
+    assert_eq!(s.size_classes[0].size, 5120);
+
+    // Vec growth: amortized doubling from 4 elements (32 B) to 64 (512 B): 1 alloc and 4
+    // reallocs (32→64→128→256→512 bytes), each a new allocation of the site.
+    let s = common::site(&p, "grown_vec");
+    assert_eq!(s.allocs, 5);
+    assert_eq!(s.bytes, 32 + 64 + 128 + 256 + 512);
+    assert_eq!((s.live_blocks, s.live_bytes), (0, 0));
+
+    // Every allocation of the process was recorded: the sites add up to the totals.
+    let allocs: u64 = p.sites.iter().map(|s| s.allocs).sum();
+    let bytes: u64 = p.sites.iter().map(|s| s.bytes).sum();
+    let live: u64 = p.sites.iter().map(|s| s.live_bytes).sum();
+    assert_eq!(allocs, p.totals.allocs + p.totals.reallocs);
+    assert_eq!(bytes, p.totals.bytes_allocated);
+    assert_eq!(live, p.totals.live_bytes);
+    // Sorted by bytes, descending.
+    assert!(p.sites.windows(2).all(|w| w[0].bytes >= w[1].bytes));
+    // Frames: leaf first, user code first, no hash suffixes, file:line known in tests.
+    let s = common::site(&p, "short_lived_24");
+    assert!(s.frames[0].file.as_deref().is_some_and(|f| f.ends_with("callsites_exact.rs")));
+    assert!(s.frames[0].line.is_some());
+    assert!(s.frames.iter().any(|f| f.function.ends_with("exact_sites")));
+    for s in &p.sites {
+        for f in &s.frames {
+            assert!(!f.function.contains("::h") || !f.function.rsplit("::h").next().is_some_and(|t| t.len() == 16), "{}", f.function);
+        }
+    }
+}
