@@ -70,7 +70,9 @@ fn slow(s: &ThreadSampler, size: usize) -> bool {
         // First allocation of this thread, or the settings changed: draw afresh and count
         // this allocation against the new countdown (the process is memoryless).
         s.epoch.set(epoch);
-        if s.rng.get() == 0 {
+        if s.rng.get() == 0 || config::seed().is_some() {
+            // Unseeded thread, or a configured seed (re-applied settings restart the
+            // stream, so runs are reproducible).
             s.rng.set(seed_for_thread());
         }
         let c = draw(s, r).saturating_sub(size as i64);

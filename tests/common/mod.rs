@@ -10,6 +10,7 @@ use std::process::Command;
 
 use allocscope::profile::{CallSite, Profile};
 
+pub mod sampled;
 pub mod workload;
 
 const CHILD_VAR: &str = "ALLOCSCOPE_TEST_CHILD";

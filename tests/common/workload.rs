@@ -71,6 +71,31 @@ pub fn minor_blocks(bytes: u64) -> u64 {
     done
 }
 
+/// What [`run`] allocates per site, computed without allocating.
+pub fn run_truth(scale_mib: u64) -> Truth {
+    let mut t = Truth::default();
+    let rounds = 16;
+    let mib = 1u64 << 20;
+    let up_to = |bytes: u64, step: &mut dyn FnMut() -> u64| {
+        let mut done = 0;
+        while done < bytes {
+            done += step();
+        }
+        done
+    };
+    for _ in 0..rounds {
+        t.large += up_to(scale_mib * mib / rounds, &mut || 16 * 1024);
+        let mut i = 0u64;
+        t.medium += up_to(scale_mib * mib * 3 / 4 / rounds, &mut || {
+            i += 1;
+            1024 + ((i - 1) * 97 % 3072)
+        });
+        t.small += up_to(scale_mib * mib / 2 / rounds, &mut || 256);
+        t.minor += up_to(scale_mib * mib / 10 / rounds, &mut || 512);
+    }
+    t
+}
+
 /// Runs the four sites, interleaved in rounds, on `scale` MiB of large blocks.
 pub fn run(scale_mib: u64) -> Truth {
     let mut t = Truth::default();
