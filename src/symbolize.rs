@@ -26,7 +26,9 @@ impl Symbolizer {
             let frames = self.cache.entry(addr).or_insert_with(|| resolve(addr));
             all.extend(frames.iter().cloned());
         }
-        let first_user = all.iter().position(|f| !is_plumbing(&f.function));
+        let first_user = all
+            .iter()
+            .position(|f| !is_plumbing(&f.function) && !is_plumbing_file(f.file.as_deref()));
         if let Some(i) = first_user {
             all.drain(..i);
         }
@@ -83,6 +85,26 @@ pub(crate) fn clean_name(s: &str) -> String {
         }
     }
     s.to_string()
+}
+
+/// Frames whose source file is the standard library (`/rustc/<hash>/library/…`),
+/// allocscope's own sources, or an allocator/collection crate. With
+/// `debug = "line-tables-only"` function names carry no module path, so the file is what
+/// tells plumbing from user code.
+pub(crate) fn is_plumbing_file(file: Option<&str>) -> bool {
+    const OWN_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
+    const CRATES: &[&str] = &[
+        "/hashbrown-",
+        "/tikv-jemallocator-",
+        "/mimalloc-",
+        "/backtrace-",
+    ];
+    let Some(f) = file else {
+        return false;
+    };
+    f.starts_with("/rustc/")
+        || f.starts_with(OWN_SRC)
+        || CRATES.iter().any(|c| f.contains(c) && f.contains("/src/"))
 }
 
 /// Frames that are allocation plumbing, not the user's code: allocscope, the global
@@ -144,5 +166,9 @@ mod tests {
         assert!(is_plumbing("allocscope::callsites::record_alloc"));
         assert!(!is_plumbing("tiny_allocs::parse_version"));
         assert!(!is_plumbing("<my::Foo as core::clone::Clone>::clone"));
+        assert!(is_plumbing_file(Some("/rustc/59807616e/library/alloc/src/alloc.rs")));
+        assert!(is_plumbing_file(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/src/profiler.rs"))));
+        assert!(!is_plumbing_file(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/x.rs"))));
+        assert!(!is_plumbing_file(None));
     }
 }
