@@ -12,16 +12,19 @@
 //! - [`on_new_peak`] lets [`crate::peak`] copy the sites' live bytes at the process's peak.
 
 use std::alloc::Layout;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::live_table::{self, Entry};
 use crate::sampler::{self, COUNT_ONE};
 use crate::size_class::{page_size, usable_size, SizeClass};
 use crate::{clock, config, peak, site_table, stack};
 
-/// Set once a block that is not page-aligned was recorded (exact mode): from then on every
-/// free probes the live table.
-static PROBE_ALL: AtomicBool = AtomicBool::new(false);
+/// Which frees must look in the live table: those whose pointer `& FREE_MASK == 0`.
+/// `usize::MAX` while nothing was ever recorded (no free looks), `page − 1` once
+/// page-aligned sampled blocks exist (only page-aligned frees look), 0 once a block that is
+/// not page-aligned was recorded (exact mode: every free looks). Only ever lowered.
+static FREE_MASK: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// Decides whether the allocation of `size` bytes about to happen is sampled. Hot path.
 #[inline(always)]
@@ -52,15 +55,19 @@ pub(crate) fn layout_for_sampled(layout: Layout) -> Layout {
 #[inline(never)]
 pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     let p = ptr as usize;
-    if p & (page_size() - 1) != 0 && !PROBE_ALL.load(Relaxed) {
-        PROBE_ALL.store(true, Relaxed);
+    let page_mask = page_size() - 1;
+    let want = if p & page_mask != 0 { 0 } else { page_mask };
+    if FREE_MASK.load(Relaxed) > want {
+        FREE_MASK.fetch_min(want, Relaxed);
     }
     let size = layout.size();
     let r = config::sample_bytes();
-    let mut buf = [0usize; stack::MAX_RAW_FRAMES];
+    let mut buf = [MaybeUninit::<usize>::uninit(); stack::MAX_RAW_FRAMES];
     let depth = (config::max_depth() + stack::PLUMBING_FRAMES).min(buf.len());
     let n = stack::capture(buf.get_mut(..depth).unwrap_or(&mut []), config::unwinder());
-    let frames = buf.get(..n).unwrap_or(&[]);
+    let filled = buf.get(..n).unwrap_or(&[]);
+    // SAFETY: `capture` initialised the first `n` entries it returned.
+    let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
     let site_no = site_table::find_or_insert(frames, stack::hash(frames));
     let (w_count, w_bytes) = sampler::weights(size, r);
     if let Some(s) = site_no.and_then(site_table::site) {
@@ -84,7 +91,7 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
         site: site_no.unwrap_or(u32::MAX),
         align_log2: used.align().trailing_zeros(),
         size: size as u64,
-        t_alloc: clock::now_ns(),
+        t_alloc: clock::ticks(),
         w_count,
         w_bytes,
     });
@@ -92,13 +99,10 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
 
 /// If `ptr` is a sampled block, forgets it (charging its free to its site) and returns the
 /// layout it was really allocated with. Hot path: for a block that was not sampled, in
-/// sampled mode, costs two relaxed loads and a mask test unless `ptr` is page-aligned.
+/// sampled mode, costs one relaxed load and a mask test unless `ptr` is page-aligned.
 #[inline(always)]
 pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
-    if !live_table::in_use() {
-        return None;
-    }
-    if (ptr as usize) & (page_size() - 1) != 0 && !PROBE_ALL.load(Relaxed) {
+    if (ptr as usize) & FREE_MASK.load(Relaxed) != 0 {
         return None;
     }
     take_live_slow(ptr, layout)
@@ -110,16 +114,18 @@ fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
     if let Some(s) = site_table::site(e.site) {
         s.live_count.fetch_sub(e.w_count, Relaxed);
         s.live_bytes.fetch_sub(e.w_bytes, Relaxed);
-        let life = clock::now_ns().saturating_sub(e.t_alloc);
-        s.freed.fetch_add(e.w_count, Relaxed);
-        if life < 1_000_000_000 {
-            s.under_1s.fetch_add(e.w_count, Relaxed);
-            if life < 1_000_000 {
-                s.under_1ms.fetch_add(e.w_count, Relaxed);
-                if life < 1_000 {
-                    s.under_1us.fetch_add(e.w_count, Relaxed);
-                }
-            }
+        let life = clock::ticks_to_ns(clock::ticks().saturating_sub(e.t_alloc));
+        let band = if life < 1_000 {
+            Some(&s.life_under_1us)
+        } else if life < 1_000_000 {
+            Some(&s.life_1us_1ms)
+        } else if life < 1_000_000_000 {
+            Some(&s.life_1ms_1s)
+        } else {
+            None
+        };
+        if let Some(b) = band {
+            b.fetch_add(e.w_count, Relaxed);
         }
         if let Some(b) = s.lifetimes.get(site_table::lifetime_bucket(life)) {
             b.fetch_add(e.w_count, Relaxed);

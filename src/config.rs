@@ -305,12 +305,10 @@ pub(crate) fn ensure_init() -> bool {
 
 #[cold]
 fn init_slow() -> bool {
-    if STATE
-        .compare_exchange(0, 1, Acquire, Relaxed)
-        .is_err()
-    {
+    if STATE.compare_exchange(0, 1, Acquire, Relaxed).is_err() {
         return STATE.load(Acquire) == 2;
     }
+    crate::clock::calibrate();
     START_MONO_NS.store(crate::clock::now_ns(), Relaxed);
     START_UNIX_MS.store(crate::clock::unix_ms(), Relaxed);
     read_env();
@@ -346,7 +344,11 @@ fn read_env() {
                 ENABLED.store(true, Relaxed);
                 set |= ENV_ENABLED;
             }
-            _ => warn(b"ALLOCSCOPE", v, b"expected `on` or `off`; stack capture stays on"),
+            _ => warn(
+                b"ALLOCSCOPE",
+                v,
+                b"expected `on` or `off`; stack capture stays on",
+            ),
         }
     }
     if let Some(v) = getenv(c"ALLOCSCOPE_SAMPLE_BYTES") {
@@ -383,7 +385,11 @@ fn read_env() {
                 UNWINDER.store(u.code(), Relaxed);
                 set |= ENV_UNWIND;
             }
-            None => warn(b"ALLOCSCOPE_UNWIND", v, b"expected `auto`, `fp` or `dwarf`; using auto"),
+            None => warn(
+                b"ALLOCSCOPE_UNWIND",
+                v,
+                b"expected `auto`, `fp` or `dwarf`; using auto",
+            ),
         }
     }
     if let Some(v) = getenv(c"ALLOCSCOPE_SEED") {
@@ -393,7 +399,11 @@ fn read_env() {
                 SEEDED.store(true, Relaxed);
                 set |= ENV_SEED;
             }
-            None => warn(b"ALLOCSCOPE_SEED", v, b"expected an integer; seeding from the clock"),
+            None => warn(
+                b"ALLOCSCOPE_SEED",
+                v,
+                b"expected an integer; seeding from the clock",
+            ),
         }
     }
     if getenv(c"ALLOCSCOPE_OUT").is_some() {
@@ -430,7 +440,15 @@ fn warn(name: &[u8], value: &[u8], what: &[u8]) {
     let mut buf = [0u8; 320];
     let mut len = 0;
     let value = value.get(..value.len().min(64)).unwrap_or(value);
-    for part in [b"allocscope: invalid ".as_slice(), name, b"=", value, b": ", what, b"\n"] {
+    for part in [
+        b"allocscope: invalid ".as_slice(),
+        name,
+        b"=",
+        value,
+        b": ",
+        what,
+        b"\n",
+    ] {
         for &b in part {
             if let Some(slot) = buf.get_mut(len) {
                 *slot = b;

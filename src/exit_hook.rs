@@ -38,6 +38,8 @@ fn write_if_configured() {
 #[cfg(not(feature = "serde"))]
 fn write_if_configured() {
     if crate::config::out_path().is_some() {
-        eprintln!("allocscope: ALLOCSCOPE_OUT needs allocscope's `serde` feature; no profile written");
+        eprintln!(
+            "allocscope: ALLOCSCOPE_OUT needs allocscope's `serde` feature; no profile written"
+        );
     }
 }

@@ -85,9 +85,6 @@ static TABLES: [Shard; SHARDS] = [const {
     }
 }; SHARDS];
 
-/// Set once any block has been inserted: until then frees skip the table entirely.
-static IN_USE: AtomicBool = AtomicBool::new(false);
-
 static SPILL_KEYS: [AtomicUsize; SPILL] = [const { AtomicUsize::new(0) }; SPILL];
 static SPILL_ALIGN: [AtomicU64; SPILL] = [const { AtomicU64::new(0) }; SPILL];
 static SPILL_USED: AtomicUsize = AtomicUsize::new(0);
@@ -107,12 +104,6 @@ fn shard_of(h: u64) -> &'static Shard {
 #[inline(always)]
 fn home(h: u64, cap: usize) -> usize {
     (h as usize).rotate_right(20) & (cap - 1)
-}
-
-/// True once anything was ever recorded (cheap check for the free path).
-#[inline(always)]
-pub(crate) fn in_use() -> bool {
-    IN_USE.load(Relaxed)
 }
 
 fn with_shard<R>(s: &Shard, f: impl FnOnce(&mut Table) -> R) -> R {
@@ -181,12 +172,7 @@ impl Table {
         if self.cap > 0 {
             // SAFETY: the old mapping is ours, of exactly this size, and nothing refers to
             // it any more (the lock is held and all entries were copied).
-            unsafe {
-                libc::munmap(
-                    self.slots.cast(),
-                    self.cap * core::mem::size_of::<Entry>(),
-                )
-            };
+            unsafe { libc::munmap(self.slots.cast(), self.cap * core::mem::size_of::<Entry>()) };
         }
         *self = new;
         true
@@ -266,7 +252,6 @@ impl Table {
 
 /// Records a live sampled block.
 pub(crate) fn insert(e: Entry) {
-    IN_USE.store(true, Relaxed);
     let ok = with_shard(shard_of(mix(e.ptr)), |t| t.insert(e));
     if !ok {
         spill(e.ptr, e.align_log2);
@@ -329,7 +314,11 @@ pub(crate) fn register_fork_handlers() {
     // SAFETY: the handlers are `extern "C"` functions that only touch statics; glibc's
     // pthread_atfork uses its own malloc, not the Rust global allocator.
     unsafe {
-        libc::pthread_atfork(Some(before_fork), Some(after_fork_parent), Some(after_fork_child));
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_parent),
+            Some(after_fork_child),
+        );
     }
 }
 

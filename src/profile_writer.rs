@@ -56,13 +56,17 @@ impl Figures {
         self.live_count += s.live_count.load(Relaxed) as i64;
         self.live_bytes += s.live_bytes.load(Relaxed) as i64;
         self.peak_bytes += s.peak_bytes.load(Relaxed) as i64;
-        self.freed += s.freed.load(Relaxed);
-        self.under_1us += s.under_1us.load(Relaxed);
-        self.under_1ms += s.under_1ms.load(Relaxed);
-        self.under_1s += s.under_1s.load(Relaxed);
+        let a = s.life_under_1us.load(Relaxed);
+        let b = s.life_1us_1ms.load(Relaxed);
+        let c = s.life_1ms_1s.load(Relaxed);
+        self.under_1us += a;
+        self.under_1ms += a + b;
+        self.under_1s += a + b + c;
         self.lifetimes.resize(LIFETIME_BUCKETS, 0);
         for (t, b) in self.lifetimes.iter_mut().zip(&s.lifetimes) {
-            *t += b.load(Relaxed);
+            let v = b.load(Relaxed);
+            *t += v;
+            self.freed += v;
         }
         self.classes.resize(NUM_CLASSES, 0);
         for (t, c) in self.classes.iter_mut().zip(&s.classes) {
@@ -163,7 +167,12 @@ fn build() -> Profile {
         b.bytes
             .cmp(&a.bytes)
             .then(b.allocs.cmp(&a.allocs))
-            .then_with(|| a.frames.first().map(|f| &f.function).cmp(&b.frames.first().map(|f| &f.function)))
+            .then_with(|| {
+                a.frames
+                    .first()
+                    .map(|f| &f.function)
+                    .cmp(&b.frames.first().map(|f| &f.function))
+            })
     });
     Profile {
         format: PROFILE_FORMAT.to_string(),

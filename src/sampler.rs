@@ -122,7 +122,9 @@ fn seed_for_thread() -> u64 {
     let base = match config::seed() {
         Some(seed) => seed,
         None => {
-            let addr = SAMPLER.try_with(|s| s as *const ThreadSampler as u64).unwrap_or(0);
+            let addr = SAMPLER
+                .try_with(|s| s as *const ThreadSampler as u64)
+                .unwrap_or(0);
             crate::clock::now_ns() ^ addr.rotate_left(32)
         }
     };

@@ -42,10 +42,11 @@ pub(crate) struct Site {
     pub live_count: AtomicU64,
     pub live_bytes: AtomicU64,
     pub peak_bytes: AtomicU64,
-    pub freed: AtomicU64,
-    pub under_1us: AtomicU64,
-    pub under_1ms: AtomicU64,
-    pub under_1s: AtomicU64,
+    /// Freed blocks by lifetime band (disjoint, so a free touches one): < 1 µs,
+    /// 1 µs – 1 ms, 1 ms – 1 s. All freed blocks are in `lifetimes`.
+    pub life_under_1us: AtomicU64,
+    pub life_1us_1ms: AtomicU64,
+    pub life_1ms_1s: AtomicU64,
     pub lifetimes: [AtomicU64; LIFETIME_BUCKETS],
     pub classes: [AtomicU64; NUM_CLASSES],
 }
@@ -127,7 +128,9 @@ impl Site {
 /// allocations: no allocation, no lock. `None` only if even the overflow site cannot be
 /// mapped.
 pub(crate) fn find_or_insert(frames: &[usize], hash: u64) -> Option<u32> {
-    let frames = frames.get(..frames.len().min(MAX_RAW_FRAMES)).unwrap_or(&[]);
+    let frames = frames
+        .get(..frames.len().min(MAX_RAW_FRAMES))
+        .unwrap_or(&[]);
     let tag = hash & !NUM_MASK;
     let mut i = (hash as usize) & INDEX_MASK;
     let mut mine: Option<u32> = None;
@@ -207,7 +210,21 @@ mod tests {
 
     #[test]
     fn lifetime_buckets_cover_their_values() {
-        for ns in [0u64, 1, 3, 4, 5, 7, 8, 100, 999, 1000, 123_456, 1 << 30, 1 << 41] {
+        for ns in [
+            0u64,
+            1,
+            3,
+            4,
+            5,
+            7,
+            8,
+            100,
+            999,
+            1000,
+            123_456,
+            1 << 30,
+            1 << 41,
+        ] {
             let (lo, hi) = lifetime_bucket_range(lifetime_bucket(ns));
             assert!(lo <= ns && ns < hi, "{ns} in [{lo},{hi})");
         }

@@ -11,6 +11,7 @@
 //!   without frame pointers.
 
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 
 use crate::config::Unwinder;
 
@@ -24,16 +25,16 @@ pub(crate) const PLUMBING_FRAMES: usize = 16;
 pub(crate) const MAX_RAW_FRAMES: usize = crate::config::MAX_DEPTH_LIMIT + PLUMBING_FRAMES;
 
 /// Captures the current stack into `buf` (innermost return address first); returns the
-/// number of frames written.
+/// number `n` of frames written: `buf[..n]` is initialised.
 #[inline(never)]
-pub(crate) fn capture(buf: &mut [usize], unwinder: Unwinder) -> usize {
+pub(crate) fn capture(buf: &mut [MaybeUninit<usize>], unwinder: Unwinder) -> usize {
     match unwinder {
         Unwinder::Dwarf => capture_dwarf(buf),
         _ => capture_fp(buf),
     }
 }
 
-fn capture_dwarf(buf: &mut [usize]) -> usize {
+fn capture_dwarf(buf: &mut [MaybeUninit<usize>]) -> usize {
     let mut n = 0;
     // SAFETY: on Linux libgcc's `_Unwind_Backtrace` is thread-safe; the closure neither
     // allocates nor panics (`get_mut` instead of indexing).
@@ -45,7 +46,7 @@ fn capture_dwarf(buf: &mut [usize]) -> usize {
             }
             match buf.get_mut(n) {
                 Some(slot) => {
-                    *slot = ip;
+                    slot.write(ip);
                     n += 1;
                     n < buf.len()
                 }
@@ -82,7 +83,7 @@ fn current_frame_pointer() -> usize {
 }
 
 #[inline(never)]
-fn capture_fp(buf: &mut [usize]) -> usize {
+fn capture_fp(buf: &mut [MaybeUninit<usize>]) -> usize {
     let marker = 0u8;
     let low = &marker as *const u8 as usize;
     let high = stack_top();
@@ -106,7 +107,7 @@ fn capture_fp(buf: &mut [usize]) -> usize {
             break;
         }
         if let Some(slot) = buf.get_mut(n) {
-            *slot = ret;
+            slot.write(ret);
             n += 1;
         }
         if next <= fp {
@@ -151,15 +152,31 @@ fn query_stack_top() -> usize {
     }
 }
 
-/// FNV-1a-style hash of a raw stack (64-bit; stacks are identified by it and compared
-/// frame by frame on a tag match).
+/// 64-bit hash of a raw stack: four independent multiply lanes (the frames of one stack
+/// hash in parallel, not as one serial chain), then a final mix. Stacks are identified by
+/// it and confirmed frame by frame on a tag match.
 #[inline]
 pub(crate) fn hash(frames: &[usize]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &f in frames {
-        h ^= f as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        h ^= h >> 29;
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut lanes = [
+        0x243F_6A88_85A3_08D3u64,
+        0x1319_8A2E_0370_7344,
+        0xA409_3822_299F_31D0,
+        0x082E_FA98_EC4E_6C89,
+    ];
+    let mut chunks = frames.chunks_exact(4);
+    for c in &mut chunks {
+        for (l, &f) in lanes.iter_mut().zip(c) {
+            *l = (*l ^ f as u64).wrapping_mul(K).rotate_left(29);
+        }
     }
-    h ^ (frames.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    for (l, &f) in lanes.iter_mut().zip(chunks.remainder()) {
+        *l = (*l ^ f as u64).wrapping_mul(K).rotate_left(29);
+    }
+    let mut h = (frames.len() as u64).wrapping_mul(K);
+    for l in lanes {
+        h = (h ^ l).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h ^= h >> 31;
+    }
+    h
 }

@@ -20,7 +20,11 @@ pub(crate) struct Symbolizer {
 impl Symbolizer {
     /// The frames of a raw stack (return addresses, innermost first), inlined frames
     /// expanded, plumbing trimmed, at most `max_depth` kept.
-    pub(crate) fn stack(&mut self, raw: impl Iterator<Item = usize>, max_depth: usize) -> Vec<Frame> {
+    pub(crate) fn stack(
+        &mut self,
+        raw: impl Iterator<Item = usize>,
+        max_depth: usize,
+    ) -> Vec<Frame> {
         let mut all = Vec::new();
         for addr in raw {
             let frames = self.cache.entry(addr).or_insert_with(|| resolve(addr));
@@ -138,7 +142,10 @@ pub(crate) fn is_plumbing(function: &str) -> bool {
     if let Some(i) = name.find(" as ") {
         let (ty, tr) = (&name[..i], &name[i + 4..]);
         let primitive = !ty.contains("::") || ty.starts_with(['[', '&', '(', '*']);
-        return primitive && ["alloc::", "core::", "std::"].iter().any(|p| tr.starts_with(p));
+        return primitive
+            && ["alloc::", "core::", "std::"]
+                .iter()
+                .any(|p| tr.starts_with(p));
     }
     false
 }
@@ -157,18 +164,30 @@ mod tests {
     #[test]
     fn plumbing_is_recognised() {
         assert!(is_plumbing("alloc::raw_vec::RawVec<T,A>::grow_one"));
-        assert!(is_plumbing("<alloc::string::String as core::clone::Clone>::clone"));
+        assert!(is_plumbing(
+            "<alloc::string::String as core::clone::Clone>::clone"
+        ));
         assert!(is_plumbing("<[u8] as alloc::borrow::ToOwned>::to_owned"));
         assert!(is_plumbing("__rust_alloc"));
         assert!(is_plumbing("__rustc::__rust_alloc"));
-        assert!(is_plumbing("<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem"));
+        assert!(is_plumbing(
+            "<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem"
+        ));
         assert!(!is_plumbing("<u8 as mycrate::Parse>::parse"));
         assert!(is_plumbing("allocscope::callsites::record_alloc"));
         assert!(!is_plumbing("tiny_allocs::parse_version"));
         assert!(!is_plumbing("<my::Foo as core::clone::Clone>::clone"));
-        assert!(is_plumbing_file(Some("/rustc/59807616e/library/alloc/src/alloc.rs")));
-        assert!(is_plumbing_file(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/src/profiler.rs"))));
-        assert!(!is_plumbing_file(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/x.rs"))));
+        assert!(is_plumbing_file(Some(
+            "/rustc/59807616e/library/alloc/src/alloc.rs"
+        )));
+        assert!(is_plumbing_file(Some(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/profiler.rs"
+        ))));
+        assert!(!is_plumbing_file(Some(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/x.rs"
+        ))));
         assert!(!is_plumbing_file(None));
     }
 }

@@ -64,9 +64,16 @@ fn exact_sites() {
 
     let s = common::site(&p, "short_lived_24");
     assert_eq!((s.allocs, s.bytes, s.samples), (1000, 24_000, 1000));
-    assert_eq!(s.slack_bytes, 1000 * (32 - 24), "24 bytes round up to the 32 class");
+    assert_eq!(
+        s.slack_bytes,
+        1000 * (32 - 24),
+        "24 bytes round up to the 32 class"
+    );
     assert_eq!(s.size_classes.len(), 1);
-    assert_eq!((s.size_classes[0].size, s.size_classes[0].allocs), (32, 1000));
+    assert_eq!(
+        (s.size_classes[0].size, s.size_classes[0].allocs),
+        (32, 1000)
+    );
     assert_eq!((s.live_blocks, s.live_bytes), (0, 0));
     assert_eq!(s.lifetimes.freed, 1000);
     assert_eq!(s.lifetimes.under_1s, 1000);
@@ -100,12 +107,24 @@ fn exact_sites() {
     assert!(p.sites.windows(2).all(|w| w[0].bytes >= w[1].bytes));
     // Frames: leaf first, user code first, no hash suffixes, file:line known in tests.
     let s = common::site(&p, "short_lived_24");
-    assert!(s.frames[0].file.as_deref().is_some_and(|f| f.ends_with("callsites_exact.rs")));
+    assert!(s.frames[0]
+        .file
+        .as_deref()
+        .is_some_and(|f| f.ends_with("callsites_exact.rs")));
     assert!(s.frames[0].line.is_some());
     assert!(s.frames.iter().any(|f| f.function.ends_with("exact_sites")));
     for s in &p.sites {
         for f in &s.frames {
-            assert!(!f.function.contains("::h") || !f.function.rsplit("::h").next().is_some_and(|t| t.len() == 16), "{}", f.function);
+            assert!(
+                !f.function.contains("::h")
+                    || !f
+                        .function
+                        .rsplit("::h")
+                        .next()
+                        .is_some_and(|t| t.len() == 16),
+                "{}",
+                f.function
+            );
         }
     }
 }

@@ -46,7 +46,11 @@ fn leaks_at_exit() {
         .map(|s| (s.bytes, s.live_blocks, s.live_bytes))
         .collect();
     by_size.sort();
-    assert_eq!(by_size, [(120, 3, 120), (10_000, 10, 10_000)], "every leaked block is live at exit");
+    assert_eq!(
+        by_size,
+        [(120, 3, 120), (10_000, 10, 10_000)],
+        "every leaked block is live at exit"
+    );
     for s in &leaky {
         assert_eq!(s.lifetimes.freed, 0);
         assert_eq!(s.lifetimes.median_ns, None);

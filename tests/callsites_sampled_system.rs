@@ -47,7 +47,10 @@ fn estimator_unbiased_across_seeds() {
     let mut errs = vec![Vec::new(); 3];
     let mut before = site_bytes(&names);
     for seed in 0..SEEDS {
-        allocscope::Config::new().sample_bytes(r).seed(1000 + seed).apply();
+        allocscope::Config::new()
+            .sample_bytes(r)
+            .seed(1000 + seed)
+            .apply();
         let t = workload::run(SCALE);
         assert_eq!(t.small, truth.small);
         let after = site_bytes(&names);
@@ -68,8 +71,16 @@ fn estimator_unbiased_across_seeds() {
             sd * 100.0,
             sd_theory[i] * 100.0
         );
-        assert!(mean.abs() < 4.0 * sd_theory[i] / n.sqrt(), "{}: biased, mean {mean}", names[i]);
-        assert!(sd > 0.5 * sd_theory[i] && sd < 2.0 * sd_theory[i], "{}: sd {sd}", names[i]);
+        assert!(
+            mean.abs() < 4.0 * sd_theory[i] / n.sqrt(),
+            "{}: biased, mean {mean}",
+            names[i]
+        );
+        assert!(
+            sd > 0.5 * sd_theory[i] && sd < 2.0 * sd_theory[i],
+            "{}: sd {sd}",
+            names[i]
+        );
     }
 }
 

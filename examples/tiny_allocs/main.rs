@@ -16,7 +16,9 @@ static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =
     allocscope::Profiler::new(allocscope::Jemalloc);
 
 fn main() {
-    let variant = std::env::args().nth(1).unwrap_or_else(|| "heap".to_string());
+    let variant = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "heap".to_string());
     let n: u64 = std::env::args()
         .nth(2)
         .and_then(|s| s.parse().ok())

@@ -29,7 +29,13 @@ pub fn run_child(name: &str, env: &[(&str, &str)]) -> Profile {
     cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_VAR, "1")
         .env("ALLOCSCOPE_OUT", &out);
-    for var in ["ALLOCSCOPE", "ALLOCSCOPE_SAMPLE_BYTES", "ALLOCSCOPE_SEED", "ALLOCSCOPE_UNWIND", "ALLOCSCOPE_MAX_DEPTH"] {
+    for var in [
+        "ALLOCSCOPE",
+        "ALLOCSCOPE_SAMPLE_BYTES",
+        "ALLOCSCOPE_SEED",
+        "ALLOCSCOPE_UNWIND",
+        "ALLOCSCOPE_MAX_DEPTH",
+    ] {
         cmd.env_remove(var);
     }
     for (k, v) in env {
@@ -58,7 +64,11 @@ pub fn site<'a>(p: &'a Profile, name: &str) -> &'a CallSite {
         1,
         "expected one site with frames[0] = {name}, found {}; sites: {:#?}",
         found.len(),
-        p.sites.iter().take(12).map(|s| s.frames.first().map(|f| f.function.clone())).collect::<Vec<_>>()
+        p.sites
+            .iter()
+            .take(12)
+            .map(|s| s.frames.first().map(|f| f.function.clone()))
+            .collect::<Vec<_>>()
     );
     found[0]
 }

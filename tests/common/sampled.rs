@@ -35,7 +35,10 @@ pub fn check(test_name: &str, seed: &str) {
     for (name, exact) in sites {
         let est = super::bytes_of(&p, name);
         let err = est as f64 / exact as f64 - 1.0;
-        report += &format!("{name}: exact {exact} estimated {est} ({:+.1}%)\n", err * 100.0);
+        report += &format!(
+            "{name}: exact {exact} estimated {est} ({:+.1}%)\n",
+            err * 100.0
+        );
         if exact * 10 >= truth.total() {
             assert!(err.abs() <= 0.10, "{report}");
         }
