@@ -38,7 +38,7 @@ fn main() {
     );
     let profile = allocscope::collect_profile();
     let mut sites = profile.sites.clone();
-    sites.sort_by(|a, b| b.allocs.cmp(&a.allocs));
+    sites.sort_by_key(|s| std::cmp::Reverse(s.allocs));
     println!(
         "top sites by allocations (sampling interval {} bytes):",
         profile.meta.sampling_bytes
