@@ -16,7 +16,7 @@ use crate::{config, peak};
 
 /// Writes a profile of the run so far to `path`, atomically (temporary file, then rename).
 ///
-/// Takes the counters' [`crate::snapshot`], symbolizes every call site (the first call parses
+/// Takes the counters' [`crate::snapshot()`], symbolizes every call site (the first call parses
 /// the binary's debug info: expect tens to hundreds of milliseconds) and writes JSON. Nothing
 /// it allocates is counted. Also done automatically at exit with `ALLOCSCOPE_OUT=path` or
 /// [`crate::Config::out`].
