@@ -5,7 +5,10 @@
 mod callsites;
 mod counters;
 pub mod gap;
+#[cfg(feature = "jemalloc")]
+pub mod jemalloc_stats;
 mod measure;
+pub mod procfs;
 #[cfg(feature = "serde")]
 pub mod profile;
 pub mod profiler;
@@ -14,7 +17,7 @@ pub mod size_class;
 pub mod snapshot;
 
 pub use counters::PEAK_SLACK_PER_THREAD;
-pub use gap::GapBreakdown;
+pub use gap::{GapBreakdown, GapReport, PartialGap};
 pub use measure::measure;
 pub use profiler::{installed_allocator, is_installed, AllocatorKind, Profiler};
 pub use reentrancy::{mark_thread_internal, untracked};
