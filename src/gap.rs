@@ -405,7 +405,7 @@ impl fmt::Display for PartialGap {
                  `allocscope::Jemalloc` for the full breakdown."
             )?,
         }
-        if let Some(m) = self.malloc.filter(|m| m.heap_free > 0) {
+        if let Some(m) = self.malloc.filter(|m| m.heap_free >= 1 << 20) {
             write!(
                 f,
                 " glibc's heaps hold {:.1} MiB free (fragmentation, or not yet trimmed; \

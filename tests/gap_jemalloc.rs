@@ -22,7 +22,11 @@ fn nallocx(size: usize) -> u64 {
 fn gap() -> GapBreakdown {
     let s = allocscope::snapshot();
     let g = s.gap.expect("jemalloc is installed: the gap must be there");
-    assert_eq!(g.sum_of_terms(), g.rss, "terms must add up to RSS exactly: {g:?}");
+    assert_eq!(
+        g.sum_of_terms(),
+        g.rss,
+        "terms must add up to RSS exactly: {g:?}"
+    );
     assert_eq!(g.requested as u64, s.live_bytes);
     g
 }
@@ -48,7 +52,8 @@ fn main() {
     let held_bytes = (N * SIZE + vec_bytes) as i64;
     assert_eq!(g1.requested - g0.requested, held_bytes, "{g0:?}\n{g1:?}");
     // Size-class rounding equals jemalloc's arithmetic for the same requests.
-    let rounding = N as u64 * (nallocx(SIZE) - SIZE as u64) + (nallocx(vec_bytes) - vec_bytes as u64);
+    let rounding =
+        N as u64 * (nallocx(SIZE) - SIZE as u64) + (nallocx(vec_bytes) - vec_bytes as u64);
     assert_eq!(
         (g1.size_class_rounding - g0.size_class_rounding) as u64,
         rounding,
@@ -100,7 +105,10 @@ fn main() {
     assert!(g4.dirty < 1 << 20, "dirty after purge: {g4:?}");
     // The same figure, read again by purge() (a little allocator activity in between).
     let dirty_before = report.dirty_before.unwrap() as i64;
-    assert!((dirty_before - g3.dirty).abs() < 1 << 20, "{report:?}\n{g3:?}");
+    assert!(
+        (dirty_before - g3.dirty).abs() < 1 << 20,
+        "{report:?}\n{g3:?}"
+    );
     assert!(report.dirty_after.unwrap() < 1 << 20, "{report:?}");
     let fell = report.rss_before as i64 - report.rss_after as i64;
     assert!(
