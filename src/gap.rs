@@ -136,12 +136,13 @@ impl GapBreakdown {
             .iter()
             .skip(1)
             .find(|(n, _)| *n != "requested")
-            .filter(|(_, v)| pct(*v) >= 10.0)
+            .filter(|(_, v)| pct(*v) >= 10.0 && *v >= 1 << 20)
         {
             out.push(' ');
             out.push_str(&advice(name, pct(v)));
         }
-        if self.non_heap < 0 {
+        // Negative beyond rounding noise (1% of RSS): say why.
+        if self.non_heap < 0 && pct(self.non_heap) <= -1.0 {
             out.push_str(&format!(
                 " non_heap is negative ({:.1} MiB): jemalloc counts as resident pages it has \
                  reserved but that were never touched, so its figures exceed what the kernel \
