@@ -2,7 +2,7 @@
 //!
 //! Over jemalloc, [`GapBreakdown`] splits the process's RSS into eight terms that add up to
 //! it exactly, from allocscope's exact counters, jemalloc's statistics
-//! ([`crate::jemalloc_stats`]) and `/proc` ([`crate::procfs`]). Over an allocator without
+//! (module `jemalloc_stats`, feature `jemalloc`) and `/proc` ([`crate::procfs`]). Over an allocator without
 //! statistics (the system allocator, mimalloc), [`PartialGap`] says what can be known and
 //! names what cannot be split. [`GapReport`] is either, for the current moment:
 //!
@@ -128,7 +128,7 @@ impl GapBreakdown {
         let pct = |v: i64| 100.0 * v as f64 / rss;
         let mut terms = self.terms();
         // Largest first; ties keep the order of `terms()`.
-        terms.sort_by(|a, b| b.1.cmp(&a.1));
+        terms.sort_by_key(|t| std::cmp::Reverse(t.1));
         let [(top, top_v), ..] = terms;
         let mut out = advice(top, pct(top_v));
         // A second sentence for the largest overhead term when it matters.
@@ -448,7 +448,7 @@ impl fmt::Display for GapReport {
     }
 }
 
-/// The gap of the current moment (takes a [`crate::snapshot`]).
+/// The gap of the current moment (takes a [`crate::snapshot()`]).
 pub fn report() -> GapReport {
     GapReport::from_snapshot(&crate::snapshot())
 }

@@ -171,10 +171,7 @@ fn kib_lines(text: &str) -> impl Iterator<Item = (&str, u64)> {
 fn read_small<'a>(path: &str, buf: &'a mut [u8]) -> io::Result<&'a str> {
     let mut file = std::fs::File::open(path)?;
     let mut len = 0;
-    loop {
-        let Some(rest) = buf.get_mut(len..) else {
-            break;
-        };
+    while let Some(rest) = buf.get_mut(len..) {
         if rest.is_empty() {
             return Err(invalid(path, "file larger than expected"));
         }

@@ -229,10 +229,11 @@ fn emit(
     if !dispatcher::get_default(|d: &Dispatch| d.enabled(metadata)) {
         return;
     }
-    let rate = |get: fn(&Snapshot) -> u64| -> Option<f64> {
+    // Per second since the previous event, rounded to whole units.
+    let rate = |get: fn(&Snapshot) -> u64| -> Option<u64> {
         let (then, prev) = last;
         let secs = now.duration_since(*then).as_secs_f64();
-        (secs > 0.0).then(|| get(snap).saturating_sub(get(prev)) as f64 / secs)
+        (secs > 0.0).then(|| (get(snap).saturating_sub(get(prev)) as f64 / secs).round() as u64)
     };
     let allocs_per_sec = rate(|s| s.allocs);
     let frees_per_sec = rate(|s| s.frees);
@@ -252,7 +253,7 @@ fn emit(
         message.push_str(&format!(", RSS {:.1} MiB", mib(r)));
     }
     if let Some(a) = allocs_per_sec {
-        message.push_str(&format!(", {a:.0} allocs/s"));
+        message.push_str(&format!(", {a} allocs/s"));
     }
     let message = tracing_core::field::display(message);
     let term = |f: fn(&crate::GapBreakdown) -> i64| gap.as_ref().map(f);

@@ -15,7 +15,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! A reporter thread marked internal takes each point (a [`crate::snapshot`], which over
+//! A reporter thread marked internal takes each point (a [`crate::snapshot()`], which over
 //! jemalloc includes the RSS gap: about 10 µs plus a statm read). Memory stays bounded: when
 //! [`TimelineOptions::max_points`] points are held, every other point is dropped and the
 //! interval between points doubles, so the timeline always covers the whole run.
