@@ -12,17 +12,6 @@
 
 use std::io::{self, Read};
 
-/// The system page size in bytes.
-pub fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions; it returns -1 on error, handled below.
-    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if v > 0 {
-        v as u64
-    } else {
-        4096
-    }
-}
-
 /// `/proc/self/statm`, converted to bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Statm {
@@ -39,7 +28,7 @@ pub fn statm() -> io::Result<Statm> {
     let mut buf = [0u8; 256];
     let text = read_small("/proc/self/statm", &mut buf)?;
     let mut fields = text.split_ascii_whitespace().map(|f| f.parse::<u64>());
-    let page = page_size();
+    let page = crate::size_class::page_size() as u64;
     let mut next = |what: &str| match fields.next() {
         Some(Ok(v)) => Ok(v.saturating_mul(page)),
         _ => Err(invalid("/proc/self/statm", what)),
