@@ -13,4 +13,5 @@ fn process_wide_counts() {
     common::peak_after_3mib_then_1mib(2);
     common::size_classes_count_rounding();
     common::threads_across_frees_exact();
+    common::many_threads_keep_counts();
 }

@@ -302,3 +302,47 @@ pub fn measure_exact_under_concurrency() {
     stop.store(true, Ordering::Relaxed);
     assert!(noise.join().unwrap() > 0);
 }
+
+/// More threads than there are counter slots, some alive at once (so some count into the
+/// shared fallback) and many exiting (so slots are handed on): the totals stay exact.
+/// Call it from a file with a single test (a quiet process).
+pub fn many_threads_keep_counts() {
+    use std::sync::{Arc, Barrier};
+    const AT_ONCE: usize = 300; // more than the 256 slots
+    const ROUNDS: usize = 2;
+    const PER_THREAD: u64 = 10;
+    let class = |s: &allocscope::Snapshot| {
+        s.size_classes
+            .iter()
+            .find(|c| c.size == 3072)
+            .copied()
+            .unwrap_or_default()
+    };
+    let before = allocscope::snapshot();
+    for _ in 0..ROUNDS {
+        let barrier = Arc::new(Barrier::new(AT_ONCE));
+        let handles: Vec<_> = (0..AT_ONCE)
+            .map(|_| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait(); // all alive together
+                    let blocks: Vec<Box<[u8; 3000]>> =
+                        (0..PER_THREAD).map(|i| Box::new([i as u8; 3000])).collect();
+                    barrier.wait();
+                    black_box(blocks)
+                })
+            })
+            .collect();
+        // The blocks are freed here, on the main thread, after their threads exited.
+        let blocks: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        drop(blocks);
+    }
+    let after = allocscope::snapshot();
+    let (b, a) = (class(&before), class(&after));
+    let expected = (AT_ONCE * ROUNDS) as u64 * PER_THREAD;
+    assert_eq!(a.allocs - b.allocs, expected);
+    assert_eq!(a.frees - b.frees, expected);
+    assert_eq!(a.requested_bytes - b.requested_bytes, expected * 3000);
+    assert_eq!(a.live_blocks, b.live_blocks);
+    assert_eq!(after.allocs - after.frees, after.live_blocks);
+}

@@ -34,6 +34,9 @@ pub fn run(iterations: u32) {
             map.insert(format!("pkg-{i:04}"), v.parts.clone());
         }
         let mut joined = String::new();
+        for v in &versions {
+            joined.push_str(v.pre.as_deref().unwrap_or(""));
+        }
         for (k, parts) in &map {
             joined.push_str(k);
             joined.push(':');
