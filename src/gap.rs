@@ -51,7 +51,8 @@ pub struct GapBreakdown {
     pub requested: i64,
     /// Usable − requested bytes of the live blocks (internal fragmentation).
     pub size_class_rounding: i64,
-    /// Thread caches and jemalloc's internal allocations (`allocated − usable`).
+    /// Thread caches, jemalloc's internal allocations and allocscope's own (uncounted)
+    /// allocations (`allocated − usable`).
     pub allocator_caches: i64,
     /// Free space inside pages that hold live objects (`active − allocated`).
     pub fragmentation: i64,

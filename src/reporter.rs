@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct ReporterThread {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// The process that spawned the thread: a forked child has no such thread to join.
+    pid: u32,
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +75,7 @@ impl ReporterThread {
         Ok(ReporterThread {
             shared,
             thread: Some(thread),
+            pid: std::process::id(),
         })
     }
 
@@ -85,6 +88,11 @@ impl ReporterThread {
         *self.shared.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
+            if std::process::id() != self.pid {
+                // In a forked child the thread does not exist: joining it would be undefined.
+                std::mem::forget(t);
+                return;
+            }
             // A panic of the reporter thread has already been reported by the panic hook.
             let _ = t.join();
         }
