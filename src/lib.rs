@@ -7,7 +7,7 @@
 //! and answers them from inside the process:
 //!
 //! - **exact counts** of allocs, reallocs, frees and bytes, by size class (jemalloc's table),
-//!   with the bytes lost to size-class rounding — [`snapshot`], and [`measure`] for one closure;
+//!   with the bytes lost to size-class rounding — [`snapshot()`], and [`measure`] for one closure;
 //! - **call sites** from sampled (or all) stacks with bytes, live bytes, bytes at the peak,
 //!   size classes and lifetimes, written to a **profile file**;
 //! - the **RSS gap** broken down term by term from jemalloc's own statistics and `/proc`
@@ -47,7 +47,7 @@
 //!
 //! # Exact counts
 //!
-//! [`snapshot`] sums the counters of every thread in a few microseconds: calls to alloc
+//! [`snapshot()`] sums the counters of every thread in a few microseconds: calls to alloc
 //! (`allocs`), realloc (`reallocs`, split into grew/shrank and in place/moved) and dealloc
 //! (`frees`); bytes allocated and freed (a realloc counts as freeing the old block and
 //! allocating the new one, as valgrind's DHAT and heaptrack count it); live bytes and blocks;
@@ -78,7 +78,7 @@
 //! }
 //! ```
 //!
-//! When no `Profiler` is the global allocator, [`measure`] and [`snapshot`] return zeros and
+//! When no `Profiler` is the global allocator, [`measure`] and [`snapshot()`] return zeros and
 //! [`is_installed`] says so; nothing panics.
 //!
 //! # The RSS gap

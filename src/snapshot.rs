@@ -68,7 +68,7 @@ pub struct SizeClassCounts {
     pub live_usable_bytes: u64,
 }
 
-/// Everything allocscope counts, process-wide, at one moment. See [`crate::snapshot`].
+/// Everything allocscope counts, process-wide, at one moment. See [`crate::snapshot()`].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Snapshot {
