@@ -85,9 +85,17 @@ fn size_class_of(size: u64) -> u64 {
     size.div_ceil(4096) * 4096
 }
 
+/// A frame of a generated stack: function, file, line.
+type FrameSpec = (&'static str, Option<&'static str>, u32);
+
 /// Builds a call site from its stack (outermost caller first, as one reads code) and a list of
 /// `(requested size, count)`.
-fn site(rng: &mut Rng, outer_first: &[(&str, Option<&str>, u32)], sizes: &[(u64, u64)], live_share: f64) -> CallSite {
+fn site(
+    rng: &mut Rng,
+    outer_first: &[FrameSpec],
+    sizes: &[(u64, u64)],
+    live_share: f64,
+) -> CallSite {
     let frames = outer_first
         .iter()
         .rev()
@@ -131,7 +139,11 @@ fn site(rng: &mut Rng, outer_first: &[(&str, Option<&str>, u32)], sizes: &[(u64,
 fn meta(program: &str, allocator: &str, sampling_bytes: u64) -> ProfileMeta {
     ProfileMeta {
         program: program.to_string(),
-        args: vec![program.to_string(), "--input".into(), "data/<big>.json".into()],
+        args: vec![
+            program.to_string(),
+            "--input".into(),
+            "data/<big>.json".into(),
+        ],
         pid: 4242,
         start_time_unix_ms: 1_764_000_000_000,
         duration_secs: 12.5,
@@ -196,7 +208,13 @@ fn gap(rss: i64, terms_mib: [f64; 7]) -> GapBreakdown {
         metadata,
         muzzy,
         non_heap: rss
-            - (requested + size_class_rounding + allocator_caches + fragmentation + dirty + metadata + muzzy),
+            - (requested
+                + size_class_rounding
+                + allocator_caches
+                + fragmentation
+                + dirty
+                + metadata
+                + muzzy),
     }
 }
 
@@ -204,64 +222,119 @@ fn gap(rss: i64, terms_mib: [f64; 7]) -> GapBreakdown {
 /// `</script>`), several size classes, both gaps, and a timeline.
 fn generated_profile() -> Profile {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let main: &[(&str, Option<&str>, u32)] = &[
-        ("std::rt::lang_start_internal", Some("library/std/src/rt.rs"), 174),
-        ("std::rt::lang_start::{{closure}}", Some("library/std/src/rt.rs"), 206),
+    let main: &[FrameSpec] = &[
+        (
+            "std::rt::lang_start_internal",
+            Some("library/std/src/rt.rs"),
+            174,
+        ),
+        (
+            "std::rt::lang_start::{{closure}}",
+            Some("library/std/src/rt.rs"),
+            206,
+        ),
         ("demo::main", Some("src/main.rs"), 40),
     ];
-    let worker: &[(&str, Option<&str>, u32)] = &[
-        ("std::sys::pal::unix::thread::Thread::new::thread_start", None, 0),
+    let worker: &[FrameSpec] = &[
+        (
+            "std::sys::pal::unix::thread::Thread::new::thread_start",
+            None,
+            0,
+        ),
         ("demo::worker::run", Some("src/worker.rs"), 12),
     ];
-    let with = |prefix: &[(&'static str, Option<&'static str>, u32)], rest: &[(&'static str, Option<&'static str>, u32)]| {
+    let with = |prefix: &[FrameSpec], rest: &[FrameSpec]| {
         let mut v = prefix.to_vec();
         v.extend_from_slice(rest);
         v
     };
-    let specs: Vec<(Vec<(&str, Option<&str>, u32)>, Vec<(u64, u64)>, f64)> = vec![
+    // (stack outermost first, [(requested size, count)], share still live at exit)
+    let specs = [
         (
-            with(main, &[
-                ("demo::index::build", Some("src/index.rs"), 88),
-                ("hashbrown::raw::RawTable<(K, V)>::reserve_rehash", Some("hashbrown/src/raw/mod.rs"), 1102),
-            ]),
+            with(
+                main,
+                &[
+                    ("demo::index::build", Some("src/index.rs"), 88),
+                    (
+                        "hashbrown::raw::RawTable<(K, V)>::reserve_rehash",
+                        Some("hashbrown/src/raw/mod.rs"),
+                        1102,
+                    ),
+                ],
+            ),
             vec![(4096, 300), (16384, 120), (65536, 40)],
             0.6,
         ),
         (
-            with(main, &[
-                ("demo::index::build", Some("src/index.rs"), 91),
-                ("alloc::vec::Vec<[u8; 8]>::push", Some("alloc/src/vec/mod.rs"), 2005),
-            ]),
+            with(
+                main,
+                &[
+                    ("demo::index::build", Some("src/index.rs"), 91),
+                    (
+                        "alloc::vec::Vec<[u8; 8]>::push",
+                        Some("alloc/src/vec/mod.rs"),
+                        2005,
+                    ),
+                ],
+            ),
             vec![(100, 500_000), (24, 80_000)],
             0.5,
         ),
         (
-            with(main, &[
-                ("demo::load_config", Some("src/config.rs"), 17),
-                ("serde_json::de::from_str<demo::Config>", Some("serde_json/src/de.rs"), 2676),
-                ("alloc::raw_vec::RawVec<T,A>::grow_one", Some("alloc/src/raw_vec.rs"), 564),
-            ]),
+            with(
+                main,
+                &[
+                    ("demo::load_config", Some("src/config.rs"), 17),
+                    (
+                        "serde_json::de::from_str<demo::Config>",
+                        Some("serde_json/src/de.rs"),
+                        2676,
+                    ),
+                    (
+                        "alloc::raw_vec::RawVec<T,A>::grow_one",
+                        Some("alloc/src/raw_vec.rs"),
+                        564,
+                    ),
+                ],
+            ),
             vec![(40, 9_000), (200, 1_500)],
             0.02,
         ),
         (
-            with(main, &[
-                ("demo::render", Some("src/render.rs"), 33),
-                ("<alloc::string::String as core::fmt::Write>::write_str", Some("alloc/src/string.rs"), 3060),
-            ]),
+            with(
+                main,
+                &[
+                    ("demo::render", Some("src/render.rs"), 33),
+                    (
+                        "<alloc::string::String as core::fmt::Write>::write_str",
+                        Some("alloc/src/string.rs"),
+                        3060,
+                    ),
+                ],
+            ),
             vec![(17, 250_000), (33, 40_000)],
             0.0,
         ),
         (
-            with(worker, &[("bytes::bytes_mut::BytesMut::reserve_inner", Some("bytes/src/bytes_mut.rs"), 640)]),
+            with(
+                worker,
+                &[(
+                    "bytes::bytes_mut::BytesMut::reserve_inner",
+                    Some("bytes/src/bytes_mut.rs"),
+                    640,
+                )],
+            ),
             vec![(8192, 2_000), (1000, 30_000)],
             0.1,
         ),
         (
-            with(worker, &[
-                ("demo::worker::decode", Some("src/worker.rs"), 71),
-                ("<&mut W as std::io::Write>::write_all", None, 0),
-            ]),
+            with(
+                worker,
+                &[
+                    ("demo::worker::decode", Some("src/worker.rs"), 71),
+                    ("<&mut W as std::io::Write>::write_all", None, 0),
+                ],
+            ),
             vec![(2500, 6_000)],
             0.0,
         ),
@@ -271,7 +344,13 @@ fn generated_profile() -> Profile {
             1.0,
         ),
         (
-            with(main, &[("demo::render", Some("src/render.rs"), 35), (EVIL, Some("src/html.rs"), 9)]),
+            with(
+                main,
+                &[
+                    ("demo::render", Some("src/render.rs"), 35),
+                    (EVIL, Some("src/html.rs"), 9),
+                ],
+            ),
             vec![(64, 12_345)],
             0.0,
         ),
@@ -280,9 +359,12 @@ fn generated_profile() -> Profile {
         .iter()
         .map(|(stack, sizes, live)| site(&mut rng, stack, sizes, *live))
         .collect();
-    sites.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
     // The `</script>` site goes last: the self-test filters the table by the last site's name.
-    let evil = sites.iter().position(|s| s.frames[0].function == EVIL).unwrap();
+    let evil = sites
+        .iter()
+        .position(|s| s.frames[0].function == EVIL)
+        .unwrap();
     let evil = sites.remove(evil);
     sites.push(evil);
     let (size_classes, totals) = size_classes_and_totals(&sites);
@@ -312,7 +394,10 @@ fn generated_profile() -> Profile {
         totals,
         size_classes,
         gap: Some(gap(rss, [54.0, 6.05, 1.2, 56.1, 8.2, 2.9, 0.0])),
-        gap_at_peak: Some(gap((139.0 * MIB as f64) as i64, [96.4, 9.1, 2.5, 20.0, 8.0, 2.9, 1.0])),
+        gap_at_peak: Some(gap(
+            (139.0 * MIB as f64) as i64,
+            [96.4, 9.1, 2.5, 20.0, 8.0, 2.9, 1.0],
+        )),
         sites,
         timeline,
     }
@@ -354,12 +439,26 @@ fn large_profile(n: usize) -> Profile {
             // Shared callers near the root, then the index in base 3000 makes the stack distinct.
             let mut outer_first: Vec<Frame> = (0..depth)
                 .map(|d| {
-                    let f = if d < 3 { d * 7 + (rng.below(3) as usize) } else { rng.below(3000) as usize };
-                    frame(&pool[f], Some("src/lib.rs"), 10 + d as u32, 0x1000 + f as u64)
+                    let f = if d < 3 {
+                        d * 7 + (rng.below(3) as usize)
+                    } else {
+                        rng.below(3000) as usize
+                    };
+                    frame(
+                        &pool[f],
+                        Some("src/lib.rs"),
+                        10 + d as u32,
+                        0x1000 + f as u64,
+                    )
                 })
                 .collect();
             outer_first.push(frame(&pool[i % 3000], Some("src/leaf.rs"), 1, 0x9000));
-            outer_first.push(frame(&pool[(i / 3000) % 3000], Some("src/leaf.rs"), 2, 0x9001));
+            outer_first.push(frame(
+                &pool[(i / 3000) % 3000],
+                Some("src/leaf.rs"),
+                2,
+                0x9001,
+            ));
             let allocs = 1 + rng.below(10_000);
             let bytes = allocs * (8 + rng.below(4000));
             CallSite {
@@ -382,7 +481,7 @@ fn large_profile(n: usize) -> Profile {
             }
         })
         .collect();
-    p.sites.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    p.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
     p
 }
 
@@ -462,7 +561,10 @@ fn run_chromium(chromium: &Path, url: &str, args: &[String], timeout: Duration) 
     };
     let stdout = out.join().unwrap();
     let stderr = err.join().unwrap();
-    assert!(status.success(), "chromium failed ({status}) on {url}:\n{stderr}");
+    assert!(
+        status.success(),
+        "chromium failed ({status}) on {url}:\n{stderr}"
+    );
     stdout
 }
 
@@ -476,17 +578,27 @@ fn write_report(name: &str, profile: &Profile) -> PathBuf {
 fn self_test(chromium: &Path, report: &Path, timeout: Duration) -> Value {
     let url = format!("file://{}#selftest", report.display());
     let dom = run_chromium(chromium, &url, &["--dump-dom".into()], timeout);
-    let start = dom.find(r#"<pre id="selftest""#).expect("selftest element in dumped DOM");
+    let start = dom
+        .find(r#"<pre id="selftest""#)
+        .expect("selftest element in dumped DOM");
     let body = &dom[start..];
     let body = &body[body.find('>').unwrap() + 1..body.find("</pre>").unwrap()];
-    assert!(!body.trim().is_empty(), "the page's self-test did not run (dumped before it finished?)");
+    assert!(
+        !body.trim().is_empty(),
+        "the page's self-test did not run (dumped before it finished?)"
+    );
     let text = body
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&nbsp;", "\u{a0}")
         .replace("&amp;", "&");
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("self-test output is not JSON ({e}):\n{text}"));
-    assert_eq!(v["errors"], Value::Array(vec![]), "JavaScript errors on the page");
+    let v: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("self-test output is not JSON ({e}):\n{text}"));
+    assert_eq!(
+        v["errors"],
+        Value::Array(vec![]),
+        "JavaScript errors on the page"
+    );
     v
 }
 
@@ -494,9 +606,18 @@ fn screenshot(chromium: &Path, report: &Path) -> PathBuf {
     let png = report.with_extension("png");
     let _ = std::fs::remove_file(&png);
     let url = format!("file://{}", report.display());
-    run_chromium(chromium, &url, &[format!("--screenshot={}", png.display())], Duration::from_secs(120));
+    run_chromium(
+        chromium,
+        &url,
+        &[format!("--screenshot={}", png.display())],
+        Duration::from_secs(120),
+    );
     let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
-    assert!(size > 10_000, "screenshot {} missing or blank ({size} bytes)", png.display());
+    assert!(
+        size > 10_000,
+        "screenshot {} missing or blank ({size} bytes)",
+        png.display()
+    );
     eprintln!("screenshot: {}", png.display());
     png
 }
@@ -523,9 +644,14 @@ fn parse_shown(text: &str) -> (f64, f64) {
         .iter()
         .find_map(|&(u, s)| text.strip_suffix(u).map(|n| (n.to_string(), s)))
         .unwrap_or((text.clone(), 1.0));
-    let value: f64 = number.parse().unwrap_or_else(|_| panic!("not a shown number: {text:?}"));
+    let value: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("not a shown number: {text:?}"));
     let decimals = number.split('.').nth(1).map_or(0, str::len) as i32;
-    (value * scale, 0.5 * 10f64.powi(-decimals) * scale * (1.0 + 1e-9) + 1e-12)
+    (
+        value * scale,
+        0.5 * 10f64.powi(-decimals) * scale * (1.0 + 1e-9) + 1e-12,
+    )
 }
 
 /// Asserts the page shows figure `key` with raw value `expected` and a text that rounds it.
@@ -533,7 +659,10 @@ fn assert_figure(page: &Value, key: &str, expected: f64) {
     let fig = &page["checks"][key];
     assert!(fig.is_object(), "figure {key} not shown");
     let raw: f64 = fig["value"].as_str().unwrap().parse().unwrap();
-    assert!((raw - expected).abs() <= 1e-9 * expected.abs().max(1.0), "{key}: data {raw} != {expected}");
+    assert!(
+        (raw - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{key}: data {raw} != {expected}"
+    );
     assert_text_shows(fig["text"].as_str().unwrap(), expected, key);
 }
 
@@ -561,16 +690,28 @@ fn metric(site: &CallSite, key: &str) -> u64 {
 
 fn cell<'a>(row: &'a Value, key: &str) -> (&'a str, f64) {
     let c = &row[key];
-    (c["text"].as_str().unwrap(), c["value"].as_str().unwrap().parse().unwrap())
+    (
+        c["text"].as_str().unwrap(),
+        c["value"].as_str().unwrap().parse().unwrap(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
 // Checks
 
 fn check_summary(page: &Value, p: &Profile) {
-    assert_eq!(page["checks"]["meta.program"]["text"], p.meta.program.as_str());
-    assert_eq!(page["checks"]["meta.args"]["text"], p.meta.args.join(" ").as_str());
-    assert_eq!(page["checks"]["meta.allocator"]["value"], p.meta.allocator.as_str());
+    assert_eq!(
+        page["checks"]["meta.program"]["text"],
+        p.meta.program.as_str()
+    );
+    assert_eq!(
+        page["checks"]["meta.args"]["text"],
+        p.meta.args.join(" ").as_str()
+    );
+    assert_eq!(
+        page["checks"]["meta.allocator"]["value"],
+        p.meta.allocator.as_str()
+    );
     let t = &p.totals;
     for (key, v) in [
         ("totals.allocs", t.allocs),
@@ -583,18 +724,33 @@ fn check_summary(page: &Value, p: &Profile) {
     ] {
         assert_figure(page, key, v as f64);
     }
-    let live = page["checks"]["totals.live_bytes"]["text"].as_str().unwrap();
+    let live = page["checks"]["totals.live_bytes"]["text"]
+        .as_str()
+        .unwrap();
     let (bytes, blocks) = live.split_once(" in ").unwrap();
     assert_text_shows(bytes, t.live_bytes as f64, "live at exit");
-    assert_text_shows(blocks.trim_end_matches(" blocks"), t.live_blocks as f64, "live blocks");
+    assert_text_shows(
+        blocks.trim_end_matches(" blocks"),
+        t.live_blocks as f64,
+        "live blocks",
+    );
     assert_figure(page, "meta.duration_secs", p.meta.duration_secs);
-    let sampling = page["checks"]["meta.sampling_bytes"]["text"].as_str().unwrap();
+    let sampling = page["checks"]["meta.sampling_bytes"]["text"]
+        .as_str()
+        .unwrap();
     match p.meta.sampling_bytes {
         0 => assert!(sampling.starts_with("off"), "{sampling}"),
         1 => assert!(sampling.starts_with("exact"), "{sampling}"),
         r => {
-            assert!(sampling.starts_with("sampled, mean interval "), "{sampling}");
-            assert_text_shows(sampling.rsplit("interval ").next().unwrap(), r as f64, "sampling interval");
+            assert!(
+                sampling.starts_with("sampled, mean interval "),
+                "{sampling}"
+            );
+            assert_text_shows(
+                sampling.rsplit("interval ").next().unwrap(),
+                r as f64,
+                "sampling interval",
+            );
         }
     }
 }
@@ -629,12 +785,20 @@ fn check_gap(page: &Value, prefix: &str, g: &GapBreakdown) {
     for name in GAP_TERMS {
         let v = term(g, name);
         let fig = &page["checks"][format!("{prefix}.{name}")];
-        assert_eq!(fig["value"].as_str().unwrap().parse::<i64>().unwrap(), v, "{prefix}.{name}");
+        assert_eq!(
+            fig["value"].as_str().unwrap().parse::<i64>().unwrap(),
+            v,
+            "{prefix}.{name}"
+        );
         // Shown in MiB.
         let text = fig["text"].as_str().unwrap();
         assert!(text.ends_with(" MiB"), "{prefix}.{name} in MiB: {text}");
         assert_text_shows(text, v as f64, name);
-        assert_figure(page, &format!("{prefix}.{name}.pct"), v as f64 / g.rss as f64);
+        assert_figure(
+            page,
+            &format!("{prefix}.{name}.pct"),
+            v as f64 / g.rss as f64,
+        );
     }
 }
 
@@ -659,8 +823,16 @@ fn expected_diagnosis(g: &GapBreakdown) -> (String, &'static str) {
 fn check_timeline(page: &Value, p: &Profile) {
     assert_figure(page, "timeline.points", p.timeline.len() as f64);
     let max = |f: fn(&TimelinePoint) -> Option<u64>| p.timeline.iter().filter_map(f).max();
-    assert_figure(page, "timeline.max.live_bytes", max(|t| Some(t.live_bytes)).unwrap() as f64);
-    assert_figure(page, "timeline.max.rss", max(|t| Some(t.rss)).unwrap() as f64);
+    assert_figure(
+        page,
+        "timeline.max.live_bytes",
+        max(|t| Some(t.live_bytes)).unwrap() as f64,
+    );
+    assert_figure(
+        page,
+        "timeline.max.rss",
+        max(|t| Some(t.rss)).unwrap() as f64,
+    );
     match max(|t| t.resident) {
         Some(r) => assert_figure(page, "timeline.max.resident", r as f64),
         None => assert!(page["checks"]["timeline.max.resident"].is_null()),
@@ -673,13 +845,25 @@ fn check_size_classes(page: &Value, p: &Profile) {
         assert_figure(page, &k("size"), c.size as f64);
         assert_figure(page, &k("allocs"), c.allocs as f64);
         assert_figure(page, &k("requested_bytes"), c.requested_bytes as f64);
-        assert_figure(page, &k("waste"), (c.usable_bytes - c.requested_bytes) as f64);
+        assert_figure(
+            page,
+            &k("waste"),
+            (c.usable_bytes - c.requested_bytes) as f64,
+        );
         assert_figure(page, &k("live_blocks"), c.live_blocks as f64);
     }
     let sum = |f: fn(&SizeClassCounts) -> u64| p.size_classes.iter().map(f).sum::<u64>() as f64;
     assert_figure(page, "sizes.total.allocs", sum(|c| c.allocs));
-    assert_figure(page, "sizes.total.requested_bytes", sum(|c| c.requested_bytes));
-    assert_figure(page, "sizes.total.waste", sum(|c| c.usable_bytes - c.requested_bytes));
+    assert_figure(
+        page,
+        "sizes.total.requested_bytes",
+        sum(|c| c.requested_bytes),
+    );
+    assert_figure(
+        page,
+        "sizes.total.waste",
+        sum(|c| c.usable_bytes - c.requested_bytes),
+    );
     assert_figure(
         page,
         "sizes.total.waste.pct",
@@ -691,25 +875,56 @@ fn check_sites(page: &Value, p: &Profile) {
     let a = &page["actions"]["sites"];
     let n = p.sites.len();
     assert_eq!(a["rows_in_dom"], n.min(50), "one page of rows");
-    let name = |s: &CallSite| s.frames.first().map_or("(no frames)", |f| f.function.as_str()).to_string();
+    let name = |s: &CallSite| {
+        s.frames
+            .first()
+            .map_or("(no frames)", |f| f.function.as_str())
+            .to_string()
+    };
     // Initial order: bytes, descending (the profile's order).
     let first = &a["first_rows"][0];
     let top = p.sites.iter().max_by_key(|s| s.bytes).unwrap();
     assert_eq!(cell(first, "site.name").0, name(top));
     assert_eq!(cell(first, "site.bytes").1, top.bytes as f64);
     assert_text_shows(cell(first, "site.bytes").0, top.bytes as f64, "site bytes");
-    assert_text_shows(cell(first, "site.allocs").0, top.allocs as f64, "site allocs");
-    assert_text_shows(cell(first, "site.live_bytes").0, top.live_bytes as f64, "site live");
-    assert_text_shows(cell(first, "site.peak_bytes").0, top.peak_bytes as f64, "site peak");
-    assert_text_shows(cell(first, "site.slack_bytes").0, top.slack_bytes as f64, "site slack");
+    assert_text_shows(
+        cell(first, "site.allocs").0,
+        top.allocs as f64,
+        "site allocs",
+    );
+    assert_text_shows(
+        cell(first, "site.live_bytes").0,
+        top.live_bytes as f64,
+        "site live",
+    );
+    assert_text_shows(
+        cell(first, "site.peak_bytes").0,
+        top.peak_bytes as f64,
+        "site peak",
+    );
+    assert_text_shows(
+        cell(first, "site.slack_bytes").0,
+        top.slack_bytes as f64,
+        "site slack",
+    );
     let fast = top.lifetimes.under_1ms as f64 / top.lifetimes.freed as f64;
-    assert_text_shows(cell(first, "site.freed_1ms").0, fast, "share freed within 1 ms");
+    assert_text_shows(
+        cell(first, "site.freed_1ms").0,
+        fast,
+        "share freed within 1 ms",
+    );
     // Clicking "Allocations" sorts descending, clicking again ascending; ties keep profile order.
     let most = p.sites.iter().rev().max_by_key(|s| s.allocs).unwrap();
     let least = p.sites.iter().min_by_key(|s| s.allocs).unwrap();
-    assert_eq!(cell(&a["sorted_by_allocs"], "site.allocs").1, most.allocs as f64);
+    assert_eq!(
+        cell(&a["sorted_by_allocs"], "site.allocs").1,
+        most.allocs as f64
+    );
     assert_eq!(cell(&a["sorted_by_allocs"], "site.name").0, name(most));
-    assert_eq!(cell(&a["sorted_by_allocs_asc"], "site.allocs").1, least.allocs as f64);
+    assert_eq!(
+        cell(&a["sorted_by_allocs_asc"], "site.allocs").1,
+        least.allocs as f64
+    );
     // Filter by the last site's allocating function: every site with a matching frame.
     let query = name(p.sites.last().unwrap());
     assert_eq!(a["filter"]["query"], query.as_str());
@@ -720,7 +935,9 @@ fn check_sites(page: &Value, p: &Profile) {
         .filter(|s| {
             s.frames.iter().any(|f| {
                 f.function.to_lowercase().contains(&q)
-                    || f.file.as_deref().is_some_and(|x| x.to_lowercase().contains(&q))
+                    || f.file
+                        .as_deref()
+                        .is_some_and(|x| x.to_lowercase().contains(&q))
             })
         })
         .count();
@@ -728,7 +945,11 @@ fn check_sites(page: &Value, p: &Profile) {
     // Clicking the first row shows its stack, leaf first.
     let details = a["details"].as_str().expect("stack details shown");
     for f in &top.frames {
-        assert!(details.contains(&f.function), "details lack {}: {details}", f.function);
+        assert!(
+            details.contains(&f.function),
+            "details lack {}: {details}",
+            f.function
+        );
     }
 }
 
@@ -740,7 +961,10 @@ fn check_flame(page: &Value, p: &Profile) {
         let shown = &a["per_metric"][key];
         assert_eq!(shown["metric"], key, "metric switch to {key}");
         assert_eq!(shown["total"], total as f64, "flamegraph total of {key}");
-        assert!(shown["frames"].as_u64().unwrap() > 1, "frames drawn for {key}");
+        assert!(
+            shown["frames"].as_u64().unwrap() > 1,
+            "frames drawn for {key}"
+        );
     }
     // The self-test clicked the widest frame under the root for allocations: the outermost
     // function with the most allocations. Zooming shows its value.
@@ -754,9 +978,15 @@ fn check_flame(page: &Value, p: &Profile) {
     assert_eq!(a["clicked"], *widest);
     assert_eq!(a["after_click"]["focus"], *widest);
     assert_eq!(a["after_click"]["focus_value"], *allocs as f64);
-    assert!(a["after_click"]["status"].as_str().unwrap().starts_with("Zoomed to "));
+    assert!(a["after_click"]["status"]
+        .as_str()
+        .unwrap()
+        .starts_with("Zoomed to "));
     assert_eq!(a["after_unzoom"]["focus"], "");
-    assert!(a["after_search"]["status"].as_str().unwrap().contains("Search"));
+    assert!(a["after_search"]["status"]
+        .as_str()
+        .unwrap()
+        .contains("Search"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -767,11 +997,19 @@ fn embedded_data_is_escaped_and_complete() {
     let p = profile_under_test();
     let page = html::render(&p);
     assert!(page.starts_with("<!DOCTYPE html>"));
-    assert!(!page.contains("<link") && !page.contains("<script src"), "assets inlined");
+    assert!(
+        !page.contains("<link") && !page.contains("<script src"),
+        "assets inlined"
+    );
     // The only URL is the SVG namespace, which is a name, not a fetch.
     let without_ns = page.replace("http://www.w3.org/2000/svg", "");
-    assert!(!without_ns.contains("http://") && !without_ns.contains("https://"), "no network reference");
-    let start = page.find(r#"<script type="application/json" id="profile-data">"#).unwrap();
+    assert!(
+        !without_ns.contains("http://") && !without_ns.contains("https://"),
+        "no network reference"
+    );
+    let start = page
+        .find(r#"<script type="application/json" id="profile-data">"#)
+        .unwrap();
     let json = &page[start..];
     let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
     assert!(!json.contains('<'));
@@ -796,20 +1034,32 @@ fn embedded_data_is_escaped_and_complete() {
 
 #[test]
 fn report_shows_the_profile() {
-    let Some(chromium) = skip_without_chromium() else { return };
+    let Some(chromium) = skip_without_chromium() else {
+        return;
+    };
     let p = profile_under_test();
     let report = write_report("report", &p);
     let page = self_test(&chromium, &report, Duration::from_secs(120));
     for id in ["summary", "gap", "timeline", "sizes", "sites", "flame"] {
-        assert_eq!(section_empty(&page, id), None, "section {id} should have data");
-        assert!(page["sections"][id]["height"].as_u64().unwrap() > 60, "section {id} rendered");
+        assert_eq!(
+            section_empty(&page, id),
+            None,
+            "section {id} should have data"
+        );
+        assert!(
+            page["sections"][id]["height"].as_u64().unwrap() > 60,
+            "section {id} rendered"
+        );
     }
     check_summary(&page, &p);
     check_gap(&page, "gap", p.gap.as_ref().unwrap());
     check_gap(&page, "gap_at_peak", p.gap_at_peak.as_ref().unwrap());
     let (pct, words) = expected_diagnosis(p.gap.as_ref().unwrap());
     let first = page["checks"]["diagnosis"][0].as_str().unwrap();
-    assert!(first.starts_with(&pct) && first.contains(words), "diagnosis: {first}");
+    assert!(
+        first.starts_with(&pct) && first.contains(words),
+        "diagnosis: {first}"
+    );
     check_timeline(&page, &p);
     check_size_classes(&page, &p);
     check_sites(&page, &p);
@@ -819,16 +1069,25 @@ fn report_shows_the_profile() {
 
 #[test]
 fn sections_without_data_say_so() {
-    let Some(chromium) = skip_without_chromium() else { return };
+    let Some(chromium) = skip_without_chromium() else {
+        return;
+    };
     let p = profile_without_stats();
     let report = write_report("report-no-stats", &p);
     let page = self_test(&chromium, &report, Duration::from_secs(120));
     let gap = section_empty(&page, "gap").expect("gap section says it has no data");
-    assert!(gap.contains("No RSS breakdown") && gap.contains("\"system\""), "{gap}");
+    assert!(
+        gap.contains("No RSS breakdown") && gap.contains("\"system\""),
+        "{gap}"
+    );
     let timeline = section_empty(&page, "timeline").expect("timeline section says it has no data");
     assert!(timeline.starts_with("No timeline"), "{timeline}");
     for id in ["summary", "sizes", "sites", "flame"] {
-        assert_eq!(section_empty(&page, id), None, "section {id} should have data");
+        assert_eq!(
+            section_empty(&page, id),
+            None,
+            "section {id} should have data"
+        );
     }
     check_summary(&page, &p);
     check_size_classes(&page, &p);
@@ -849,7 +1108,9 @@ fn sections_without_data_say_so() {
 
 #[test]
 fn large_profile_stays_responsive() {
-    let Some(chromium) = skip_without_chromium() else { return };
+    let Some(chromium) = skip_without_chromium() else {
+        return;
+    };
     let p = large_profile(100_000);
     let report = write_report("report-large", &p);
     let size = std::fs::metadata(&report).unwrap().len();
@@ -864,6 +1125,8 @@ fn large_profile_stays_responsive() {
     check_sites(&page, &p);
     check_flame(&page, &p);
     // Only frames at least half a pixel wide are laid out: a few thousand, not millions.
-    let frames = page["actions"]["flame"]["per_metric"]["bytes"]["frames"].as_u64().unwrap();
+    let frames = page["actions"]["flame"]["per_metric"]["bytes"]["frames"]
+        .as_u64()
+        .unwrap();
     assert!(frames < 60_000, "{frames} frames laid out");
 }

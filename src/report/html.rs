@@ -103,6 +103,9 @@ struct FrameTable<'a> {
     inlined: Vec<bool>,
 }
 
+/// What makes two frames the same on the page: (function, file, line, inlined).
+type FrameKey<'a> = (&'a str, Option<&'a str>, Option<u32>, bool);
+
 /// Call sites, one vector per field, all of the same length, in the profile's order.
 #[derive(Serialize, Default)]
 struct SiteColumns {
@@ -127,7 +130,7 @@ struct SiteColumns {
 impl<'a> ViewerData<'a> {
     fn new(p: &'a Profile, options: &'a HtmlOptions) -> Self {
         let mut frames = FrameTable::default();
-        let mut index: HashMap<(&str, Option<&str>, Option<u32>, bool), u32> = HashMap::new();
+        let mut index: HashMap<FrameKey<'a>, u32> = HashMap::new();
         let mut sites = SiteColumns::default();
         for site in &p.sites {
             let stack = site
@@ -157,9 +160,12 @@ impl<'a> ViewerData<'a> {
             sites.under_1ms.push(site.lifetimes.under_1ms);
             sites.under_1s.push(site.lifetimes.under_1s);
             sites.median_ns.push(site.lifetimes.median_ns);
-            sites
-                .size_classes
-                .push(site.size_classes.iter().map(|c| [c.size, c.allocs]).collect());
+            sites.size_classes.push(
+                site.size_classes
+                    .iter()
+                    .map(|c| [c.size, c.allocs])
+                    .collect(),
+            );
         }
         ViewerData {
             format: DATA_FORMAT,
@@ -188,7 +194,11 @@ mod tests {
     #[test]
     fn template_has_each_placeholder_once() {
         for tag in [STYLE_TAG, SCRIPT_TAG, DATA_TAG] {
-            assert_eq!(INDEX_HTML.matches(tag).count(), 1, "{tag} in viewer/index.html");
+            assert_eq!(
+                INDEX_HTML.matches(tag).count(),
+                1,
+                "{tag} in viewer/index.html"
+            );
         }
     }
 
