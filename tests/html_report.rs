@@ -587,6 +587,10 @@ fn self_test(chromium: &Path, report: &Path, timeout: Duration) -> Value {
         !body.trim().is_empty(),
         "the page's self-test did not run (dumped before it finished?)"
     );
+    let body = body
+        .split_once('\n')
+        .expect("self-test output: a summary line, then JSON")
+        .1;
     let text = body
         .replace("&lt;", "<")
         .replace("&gt;", ">")

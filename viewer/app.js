@@ -911,12 +911,16 @@ function selfTest(data, sites, flame, timings) {
     const a = {};
     a.first_rows = [...sites.tbody.querySelectorAll('tr')].slice(0, 3).map(row);
     a.rows_in_dom = sites.tbody.querySelectorAll('tr').length;
+    let clock = performance.now();
     sites.head.querySelector('th[data-key=allocs]').click();
+    timings.sort_ms = performance.now() - clock;
     a.sorted_by_allocs = row(sites.tbody.querySelector('tr'));
     sites.head.querySelector('th[data-key=allocs]').click();
     a.sorted_by_allocs_asc = row(sites.tbody.querySelector('tr'));
     const needle = siteName(data, data.sites.stack.length - 1);
+    clock = performance.now();
     sites.setFilter(needle);
+    timings.filter_ms = performance.now() - clock;
     a.filter = { query: needle, info: document.querySelector('[data-check="sites.info"]').textContent,
       matches: +document.querySelector('[data-check="sites.info"]').getAttribute('data-value') };
     sites.setFilter('');
@@ -937,8 +941,11 @@ function selfTest(data, sites, flame, timings) {
     });
     a.initial = read();
     a.per_metric = {};
+    timings.metric_ms = {};
     for (const b of flame.buttons) {
+      const clock = performance.now();
       b.click();
+      timings.metric_ms[b.getAttribute('data-metric')] = performance.now() - clock;
       a.per_metric[b.getAttribute('data-metric')] = read();
     }
     flame.buttons[0].click(); // allocations
@@ -954,7 +961,9 @@ function selfTest(data, sites, flame, timings) {
       const clientX = r.left + rects.x[best] + rects.w[best] / 2;
       const clientY = r.top + ROW * 1.5;
       a.clicked = t.names[t.name[rects.node[best]]];
+      const clock = performance.now();
       flame.canvas.dispatchEvent(new MouseEvent('click', { clientX, clientY, bubbles: true }));
+      timings.zoom_ms = performance.now() - clock;
       a.after_click = read();
       // Clicking the root bar (now an ancestor row) zooms back out.
       flame.canvas.dispatchEvent(new MouseEvent('click', { clientX: r.left + 5, clientY: r.top + ROW / 2, bubbles: true }));
@@ -967,8 +976,9 @@ function selfTest(data, sites, flame, timings) {
     out.actions.flame = a;
   }
   const pre = document.getElementById('selftest');
-  pre.textContent = JSON.stringify(out, null, 1);
+  pre.textContent = 'self-test: ' + pageErrors.length + ' errors\n' + JSON.stringify(out, null, 1);
   pre.hidden = false;
+  document.body.prepend(pre); // on top, so a screenshot shows the outcome too
   pre.setAttribute('data-done', 'true');
 }
 
