@@ -472,7 +472,7 @@ function renderSites(data) {
   }
   const details = el('div', { class: 'stack', hidden: true, 'data-check': 'sites.details' });
   body.append(el('div', { class: 'controls' }, filter, prev, next, info),
-    el('table', { class: 'data' }, el('thead', null, head), tbody), details);
+    el('div', { class: 'tablewrap' }, el('table', { class: 'data' }, el('thead', null, head), tbody)), details);
 
   function applyFilter() {
     const q = state.filter.trim().toLowerCase();
@@ -591,10 +591,10 @@ function renderSites(data) {
 // metric sorts children lazily; only frames at least half a pixel wide are laid out.
 
 const METRICS = [
-  { key: 'allocs', name: 'Allocations', text: fmtCount },
-  { key: 'bytes', name: 'Bytes', text: fmtBytes },
-  { key: 'live_bytes', name: 'Live at exit', text: fmtBytes },
-  { key: 'peak_bytes', name: 'At peak', text: fmtBytes },
+  { key: 'allocs', name: 'Allocations', text: fmtCount, noun: 'allocations' },
+  { key: 'bytes', name: 'Bytes', text: fmtBytes, noun: 'allocated' },
+  { key: 'live_bytes', name: 'Live at exit', text: fmtBytes, noun: 'live at exit' },
+  { key: 'peak_bytes', name: 'At peak', text: fmtBytes, noun: 'live at the peak' },
 ];
 const ROW = 18;
 const MIN_WIDTH_PX = 0.5;
@@ -718,7 +718,7 @@ function renderFlame(data) {
   function describe(node) {
     const t = tree();
     const m = METRICS[state.metric];
-    return t.names[t.name[node]] + ': ' + m.text(value(node)) + ' ' + m.name.toLowerCase() +
+    return t.names[t.name[node]] + ': ' + m.text(value(node)) + ' ' + m.noun +
       ' (' + fmtPct(value(node) / (value(0) || 1)) + ' of all)';
   }
 
@@ -726,10 +726,14 @@ function renderFlame(data) {
     const t = tree();
     const order = childrenByMetric(t, state.metric);
     const v = t.values[state.metric];
-    const rects = { node: [], x: [], w: [], depth: [] };
-    const push = (node, x, w) => { rects.node.push(node); rects.x.push(x); rects.w.push(w); rects.depth.push(t.depth[node]); };
+    // rest[r] > 0 marks a block standing for that many callees of node[r], each too narrow to draw.
+    const rects = { node: [], x: [], w: [], depth: [], rest: [] };
+    const push = (node, x, w, rest) => {
+      rects.node.push(node); rects.x.push(x); rects.w.push(w);
+      rects.depth.push(t.depth[node] + (rest ? 1 : 0)); rects.rest.push(rest);
+    };
     // The focused frame's callers span the whole width above it.
-    for (let a = t.parent[state.focus]; a >= 0; a = t.parent[a]) push(a, 0, width);
+    for (let a = t.parent[state.focus]; a >= 0; a = t.parent[a]) push(a, 0, width, 0);
     const total = v[state.focus];
     if (total <= 0) return rects;
     const scale = width / total;
@@ -737,15 +741,20 @@ function renderFlame(data) {
     while (stack.length) {
       const x = stack.pop();
       const node = stack.pop();
-      push(node, x, v[node] * scale);
+      push(node, x, v[node] * scale, 0);
       let cx = x;
-      for (let k = t.start[node]; k < t.start[node + 1]; k++) {
+      let k = t.start[node];
+      const end = t.start[node + 1];
+      for (; k < end; k++) {
         const c = order[k];
         const w = v[c] * scale;
         if (w < MIN_WIDTH_PX) break; // sorted descending: the rest are narrower still
         stack.push(c, cx);
         cx += w;
       }
+      let restWidth = 0;
+      for (let j = k; j < end; j++) restWidth += v[order[j]] * scale;
+      if (restWidth >= 1) push(node, cx, restWidth, end - k);
     }
     return rects;
   }
@@ -755,7 +764,7 @@ function renderFlame(data) {
     for (const [i, b] of buttons.entries()) b.classList.toggle('on', i === state.metric);
     const m = METRICS[state.metric];
     if (value(0) <= 0) {
-      note.textContent = 'No call site has any ' + m.name.toLowerCase() + ' to show (all are zero).';
+      note.textContent = 'Nothing to show for “' + m.name + '”: it is zero at every call site.';
       note.hidden = false;
       canvas.hidden = true;
       state.rects = null;
@@ -782,9 +791,11 @@ function renderFlame(data) {
     for (let r = 0; r < rects.node.length; r++) {
       const node = rects.node[r];
       const x = rects.x[r], w = rects.w[r], y = rects.depth[r] * ROW;
-      const label = t.names[t.name[node]];
+      const rest = rects.rest[r];
+      const label = rest ? '+' + fmtCount(rest) + ' smaller' : t.names[t.name[node]];
       const ancestor = rects.depth[r] < t.depth[state.focus];
-      ctx.fillStyle = state.match && state.match[t.name[node]] ? '#e040fb' : ancestor ? '#d7dbe2' : frameColor(label);
+      ctx.fillStyle = rest ? '#c4c9d1' : state.match && state.match[t.name[node]] ? '#e040fb'
+        : ancestor ? '#d7dbe2' : frameColor(label);
       ctx.fillRect(x, y, Math.max(w - 1, 0.5), ROW - 1);
       const fit = Math.floor((w - 6) / charW);
       if (fit >= 3) {
@@ -798,7 +809,7 @@ function renderFlame(data) {
     const focus = state.focus === 0 ? null : t.names[t.name[state.focus]];
     const searchText = searchSummary();
     setStatus('flame.total', value(0), (focus ? 'Zoomed to ' + describe(state.focus) + '. ' : '') +
-      'All call sites: ' + m.text(value(0)) + ' ' + m.name.toLowerCase() + '; ' +
+      'All call sites: ' + m.text(value(0)) + ' ' + m.noun + '; ' +
       fmtCount(rects.node.length) + ' frames drawn.' + (searchText ? ' ' + searchText : ''));
     status.setAttribute('data-focus', focus === null ? '' : focus);
     status.setAttribute('data-focus-value', value(state.focus));
@@ -834,25 +845,30 @@ function renderFlame(data) {
     draw();
   }
 
+  /** The index of the drawn block under the mouse, or -1. */
   function hit(ev) {
     if (!state.rects) return -1;
     const r = canvas.getBoundingClientRect();
     const x = ev.clientX - r.left, depth = Math.floor((ev.clientY - r.top) / ROW);
     const rects = state.rects;
     for (let k = 0; k < rects.node.length; k++) {
-      if (rects.depth[k] === depth && x >= rects.x[k] && x < rects.x[k] + rects.w[k]) return rects.node[k];
+      if (rects.depth[k] === depth && x >= rects.x[k] && x < rects.x[k] + rects.w[k]) return k;
     }
     return -1;
   }
 
   canvas.addEventListener('click', (ev) => {
-    const node = hit(ev);
-    if (node >= 0) zoom(node);
+    const k = hit(ev);
+    if (k >= 0) zoom(state.rects.node[k]); // a "+N smaller" block zooms to their caller
   });
   canvas.addEventListener('mousemove', (ev) => {
-    const node = hit(ev);
-    if (node < 0) { tip.hidden = true; return; }
-    tip.textContent = describe(node);
+    const k = hit(ev);
+    if (k < 0) { tip.hidden = true; return; }
+    const node = state.rects.node[k], rest = state.rects.rest[k];
+    tip.textContent = rest
+      ? fmtCount(rest) + ' callees of ' + tree().names[tree().name[node]] + ', each too narrow to draw: ' +
+        METRICS[state.metric].text(state.rects.w[k] / canvas.clientWidth * value(state.focus)) + ' together'
+      : describe(node);
     tip.hidden = false;
     tip.style.left = ev.clientX + 14 + 'px';
     tip.style.top = ev.clientY + 14 + 'px';
@@ -954,7 +970,7 @@ function selfTest(data, sites, flame, timings) {
     const rects = flame.state.rects;
     let best = -1;
     for (let k = 0; k < rects.node.length; k++) {
-      if (rects.depth[k] === 1 && (best < 0 || rects.w[k] > rects.w[best])) best = k;
+      if (rects.depth[k] === 1 && !rects.rest[k] && (best < 0 || rects.w[k] > rects.w[best])) best = k;
     }
     if (best >= 0) {
       const r = flame.canvas.getBoundingClientRect();
