@@ -1111,6 +1111,25 @@ fn sections_without_data_say_so() {
 }
 
 #[test]
+fn given_diagnosis_replaces_the_derived_one() {
+    let p = profile_under_test();
+    let mut options = html::HtmlOptions::default();
+    let sentences = vec![
+        "First sentence <b>not bold</b>.".to_string(),
+        "Second sentence.".to_string(),
+    ];
+    options.diagnosis = Some(sentences.clone());
+    let page = html::render_with_options(&p, &options);
+    let Some(chromium) = skip_without_chromium() else {
+        return;
+    };
+    let report = out_dir().join("report-diagnosis.html");
+    std::fs::write(&report, page).unwrap();
+    let page = self_test(&chromium, &report, Duration::from_secs(120));
+    assert_eq!(page["checks"]["diagnosis"], serde_json::json!(sentences));
+}
+
+#[test]
 fn large_profile_stays_responsive() {
     let Some(chromium) = skip_without_chromium() else {
         return;
