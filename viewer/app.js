@@ -598,6 +598,8 @@ const METRICS = [
 ];
 const ROW = 18;
 const MIN_WIDTH_PX = 0.5;
+// Browsers cap a canvas near 32,767 px: deeper frames than this are not drawn (zoom in).
+const MAX_DEPTH = 1500;
 
 function buildCallTree(data) {
   const fnames = data.frames.function;
@@ -742,6 +744,7 @@ function renderFlame(data) {
       const x = stack.pop();
       const node = stack.pop();
       push(node, x, v[node] * scale, 0);
+      if (t.depth[node] >= MAX_DEPTH) continue;
       let cx = x;
       let k = t.start[node];
       const end = t.start[node + 1];
