@@ -131,6 +131,8 @@ pub mod profile;
 pub mod profiler;
 pub mod purge;
 pub mod reentrancy;
+#[cfg(feature = "cli")]
+pub mod report;
 mod reporter;
 pub mod size_class;
 pub mod snapshot;

@@ -1,0 +1,3 @@
+//! The report side of allocscope: what `alloc-report` makes of a profile file.
+
+pub mod html;
