@@ -123,7 +123,8 @@ impl Drop for SlotReleaser {
                 if let Some(slot) = SLOTS.get(v - 1) {
                     let d = slot.live_delta.swap(0, Relaxed);
                     LIVE_PUBLISHED.fetch_add(d, Relaxed);
-                    slot.claimed.store(false, std::sync::atomic::Ordering::Release);
+                    slot.claimed
+                        .store(false, std::sync::atomic::Ordering::Release);
                 }
             }
             c.set(SLOT_RETIRED);
@@ -156,7 +157,8 @@ fn claim_slot() -> Option<&'static Slot> {
             let _ = SLOT_OF_THREAD.try_with(|c| c.set(i + 1));
             if !registered {
                 // The thread is already tearing down: give the slot back at once.
-                slot.claimed.store(false, std::sync::atomic::Ordering::Release);
+                slot.claimed
+                    .store(false, std::sync::atomic::Ordering::Release);
                 let _ = SLOT_OF_THREAD.try_with(|c| c.set(SLOT_RETIRED));
                 return None;
             }

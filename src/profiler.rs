@@ -245,7 +245,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             return new_ptr;
         }
         if guard.is_some() {
-            let peak = counters::on_realloc(layout.size(), new_size, layout.align(), new_ptr != ptr);
+            let peak =
+                counters::on_realloc(layout.size(), new_size, layout.align(), new_ptr != ptr);
             if sample_new {
                 // SAFETY: `new_ptr` is a non-null block allocated with `new_used`.
                 unsafe { callsites::record_alloc(new_ptr, new_layout) };

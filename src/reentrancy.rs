@@ -53,7 +53,9 @@ pub fn mark_thread_internal() {
 
 /// True when the current thread was marked with [`mark_thread_internal`].
 pub fn is_thread_internal() -> bool {
-    STATE.try_with(|s| s.get() & INTERNAL_THREAD != 0).unwrap_or(false)
+    STATE
+        .try_with(|s| s.get() & INTERNAL_THREAD != 0)
+        .unwrap_or(false)
 }
 
 /// Runs `f` with counting switched off on this thread. Whatever `f` allocates must also be
@@ -64,7 +66,8 @@ pub fn untracked<R>(f: impl FnOnce() -> R) -> R {
     impl Drop for Restore {
         fn drop(&mut self) {
             let old = self.0;
-            let _ = STATE.try_with(|s| s.set((s.get() & !UNTRACKED_SCOPE) | (old & UNTRACKED_SCOPE)));
+            let _ =
+                STATE.try_with(|s| s.set((s.get() & !UNTRACKED_SCOPE) | (old & UNTRACKED_SCOPE)));
         }
     }
     let old = STATE.try_with(|s| {

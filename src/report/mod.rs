@@ -1,0 +1,3 @@
+//! The report side of allocscope (`alloc-report`).
+
+pub mod compare;
