@@ -228,7 +228,8 @@ pub struct Attribution {
     pub bytes: i64,
     /// `bytes` over the RSS difference (may exceed 1 when other terms shrank).
     pub share: f64,
-    /// The name of the profile without a breakdown, whose terms were counted as zero, if any.
+    /// The name of the profile without a breakdown, if any: only its requested bytes were
+    /// known, its other terms were counted as zero.
     pub missing_breakdown: Option<String>,
 }
 
@@ -344,6 +345,19 @@ pub fn compare(profiles: &[(String, Profile)]) -> Comparison {
     }
 }
 
+/// What is known of the breakdown of `p` at `moment` without one: the requested bytes
+/// (`peak_live_bytes` at peak, `live_bytes` at exit).
+fn known_part(moment: Moment, p: &Profile) -> GapBreakdown {
+    let requested = match moment {
+        Moment::Peak => p.totals.peak_live_bytes,
+        Moment::Exit => p.totals.live_bytes,
+    };
+    GapBreakdown {
+        requested: to_i64(requested),
+        ..GapBreakdown::default()
+    }
+}
+
 /// `(value − base) / base`, or `None` when the base is zero.
 fn relative_change(base: Figure, value: Figure) -> Option<f64> {
     let (b, v) = (base.as_f64(), value.as_f64());
@@ -427,21 +441,24 @@ fn attribute(
     };
     let (gb, gp) = (moment.gap_of(base), moment.gap_of(p));
     let diff = match metric {
-        Metric::PeakRss => p.meta.peak_rss as i64 - base.meta.peak_rss as i64,
+        Metric::PeakRss => to_i64(p.meta.peak_rss) - to_i64(base.meta.peak_rss),
         _ => gp?.rss - gb?.rss,
     };
     // Explain the side with more RSS against the side with less.
-    let (more, less, less_name) = if diff >= 0 {
-        (gp?, gb, base_name)
+    let (more, less, less_profile, less_name) = if diff >= 0 {
+        (gp?, gb, base, base_name)
     } else {
-        (gb?, gp, name)
+        (gb?, gp, p, name)
     };
+    // A profile without a breakdown (glibc malloc gives no statistics) still knows its
+    // requested bytes; its other terms are unknown and counted as zero.
+    let known = known_part(moment, less_profile);
+    let (term, bytes) = largest_increase(Some(less.unwrap_or(&known)), more)?;
     // With both breakdowns, divide by their own RSS difference, so the shares add up.
     let denominator = match less {
         Some(l) if more.rss != l.rss => (more.rss - l.rss).abs(),
         _ => diff.abs(),
     };
-    let (term, bytes) = largest_increase(less, more)?;
     if denominator == 0 {
         return None;
     }
@@ -502,7 +519,7 @@ fn sentence(
         s.push_str(&format!(", {what} — {}", a.term.verdict()));
         if let Some(m) = &a.missing_breakdown {
             s.push_str(&format!(
-                " ({m} records no gap breakdown; its terms are counted as zero)"
+                " ({m} records no gap breakdown: only its requested bytes are known)"
             ));
         }
     }
@@ -537,19 +554,11 @@ impl fmt::Display for Comparison {
                 .chain(self.profiles.iter().map(|p| p.name.clone()))
                 .collect(),
         );
-        table.push(
-            std::iter::once("allocator".to_string())
-                .chain(self.profiles.iter().map(|p| p.allocator.clone()))
-                .collect(),
-        );
-        if self.profiles.iter().any(|p| p.allocator_config.is_some()) {
+        // The allocator row only when some name does not already say it.
+        if self.profiles.iter().any(|p| p.name != p.allocator) {
             table.push(
-                std::iter::once("config".to_string())
-                    .chain(
-                        self.profiles
-                            .iter()
-                            .map(|p| p.allocator_config.clone().unwrap_or_else(|| "-".into())),
-                    )
+                std::iter::once("allocator".to_string())
+                    .chain(self.profiles.iter().map(|p| p.allocator.clone()))
                     .collect(),
             );
         }
@@ -589,6 +598,18 @@ impl fmt::Display for Comparison {
                 }
             }
             writeln!(f, "{}", line.trim_end())?;
+        }
+        // Configurations can be long (every jemalloc option in effect): one line each.
+        let configs: Vec<_> = self
+            .profiles
+            .iter()
+            .filter_map(|p| Some((&p.name, p.allocator_config.as_ref()?)))
+            .collect();
+        if !configs.is_empty() {
+            writeln!(f)?;
+            for (name, config) in configs {
+                writeln!(f, "config of {name}: {config}")?;
+            }
         }
         if !self.findings.is_empty() {
             writeln!(f)?;
