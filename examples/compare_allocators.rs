@@ -4,6 +4,16 @@
 //!
 //! ```text
 //! cargo run --release --example compare_allocators [-- OUT_DIR]
+//! cargo run --release --example compare_allocators -- --profiles A.json B.json…
+//! ```
+//!
+//! With `--profiles` it only compares existing profiles (what `alloc-report compare` does),
+//! e.g. jemalloc with and without dirty-page decay:
+//!
+//! ```text
+//! _RJEM_MALLOC_CONF=dirty_decay_ms:0 ALLOCSCOPE_OUT=decay0.json target/release/examples/workload_jemalloc
+//! ALLOCSCOPE_OUT=default.json target/release/examples/workload_jemalloc
+//! cargo run --release --example compare_allocators -- --profiles decay0.json default.json
 //! ```
 //!
 //! It builds the `workload_system`, `workload_jemalloc` and `workload_mimalloc` examples in
@@ -33,6 +43,10 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--profiles") {
+        return compare_files(&args[1..]);
+    }
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out_dir = std::env::args_os()
         .nth(1)
@@ -76,6 +90,23 @@ fn run() -> Result<(), String> {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    Ok(())
+}
+
+/// Prints the comparison of existing profile files, named by their file stems.
+fn compare_files(paths: &[String]) -> Result<(), String> {
+    if paths.is_empty() {
+        return Err("--profiles needs at least one profile file".into());
+    }
+    let mut profiles = Vec::new();
+    for path in paths {
+        let profile = Profile::read(path).map_err(|e| e.to_string())?;
+        let name = Path::new(path)
+            .file_stem()
+            .map_or_else(|| path.clone(), |s| s.to_string_lossy().into_owned());
+        profiles.push((name, profile));
+    }
+    print!("{}", compare(&profiles));
     Ok(())
 }
 

@@ -140,8 +140,11 @@ pub fn main() {
 
     if let Ok(path) = std::env::var("ALLOCSCOPE_OUT") {
         // LEAD: replace this call with `allocscope::write_profile(&path)` once the profile
-        // writer lands on main; `write_local_profile` only fills what this example can
-        // measure itself (no call sites; timeline points taken at phase boundaries).
+        // writer lands on main (and drop `write_local_profile` and its helpers below);
+        // `write_local_profile` only fills what this example can measure itself: no call
+        // sites, timeline points at phase boundaries, `allocator_config` from environment
+        // variables only (the gap branch's `allocscope::allocator_config()` also reports
+        // jemalloc's options in effect).
         if let Err(e) = write_local_profile(&path, started, start_unix_ms, timeline) {
             eprintln!("{path}: cannot write profile: {e}");
             std::process::exit(1);

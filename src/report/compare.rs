@@ -110,7 +110,8 @@ pub enum Metric {
     PeakRequested,
     /// `meta.peak_rss` (the kernel's high-water mark).
     PeakRss,
-    /// `rss` of the gap at that moment.
+    /// RSS at that moment: `rss` of the gap; at exit, for a profile without a breakdown,
+    /// the RSS of its last timeline point.
     Rss(Moment),
     /// One term of the gap at that moment.
     Gap(Moment, GapTerm),
@@ -140,7 +141,8 @@ impl Metric {
             Metric::BytesAllocated => "bytes allocated".into(),
             Metric::PeakRequested => "peak requested".into(),
             Metric::PeakRss => "peak RSS".into(),
-            Metric::Rss(m) => format!("RSS at {}", m.name()),
+            Metric::Rss(Moment::Exit) => "RSS at exit".into(),
+            Metric::Rss(Moment::Peak) => "  RSS".into(),
             Metric::Gap(_, t) => format!("  {}", t.label()),
         }
     }
@@ -149,6 +151,7 @@ impl Metric {
     fn phrase(self) -> String {
         match self {
             Metric::Gap(m, t) => format!("{} at {}", t.label(), m.name()),
+            Metric::Rss(Moment::Peak) => "RSS at peak".into(),
             other => other.label(),
         }
     }
@@ -162,7 +165,11 @@ impl Metric {
             Metric::BytesAllocated => Figure::Bytes(to_i64(p.totals.bytes_allocated)),
             Metric::PeakRequested => Figure::Bytes(to_i64(p.totals.peak_live_bytes)),
             Metric::PeakRss => Figure::Bytes(to_i64(p.meta.peak_rss)),
-            Metric::Rss(m) => Figure::Bytes(m.gap_of(p)?.rss),
+            Metric::Rss(Moment::Exit) => match &p.gap {
+                Some(g) => Figure::Bytes(g.rss),
+                None => Figure::Bytes(to_i64(p.timeline.last()?.rss)),
+            },
+            Metric::Rss(Moment::Peak) => Figure::Bytes(p.gap_at_peak.as_ref()?.rss),
             Metric::Gap(m, t) => Figure::Bytes(t.value(m.gap_of(p)?)),
         })
     }
@@ -176,8 +183,8 @@ impl Metric {
         Metric::BytesAllocated,
         Metric::PeakRequested,
         Metric::PeakRss,
-        Metric::Rss(Moment::Peak),
         Metric::Rss(Moment::Exit),
+        Metric::Rss(Moment::Peak),
     ];
 }
 
@@ -213,7 +220,8 @@ pub struct Row {
     /// The figure per profile; `None` where the profile did not record it.
     pub values: Vec<Option<Figure>>,
     /// Relative change against the first profile (`0.71` = +71%); `None` for the baseline
-    /// itself and where either figure is missing or the baseline's is zero.
+    /// itself and where either figure is missing, the baseline's is not positive or this
+    /// one is negative.
     pub change: Vec<Option<f64>>,
 }
 
@@ -286,15 +294,23 @@ impl Comparison {
 /// Compares `profiles` (name, profile) against the first one.
 ///
 /// Rows: wall time, CPU time, allocations, bytes allocated, peak requested bytes, peak RSS,
-/// then the RSS and every gap term at peak and at exit, each block only when at least one
-/// profile recorded it. For each profile after the first, the largest difference is the
+/// RSS at exit, then the RSS and every gap term at peak, and every gap term at exit, each
+/// only when at least one profile recorded it. For each profile after the first, the largest difference is the
 /// headline metric with the largest `|ln(value / baseline)|` (so that halving and doubling
 /// weigh the same); a difference in RSS is attributed to the gap term that grew most.
 pub fn compare(profiles: &[(String, Profile)]) -> Comparison {
     let mut metrics: Vec<Metric> = Metric::HEADLINE[..6].to_vec();
+    if profiles
+        .iter()
+        .any(|(_, p)| Metric::Rss(Moment::Exit).figure(p).is_some())
+    {
+        metrics.push(Metric::Rss(Moment::Exit));
+    }
     for moment in [Moment::Peak, Moment::Exit] {
         if profiles.iter().any(|(_, p)| moment.gap_of(p).is_some()) {
-            metrics.push(Metric::Rss(moment));
+            if moment == Moment::Peak {
+                metrics.push(Metric::Rss(moment));
+            }
             metrics.extend(GapTerm::ALL.iter().map(|&t| Metric::Gap(moment, t)));
         }
     }
@@ -358,10 +374,11 @@ fn known_part(moment: Moment, p: &Profile) -> GapBreakdown {
     }
 }
 
-/// `(value − base) / base`, or `None` when the base is zero.
+/// `(value − base) / base`, or `None` unless both are positive (a percentage of a negative
+/// `non_heap` or of zero says nothing).
 fn relative_change(base: Figure, value: Figure) -> Option<f64> {
     let (b, v) = (base.as_f64(), value.as_f64());
-    (b != 0.0).then(|| (v - b) / b)
+    (b > 0.0 && v >= 0.0).then(|| (v - b) / b)
 }
 
 /// The findings of one profile against the baseline: its largest difference first.
@@ -440,9 +457,9 @@ fn attribute(
         _ => return None,
     };
     let (gb, gp) = (moment.gap_of(base), moment.gap_of(p));
-    let diff = match metric {
-        Metric::PeakRss => to_i64(p.meta.peak_rss) - to_i64(base.meta.peak_rss),
-        _ => gp?.rss - gb?.rss,
+    let diff = match (metric.figure(p)?, metric.figure(base)?) {
+        (Figure::Bytes(v), Figure::Bytes(b)) => v - b,
+        _ => return None,
     };
     // Explain the side with more RSS against the side with less.
     let (more, less, less_profile, less_name) = if diff >= 0 {
@@ -503,7 +520,8 @@ fn sentence(
     );
     if let Some(a) = attribution {
         let side = if change >= 0.0 { name } else { base_name };
-        let what = if a.share > 1.0 {
+        // Up to a rounding's worth above 100% still reads "of which 101%".
+        let what = if a.share > 1.05 {
             format!(
                 "more than the whole difference is {} ({} more in {side})",
                 a.term.description(),
@@ -563,9 +581,17 @@ impl fmt::Display for Comparison {
             );
         }
         for row in &self.rows {
-            if let Metric::Rss(_) = row.metric {
-                // A blank line before each gap block.
+            // A blank line and a title before each gap block.
+            let title = match row.metric {
+                Metric::Rss(Moment::Peak) => Some("gap at peak"),
+                Metric::Gap(Moment::Exit, GapTerm::Requested) => Some("gap at exit"),
+                _ => None,
+            };
+            if let Some(title) = title {
                 table.push(vec![String::new(); self.profiles.len() + 1]);
+                let mut cells = vec![String::new(); self.profiles.len() + 1];
+                cells[0] = title.to_string();
+                table.push(cells);
             }
             let mut cells = vec![row.label.clone()];
             for (v, c) in row.values.iter().zip(&row.change) {
