@@ -39,6 +39,7 @@ pub(crate) fn format_bytes(bytes: i64) -> String {
 }
 
 /// `3,000,012`.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub(crate) fn format_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
