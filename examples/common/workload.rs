@@ -7,8 +7,8 @@
 //!    sixteen (the survivors stay scattered among freed neighbours);
 //! 2. build a large `HashMap<String, String>` (crate name → version), look every key up,
 //!    drop the map;
-//! 3. stay idle for a moment, taking snapshots, so the timeline shows whether RSS comes back
-//!    down once the load has stopped.
+//! 3. stay idle for a moment, so the timeline (allocscope's recorder, a snapshot every
+//!    50 ms) shows whether RSS comes back down once the load has stopped.
 //!
 //! Environment: `ALLOCSCOPE_OUT=path.json` writes the profile there;
 //! `ALLOCSCOPE_WORKLOAD_SCALE` (default 1) multiplies the sizes (1 = 1M versions, 1M map
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use allocscope::profile::{
     Profile, ProfileMeta, TimelinePoint, Totals, PROFILE_FORMAT, PROFILE_VERSION,
 };
+use allocscope::timeline::{self, TimelineOptions};
 
 /// A parsed version: three numbers, pre-release identifiers and build metadata.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,14 +88,16 @@ pub fn main() {
     let scale = env_u64("ALLOCSCOPE_WORKLOAD_SCALE", 1).max(1);
     let idle = Duration::from_millis(env_u64("ALLOCSCOPE_IDLE_MS", 1000));
     let n = 1_000_000 * scale;
-    let mut timeline = vec![point(started)];
+    if let Err(e) = timeline::start(TimelineOptions::default().interval(Duration::from_millis(50)))
+    {
+        eprintln!("cannot start the timeline recorder: {e}");
+    }
 
     // 1. Parse versions; keep one in sixteen.
     let mut versions: Vec<Version> = (0..n)
         .filter_map(|i| parse_version(&version_string(i)))
         .collect();
     assert_eq!(versions.len() as u64, n, "every generated version parses");
-    timeline.push(point(started));
     let mut i = 0;
     versions.retain(|_| {
         i += 1;
@@ -102,28 +105,23 @@ pub fn main() {
     });
     versions.sort();
     let newest = versions.last().cloned();
-    timeline.push(point(started));
 
     // 2. Build a map of strings, look everything up, drop it.
     let mut map: HashMap<String, String> = HashMap::new();
     for i in 0..n {
         map.insert(format!("crate-{i:07}"), version_string(i));
     }
-    timeline.push(point(started));
     let mut found = 0u64;
     for i in 0..n {
         found += map.contains_key(&format!("crate-{i:07}")) as u64;
     }
     assert_eq!(found, n);
     drop(map);
-    timeline.push(point(started));
 
-    // 3. Idle: no allocations, only snapshots.
-    let idle_start = Instant::now();
-    while idle_start.elapsed() < idle {
-        std::thread::sleep(Duration::from_millis(100));
-        timeline.push(point(started));
-    }
+    // 3. Idle: no allocations; the recorder keeps taking snapshots.
+    std::thread::sleep(idle);
+    timeline::stop();
+    let timeline = timeline::points();
 
     println!(
         "{}: {} versions kept (newest {:?}), peak RSS {} KiB",
@@ -132,6 +130,7 @@ pub fn main() {
         newest.map(|v| (v.major, v.minor, v.patch)),
         peak_rss() / 1024
     );
+    // The same verdict a long-running service can print about itself from its timeline.
     let verdict = allocscope::convergence::assess(
         &timeline,
         &allocscope::convergence::ConvergenceOptions::default(),
@@ -141,10 +140,7 @@ pub fn main() {
     if let Ok(path) = std::env::var("ALLOCSCOPE_OUT") {
         // LEAD: replace this call with `allocscope::write_profile(&path)` once the profile
         // writer lands on main (and drop `write_local_profile` and its helpers below);
-        // `write_local_profile` only fills what this example can measure itself: no call
-        // sites, timeline points at phase boundaries, `allocator_config` from environment
-        // variables only (the gap branch's `allocscope::allocator_config()` also reports
-        // jemalloc's options in effect).
+        // `write_local_profile` fills what the crate can tell already, without call sites.
         if let Err(e) = write_local_profile(&path, started, start_unix_ms, timeline) {
             eprintln!("{path}: cannot write profile: {e}");
             std::process::exit(1);
@@ -153,42 +149,9 @@ pub fn main() {
     drop(versions);
 }
 
-/// A timeline point now: allocscope's counters, the kernel's RSS and (over jemalloc, once
-/// the gap computation lands) the gap terms. Reading /proc is kept out of the counts.
-fn point(started: Instant) -> TimelinePoint {
-    let s = allocscope::snapshot();
-    TimelinePoint {
-        t_secs: started.elapsed().as_secs_f64(),
-        allocs: s.allocs,
-        frees: s.frees,
-        bytes_allocated: s.bytes_allocated,
-        live_bytes: s.live_bytes,
-        rss: s.gap.map_or_else(current_rss, |g| g.rss as u64),
-        resident: None,
-        gap: s.gap,
-    }
-}
-
-/// A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`), 0 when unavailable.
-fn proc_status_kib(field: &str) -> u64 {
-    allocscope::untracked(|| {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            })
-            .map_or(0, |kib| kib * 1024)
-    })
-}
-
-fn current_rss() -> u64 {
-    proc_status_kib("VmRSS")
-}
-
+/// The kernel's peak RSS (`VmHWM`), bytes; 0 when unavailable.
 fn peak_rss() -> u64 {
-    proc_status_kib("VmHWM")
+    allocscope::untracked(|| allocscope::procfs::peak_rss().unwrap_or(0))
 }
 
 /// User + system CPU time of the process, seconds.
@@ -203,20 +166,6 @@ fn cpu_time_secs() -> f64 {
     let ru = unsafe { ru.assume_init() };
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-/// The allocator's runtime configuration from the environment, if any is set.
-fn allocator_config(allocator: &str) -> Option<String> {
-    let vars: &[&str] = match allocator {
-        "jemalloc" => &["_RJEM_MALLOC_CONF"],
-        "mimalloc" => &["MIMALLOC_OPTIONS"],
-        _ => &["GLIBC_TUNABLES", "MALLOC_ARENA_MAX"],
-    };
-    let set: Vec<String> = vars
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v}")))
-        .collect();
-    (!set.is_empty()).then(|| set.join(" "))
 }
 
 /// A profile of what this process can measure itself, written atomically.
@@ -249,7 +198,7 @@ fn write_local_profile(
             start_time_unix_ms: start_unix_ms,
             duration_secs: started.elapsed().as_secs_f64(),
             cpu_time_secs: cpu_time_secs(),
-            allocator_config: allocator_config(&allocator),
+            allocator_config: allocscope::allocator_config(),
             allocator,
             sampling_bytes: 0,
             unwinder: "off".into(),
