@@ -46,8 +46,9 @@ pub struct ConvergenceOptions {
     /// The trailing window examined after the load stopped, seconds. Default 10 s
     /// (jemalloc's default `dirty_decay_ms`).
     pub window_secs: f64,
-    /// The process counts as idle while its allocation rate stays at or below this fraction
-    /// of its highest rate between two snapshots. Default 0.05.
+    /// The process counts as idle while its rate of allocations plus frees, and its rate of
+    /// bytes allocated plus freed, both stay at or below this fraction of their highest rate
+    /// between two snapshots. Default 0.05.
     pub idle_rate_fraction: f64,
     /// RSS counts as flat when it moves by at most this fraction of the peak RSS over the
     /// window. Default 0.02.
@@ -139,14 +140,16 @@ pub struct Convergence {
 /// Judges whether RSS converged after the load stopped. Pure: looks only at `points`
 /// (oldest first, as in a profile's timeline).
 ///
-/// The load counts as stopped after the last interval between two snapshots whose allocation
-/// rate exceeds `idle_rate_fraction` of the highest rate. The window is the idle snapshots
+/// The load counts as stopped after the last interval between two snapshots whose rate of
+/// allocations plus frees, or of bytes allocated plus freed, exceeds `idle_rate_fraction` of
+/// its highest rate. The window is the idle snapshots
 /// (those after the load stop) of the last `window_secs` (all of them if the idle period is
 /// shorter). Over the window, RSS is
 /// [`Verdict::Settled`] if it stays within `tolerance × peak RSS`, otherwise falling, growing
 /// or fluctuating by the sign of its change.
 pub fn assess(points: &[TimelinePoint], opts: &ConvergenceOptions) -> Convergence {
-    let peak_rss = points.iter().max_by_key(|p| p.rss).map(Moment::from);
+    // The first snapshot at the highest RSS (max_by_key would give the last).
+    let peak_rss = points.iter().rev().max_by_key(|p| p.rss).map(Moment::from);
     let peak_live_bytes = points.iter().map(|p| p.live_bytes).max().unwrap_or(0);
     let end = points.last().map(Moment::from);
     let largest_term_at_end = end.as_ref().and_then(|e| e.gap.as_ref()).and_then(|g| {
@@ -173,22 +176,39 @@ pub fn assess(points: &[TimelinePoint], opts: &ConvergenceOptions) -> Convergenc
         return c;
     }
 
-    // Allocation rate of each interval (points[i-1], points[i]).
-    let rate = |i: usize| -> f64 {
-        let (a, b) = (&points[i - 1], &points[i]);
-        let dt = b.t_secs - a.t_secs;
-        let n = b.allocs.saturating_sub(a.allocs) as f64;
+    // Activity of each interval (points[i-1], points[i]), in events and in bytes a second:
+    // allocations plus frees (dropping a large map is all frees, and RSS moves while it
+    // happens), bytes allocated plus bytes freed (freeing one huge table is one event).
+    let per_sec = |i: usize, amount: u64| -> f64 {
+        let dt = points[i].t_secs - points[i - 1].t_secs;
         if dt > 0.0 {
-            n / dt
-        } else if n > 0.0 {
+            amount as f64 / dt
+        } else if amount > 0 {
             f64::INFINITY
         } else {
             0.0
         }
     };
-    let max_rate = (1..points.len()).map(rate).fold(0.0, f64::max);
-    let threshold = max_rate * opts.idle_rate_fraction;
-    let last_busy = (1..points.len()).rev().find(|&i| rate(i) > threshold);
+    let events = |i: usize| {
+        let (a, b) = (&points[i - 1], &points[i]);
+        per_sec(
+            i,
+            b.allocs.saturating_sub(a.allocs) + b.frees.saturating_sub(a.frees),
+        )
+    };
+    let bytes = |i: usize| {
+        let (a, b) = (&points[i - 1], &points[i]);
+        let allocated = b.bytes_allocated.saturating_sub(a.bytes_allocated);
+        // bytes_freed = bytes_allocated − live_bytes.
+        let freed_before = a.bytes_allocated.saturating_sub(a.live_bytes);
+        let freed_after = b.bytes_allocated.saturating_sub(b.live_bytes);
+        per_sec(i, allocated + freed_after.saturating_sub(freed_before))
+    };
+    let max_events = (1..points.len()).map(events).fold(0.0, f64::max);
+    let max_bytes = (1..points.len()).map(bytes).fold(0.0, f64::max);
+    let f = opts.idle_rate_fraction;
+    let busy = |i: usize| events(i) > max_events * f || bytes(i) > max_bytes * f;
+    let last_busy = (1..points.len()).rev().find(|&i| busy(i));
     let stop = match last_busy {
         Some(i) if i == points.len() - 1 => {
             c.verdict = Verdict::StillUnderLoad;
@@ -239,7 +259,11 @@ impl Convergence {
             .window_start_secs
             .map(|s| format_seconds(end.t_secs - s))
             .unwrap_or_default();
-        let mut s = match self.verdict {
+        let mut s = match self.load_stopped_at_secs {
+            Some(t) => format!("after the load stopped at {}, ", format_seconds(t)),
+            None => String::new(),
+        };
+        s.push_str(&match self.verdict {
             Verdict::NotEnoughData => {
                 return "too few snapshots after the load stopped to judge whether RSS converged"
                     .into()
@@ -267,9 +291,10 @@ impl Convergence {
                 "RSS fluctuates while idle (last {window}), now {}",
                 format_bytes(end.rss as i64)
             ),
-        };
-        if let Some(t) = self.load_stopped_at_secs {
-            s.push_str(&format!(" after the load stopped at {}", format_seconds(t)));
+        });
+        // Capitalize the first letter.
+        if let Some(first) = s.get(..1) {
+            s = first.to_uppercase() + &s[1..];
         }
         let rss_ratio = ratio(end.rss, peak.rss);
         let live_ratio = ratio(end.live_bytes, self.peak_live_bytes);
@@ -381,12 +406,13 @@ mod tests {
 
     const MIB: u64 = 1 << 20;
 
+    /// A point whose allocations average 128 bytes.
     fn point(t: f64, allocs: u64, live_mib: u64, rss_mib: u64) -> TimelinePoint {
         TimelinePoint {
             t_secs: t,
             allocs,
             frees: 0,
-            bytes_allocated: 0,
+            bytes_allocated: allocs * 128,
             live_bytes: live_mib * MIB,
             rss: rss_mib * MIB,
             resident: None,
@@ -442,7 +468,7 @@ mod tests {
         assert_eq!(c.verdict, Verdict::Settled);
         assert!(c
             .sentence()
-            .starts_with("RSS settled at 60.0 MiB after the load stopped at 3.00 s"));
+            .starts_with("After the load stopped at 3.00 s, RSS settled at 60.0 MiB; that is 47% of the peak RSS (128 MiB)"));
     }
 
     #[test]
@@ -462,13 +488,17 @@ mod tests {
 
     #[test]
     fn growing_rss_with_growing_live_bytes_is_called_a_leak_or_cache() {
+        // Idle by the rates (1 MiB a second kept, against a burst of 1M allocations), but
+        // RSS grows 10 MiB a second.
         let mut pts = burst_then(&[60, 70, 80, 90, 100]);
         for (i, p) in pts.iter_mut().skip(4).enumerate() {
-            p.live_bytes = (2 + 10 * i as u64) * MIB;
+            p.live_bytes = (2 + i as u64) * MIB;
+            p.bytes_allocated += (1 + i as u64) * MIB;
         }
         let c = assess(&pts, &ConvergenceOptions::default());
+        assert_eq!(c.load_stopped_at_secs, Some(3.0));
         assert_eq!(c.verdict, Verdict::Growing);
-        assert_eq!(c.live_change_in_window, 40 * MIB as i64);
+        assert_eq!(c.live_change_in_window, 4 * MIB as i64);
         assert!(
             c.sentence().contains("a leak or a cache"),
             "{}",
@@ -483,6 +513,38 @@ mod tests {
         let c = assess(&pts, &ConvergenceOptions::default());
         assert_eq!(c.verdict, Verdict::StillUnderLoad);
         assert_eq!(c.load_stopped_at_secs, None);
+    }
+
+    #[test]
+    fn dropping_a_map_is_load_too() {
+        // t = 3..4: a million frees and no allocation (a map dropped), RSS 120 → 60 MiB.
+        let mut pts = burst_then(&[60, 60, 60]);
+        pts[4].frees = 1_000_000;
+        for p in pts.iter_mut().skip(5) {
+            p.frees = 1_000_000;
+        }
+        let c = assess(&pts, &ConvergenceOptions::default());
+        assert_eq!(c.load_stopped_at_secs, Some(4.0));
+        assert_eq!(c.window_start_secs, Some(5.0));
+        assert_eq!(c.verdict, Verdict::Settled);
+    }
+
+    #[test]
+    fn freeing_one_huge_block_is_load_too() {
+        // t = 3..4: a single free of 100 MiB (a hash table), RSS 120 → 60 MiB.
+        let mut pts = burst_then(&[60, 60, 60]);
+        for p in pts.iter_mut().skip(3) {
+            p.live_bytes += 100 * MIB;
+        }
+        pts[4].live_bytes -= 100 * MIB;
+        pts[4].frees = 1;
+        for p in pts.iter_mut().skip(5) {
+            p.live_bytes -= 100 * MIB;
+            p.frees = 1;
+        }
+        let c = assess(&pts, &ConvergenceOptions::default());
+        assert_eq!(c.load_stopped_at_secs, Some(4.0));
+        assert_eq!(c.verdict, Verdict::Settled);
     }
 
     #[test]
