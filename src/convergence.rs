@@ -4,7 +4,7 @@
 //! returns towards the bytes it still holds, stays up (allocator caches, dirty pages no
 //! allocation activity will ever purge, fragmentation), or keeps growing (a leak) is what
 //! [`assess`] says from a slice of [`TimelinePoint`]s — a profile's `timeline`, or the
-//! snapshots a process keeps of itself.
+//! snapshots a process keeps of itself ([`of_timeline`] reads the recorder's).
 //!
 //! ```
 //! use allocscope::convergence::{assess, ConvergenceOptions, Verdict};
@@ -247,6 +247,24 @@ pub fn assess(points: &[TimelinePoint], opts: &ConvergenceOptions) -> Convergenc
         Verdict::Fluctuating
     };
     c
+}
+
+/// [`assess`] over the points the timeline recorder ([`crate::timeline`]) holds so far: a
+/// long-running service can log this after a burst to see whether its RSS came back down.
+///
+/// ```no_run
+/// # #[global_allocator]
+/// # static A: allocscope::Profiler<allocscope::Jemalloc> = allocscope::Profiler::new(allocscope::Jemalloc);
+/// use allocscope::convergence::{self, ConvergenceOptions};
+/// use allocscope::timeline::{self, TimelineOptions};
+///
+/// timeline::start(TimelineOptions::default())?;
+/// // … serve a burst of requests, then some idle time …
+/// println!("{}", convergence::of_timeline(&ConvergenceOptions::default()));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn of_timeline(opts: &ConvergenceOptions) -> Convergence {
+    assess(&crate::timeline::points(), opts)
 }
 
 impl Convergence {
