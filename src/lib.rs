@@ -120,8 +120,11 @@
 
 mod allocator_config;
 mod callsites;
+#[cfg(feature = "serde")]
+pub mod convergence;
 mod counters;
 pub mod gap;
+pub mod gap_term;
 #[cfg(feature = "jemalloc")]
 pub mod jemalloc_stats;
 mod measure;
@@ -139,10 +142,13 @@ pub mod snapshot;
 pub mod stats_logger;
 #[cfg(feature = "serde")]
 pub mod timeline;
+#[cfg(feature = "serde")]
+mod units;
 
 pub use allocator_config::allocator_config;
 pub use counters::PEAK_SLACK_PER_THREAD;
 pub use gap::{GapBreakdown, GapReport, PartialGap};
+pub use gap_term::GapTerm;
 pub use measure::measure;
 pub use profiler::{installed_allocator, is_installed, AllocatorKind, Profiler};
 pub use purge::{purge, PurgeReport};
