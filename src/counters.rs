@@ -13,9 +13,10 @@
 //! `PEAK_SLACK_PER_THREAD` per other thread otherwise.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 
-use crate::size_class::{usable_size, SizeClass, NUM_CLASSES};
+use crate::size_class::{class_of_request, usable_size, SizeClass, NUM_CLASSES};
 use crate::snapshot::{Counts, SizeClassCounts};
 
 /// How far the process-wide peak may miss the true one, per thread other than the one that
@@ -25,48 +26,50 @@ pub const PEAK_SLACK_PER_THREAD: u64 = 64 * 1024;
 /// Number of per-thread slots.
 const MAX_SLOTS: usize = 256;
 
-/// Scalar counters of a slot, by position.
+/// Counters of realloc calls, by position (the rare path; allocs, frees and bytes are
+/// derived from the size classes).
 #[derive(Clone, Copy)]
 #[repr(usize)]
-enum Field {
-    Allocs,
-    Frees,
-    Reallocs,
-    ReallocsGrew,
-    ReallocsShrank,
-    ReallocsInPlace,
-    ReallocsMoved,
-    BytesAllocated,
-    BytesFreed,
+enum Realloc {
+    Calls,
+    Grew,
+    Shrank,
+    InPlace,
+    Moved,
 }
-const NUM_FIELDS: usize = 9;
+const NUM_REALLOC: usize = 5;
 
-/// Counters of one size class.
+/// Counters of one size class. Allocs, frees and byte totals of the whole process are sums of
+/// these, so the hot path touches two words per call. A block's usable size is its class's
+/// size, except for page-rounded (large) blocks, which may fall short of it: only those add
+/// their shortfall to `large_shortfall_*`.
 struct ClassCounters {
     blocks_in: AtomicU64,
-    blocks_out: AtomicU64,
     requested_in: AtomicU64,
+    blocks_out: AtomicU64,
     requested_out: AtomicU64,
-    usable_in: AtomicU64,
-    usable_out: AtomicU64,
+    large_shortfall_in: AtomicU64,
+    large_shortfall_out: AtomicU64,
 }
 
 impl ClassCounters {
+    // Only used to initialise the static tables, where a fresh copy per element is the point.
+    #[allow(clippy::declare_interior_mutable_const)]
     const ZERO: ClassCounters = ClassCounters {
         blocks_in: AtomicU64::new(0),
-        blocks_out: AtomicU64::new(0),
         requested_in: AtomicU64::new(0),
+        blocks_out: AtomicU64::new(0),
         requested_out: AtomicU64::new(0),
-        usable_in: AtomicU64::new(0),
-        usable_out: AtomicU64::new(0),
+        large_shortfall_in: AtomicU64::new(0),
+        large_shortfall_out: AtomicU64::new(0),
     };
 }
 
 struct Slot {
     claimed: AtomicBool,
-    fields: [AtomicU64; NUM_FIELDS],
     /// Live bytes not yet published to [`LIVE_PUBLISHED`].
     live_delta: AtomicI64,
+    reallocs: [AtomicU64; NUM_REALLOC],
     classes: [ClassCounters; NUM_CLASSES],
 }
 
@@ -74,8 +77,8 @@ impl Slot {
     #[allow(clippy::declare_interior_mutable_const)]
     const ZERO: Slot = Slot {
         claimed: AtomicBool::new(false),
-        fields: [const { AtomicU64::new(0) }; NUM_FIELDS],
         live_delta: AtomicI64::new(0),
+        reallocs: [const { AtomicU64::new(0) }; NUM_REALLOC],
         classes: [ClassCounters::ZERO; NUM_CLASSES],
     };
 }
@@ -107,6 +110,8 @@ const SLOT_RETIRED: usize = usize::MAX;
 thread_local! {
     /// 0: no slot yet; `usize::MAX`: slot released (thread exiting); else index + 1.
     static SLOT_OF_THREAD: Cell<usize> = const { Cell::new(SLOT_NONE) };
+    /// The claimed slot itself (null when none): saves the index arithmetic on the hot path.
+    static SLOT_PTR: Cell<*const Slot> = const { Cell::new(std::ptr::null()) };
     /// Releases the slot when the thread exits. Touched once, when the slot is claimed, which
     /// registers its destructor (through glibc's `__cxa_thread_atexit_impl`, which uses
     /// glibc's own malloc, not the Rust global allocator).
@@ -119,12 +124,12 @@ impl Drop for SlotReleaser {
     fn drop(&mut self) {
         let _ = SLOT_OF_THREAD.try_with(|c| {
             let v = c.get();
+            let _ = SLOT_PTR.try_with(|p| p.set(std::ptr::null()));
             if v != SLOT_NONE && v != SLOT_RETIRED {
                 if let Some(slot) = SLOTS.get(v - 1) {
                     let d = slot.live_delta.swap(0, Relaxed);
                     LIVE_PUBLISHED.fetch_add(d, Relaxed);
-                    slot.claimed
-                        .store(false, std::sync::atomic::Ordering::Release);
+                    slot.claimed.store(false, Release);
                 }
             }
             c.set(SLOT_RETIRED);
@@ -133,13 +138,18 @@ impl Drop for SlotReleaser {
 }
 
 /// The slot of this thread, claiming one if it has none. `None`: use the fallback.
-#[inline]
+#[inline(always)]
 fn own_slot() -> Option<&'static Slot> {
+    let p = SLOT_PTR.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if !p.is_null() {
+        // SAFETY: a non-null `SLOT_PTR` always points into the static `SLOTS` table (set in
+        // `claim_slot`, cleared before the slot is released).
+        return Some(unsafe { &*p });
+    }
     let v = SLOT_OF_THREAD.try_with(Cell::get).unwrap_or(SLOT_RETIRED);
     match v {
-        SLOT_RETIRED => None,
         SLOT_NONE => claim_slot(),
-        i => SLOTS.get(i - 1),
+        _ => None,
     }
 }
 
@@ -149,19 +159,19 @@ fn claim_slot() -> Option<&'static Slot> {
         if !slot.claimed.load(Relaxed)
             && slot
                 .claimed
-                .compare_exchange(false, true, std::sync::atomic::Ordering::Acquire, Relaxed)
+                .compare_exchange(false, true, Acquire, Relaxed)
                 .is_ok()
         {
             SLOTS_USED.fetch_max(i + 1, Relaxed);
             let registered = SLOT_RELEASER.try_with(|_| ()).is_ok();
-            let _ = SLOT_OF_THREAD.try_with(|c| c.set(i + 1));
             if !registered {
                 // The thread is already tearing down: give the slot back at once.
-                slot.claimed
-                    .store(false, std::sync::atomic::Ordering::Release);
+                slot.claimed.store(false, Release);
                 let _ = SLOT_OF_THREAD.try_with(|c| c.set(SLOT_RETIRED));
                 return None;
             }
+            let _ = SLOT_OF_THREAD.try_with(|c| c.set(i + 1));
+            let _ = SLOT_PTR.try_with(|p| p.set(slot));
             return Some(slot);
         }
     }
@@ -170,8 +180,9 @@ fn claim_slot() -> Option<&'static Slot> {
     None
 }
 
-/// What the hook tells the counters about one allocation, free or realloc.
-#[inline]
+/// Counts an allocation of `size` bytes aligned to `align`. Returns the live bytes when this
+/// allocation set a new peak, else 0.
+#[inline(always)]
 pub(crate) fn on_alloc(size: usize, align: usize) -> u64 {
     match own_slot() {
         Some(s) => record_alloc::<false>(s, size, align),
@@ -179,7 +190,8 @@ pub(crate) fn on_alloc(size: usize, align: usize) -> u64 {
     }
 }
 
-#[inline]
+/// Counts a free of a block of `size` bytes aligned to `align`.
+#[inline(always)]
 pub(crate) fn on_free(size: usize, align: usize) {
     match own_slot() {
         Some(s) => record_free::<false>(s, size, align),
@@ -187,6 +199,7 @@ pub(crate) fn on_free(size: usize, align: usize) {
     }
 }
 
+/// Counts a realloc. Returns the live bytes when it set a new peak, else 0.
 #[inline]
 pub(crate) fn on_realloc(old_size: usize, new_size: usize, align: usize, moved: bool) -> u64 {
     match own_slot() {
@@ -197,29 +210,33 @@ pub(crate) fn on_realloc(old_size: usize, new_size: usize, align: usize, moved: 
 
 #[inline(always)]
 fn class_in<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
-    let usable = usable_size(size, align);
-    let idx = SizeClass::of_usable(usable).index();
+    let (idx, large) = class_of_request(size, align);
     if let Some(c) = s.classes.get(idx) {
         add::<SHARED>(&c.blocks_in, 1);
         add::<SHARED>(&c.requested_in, size as u64);
-        add::<SHARED>(&c.usable_in, usable as u64);
+        if large {
+            add::<SHARED>(&c.large_shortfall_in, shortfall(idx, size, align));
+        }
     }
 }
 
 #[inline(always)]
 fn class_out<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
-    let usable = usable_size(size, align);
-    let idx = SizeClass::of_usable(usable).index();
+    let (idx, large) = class_of_request(size, align);
     if let Some(c) = s.classes.get(idx) {
         add::<SHARED>(&c.blocks_out, 1);
         add::<SHARED>(&c.requested_out, size as u64);
-        add::<SHARED>(&c.usable_out, usable as u64);
+        if large {
+            add::<SHARED>(&c.large_shortfall_out, shortfall(idx, size, align));
+        }
     }
 }
 
-#[inline(always)]
-fn field(s: &Slot, f: Field) -> &AtomicU64 {
-    &s.fields[f as usize]
+/// How far a large block's usable size falls short of its class's size.
+#[cold]
+fn shortfall(idx: usize, size: usize, align: usize) -> u64 {
+    let class = SizeClass::from_index(idx).map_or(0, SizeClass::size);
+    class.saturating_sub(usable_size(size, align) as u64)
 }
 
 /// Returns the live bytes as this thread sees them when a new peak was reached, else 0.
@@ -253,16 +270,12 @@ fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
 
 #[inline(always)]
 fn record_alloc<const SHARED: bool>(s: &Slot, size: usize, align: usize) -> u64 {
-    add::<SHARED>(field(s, Field::Allocs), 1);
-    add::<SHARED>(field(s, Field::BytesAllocated), size as u64);
     class_in::<SHARED>(s, size, align);
     live_change::<SHARED>(s, size as i64)
 }
 
 #[inline(always)]
 fn record_free<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
-    add::<SHARED>(field(s, Field::Frees), 1);
-    add::<SHARED>(field(s, Field::BytesFreed), size as u64);
     class_out::<SHARED>(s, size, align);
     live_change::<SHARED>(s, -(size as i64));
 }
@@ -275,28 +288,34 @@ fn record_realloc<const SHARED: bool>(
     align: usize,
     moved: bool,
 ) -> u64 {
-    add::<SHARED>(field(s, Field::Reallocs), 1);
-    if new_size > old_size {
-        add::<SHARED>(field(s, Field::ReallocsGrew), 1);
-    } else {
-        add::<SHARED>(field(s, Field::ReallocsShrank), 1);
-    }
-    if moved {
-        add::<SHARED>(field(s, Field::ReallocsMoved), 1);
-    } else {
-        add::<SHARED>(field(s, Field::ReallocsInPlace), 1);
-    }
-    add::<SHARED>(field(s, Field::BytesAllocated), new_size as u64);
-    add::<SHARED>(field(s, Field::BytesFreed), old_size as u64);
+    let r = |x: Realloc| &s.reallocs[x as usize];
+    add::<SHARED>(r(Realloc::Calls), 1);
+    add::<SHARED>(
+        r(if new_size > old_size {
+            Realloc::Grew
+        } else {
+            Realloc::Shrank
+        }),
+        1,
+    );
+    add::<SHARED>(
+        r(if moved {
+            Realloc::Moved
+        } else {
+            Realloc::InPlace
+        }),
+        1,
+    );
     class_out::<SHARED>(s, old_size, align);
     class_in::<SHARED>(s, new_size, align);
     live_change::<SHARED>(s, new_size as i64 - old_size as i64)
 }
 
-/// Sum of all scalar counters, process-wide.
+/// Process-wide sums of all slots.
 pub(crate) struct Totals {
-    pub fields: [u64; NUM_FIELDS],
-    pub classes: Vec<SizeClassCounts>,
+    reallocs: [u64; NUM_REALLOC],
+    /// Per class: blocks in, requested in, blocks out, requested out, shortfall in/out.
+    classes: [[u64; 6]; NUM_CLASSES],
 }
 
 fn slots_in_use() -> impl Iterator<Item = &'static Slot> {
@@ -304,68 +323,101 @@ fn slots_in_use() -> impl Iterator<Item = &'static Slot> {
     SLOTS[..used].iter().chain(std::iter::once(&FALLBACK))
 }
 
-/// Sums all slots. Allocates (the class list): call it outside the hook.
-pub(crate) fn totals() -> Totals {
-    let mut fields = [0u64; NUM_FIELDS];
+/// Sums `slots` (on the stack: reading the counters allocates nothing).
+fn sum<'a>(slots: impl Iterator<Item = &'a Slot>) -> Totals {
+    let mut reallocs = [0u64; NUM_REALLOC];
     let mut classes = [[0u64; 6]; NUM_CLASSES];
-    for s in slots_in_use() {
-        for (t, f) in fields.iter_mut().zip(&s.fields) {
+    for s in slots {
+        for (t, f) in reallocs.iter_mut().zip(&s.reallocs) {
             *t = t.wrapping_add(f.load(Relaxed));
         }
         for (t, c) in classes.iter_mut().zip(&s.classes) {
-            t[0] = t[0].wrapping_add(c.blocks_in.load(Relaxed));
-            t[1] = t[1].wrapping_add(c.blocks_out.load(Relaxed));
-            t[2] = t[2].wrapping_add(c.requested_in.load(Relaxed));
-            t[3] = t[3].wrapping_add(c.requested_out.load(Relaxed));
-            t[4] = t[4].wrapping_add(c.usable_in.load(Relaxed));
-            t[5] = t[5].wrapping_add(c.usable_out.load(Relaxed));
+            let now = [
+                &c.blocks_in,
+                &c.requested_in,
+                &c.blocks_out,
+                &c.requested_out,
+                &c.large_shortfall_in,
+                &c.large_shortfall_out,
+            ];
+            for (t, a) in t.iter_mut().zip(now) {
+                *t = t.wrapping_add(a.load(Relaxed));
+            }
         }
     }
-    let classes = classes
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c[0] != 0 || c[1] != 0)
-        .map(|(i, c)| SizeClassCounts {
-            size: SizeClass::from_index(i).map_or(0, SizeClass::size),
-            allocs: c[0],
-            frees: c[1],
-            requested_bytes: c[2],
-            usable_bytes: c[4],
-            live_blocks: c[0].saturating_sub(c[1]),
-            live_requested_bytes: c[2].saturating_sub(c[3]),
-            live_usable_bytes: c[4].saturating_sub(c[5]),
-        })
-        .collect();
-    Totals { fields, classes }
+    Totals { reallocs, classes }
+}
+
+/// Sums all slots, process-wide. Allocates: call it outside the hook.
+pub(crate) fn totals() -> Totals {
+    sum(slots_in_use())
 }
 
 impl Totals {
-    pub fn allocs(&self) -> u64 {
-        self.fields[Field::Allocs as usize]
-    }
-    pub fn frees(&self) -> u64 {
-        self.fields[Field::Frees as usize]
+    fn class_sum(&self, i: usize) -> u64 {
+        self.classes.iter().map(|c| c[i]).fold(0, u64::wrapping_add)
     }
     pub fn reallocs(&self) -> u64 {
-        self.fields[Field::Reallocs as usize]
+        self.reallocs[Realloc::Calls as usize]
     }
     pub fn reallocs_grew(&self) -> u64 {
-        self.fields[Field::ReallocsGrew as usize]
+        self.reallocs[Realloc::Grew as usize]
     }
     pub fn reallocs_shrank(&self) -> u64 {
-        self.fields[Field::ReallocsShrank as usize]
+        self.reallocs[Realloc::Shrank as usize]
     }
     pub fn reallocs_in_place(&self) -> u64 {
-        self.fields[Field::ReallocsInPlace as usize]
+        self.reallocs[Realloc::InPlace as usize]
     }
     pub fn reallocs_moved(&self) -> u64 {
-        self.fields[Field::ReallocsMoved as usize]
+        self.reallocs[Realloc::Moved as usize]
+    }
+    /// Every block entering a class is an alloc or a realloc's result.
+    pub fn allocs(&self) -> u64 {
+        self.class_sum(0).wrapping_sub(self.reallocs())
+    }
+    /// Every block leaving a class is a free or a realloc's source.
+    pub fn frees(&self) -> u64 {
+        self.class_sum(2).wrapping_sub(self.reallocs())
     }
     pub fn bytes_allocated(&self) -> u64 {
-        self.fields[Field::BytesAllocated as usize]
+        self.class_sum(1)
     }
     pub fn bytes_freed(&self) -> u64 {
-        self.fields[Field::BytesFreed as usize]
+        self.class_sum(3)
+    }
+    pub fn counts(&self) -> Counts {
+        Counts {
+            allocs: self.allocs(),
+            reallocs: self.reallocs(),
+            frees: self.frees(),
+            bytes_allocated: self.bytes_allocated(),
+            bytes_freed: self.bytes_freed(),
+        }
+    }
+    /// Counters of the classes that saw a block, ascending.
+    pub fn size_classes(&self) -> Vec<SizeClassCounts> {
+        self.classes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c[0] != 0 || c[2] != 0)
+            .map(|(i, c)| {
+                let size = SizeClass::from_index(i).map_or(0, SizeClass::size);
+                // Blocks fill their class, less the shortfall of page-rounded ones.
+                let usable_in = size.wrapping_mul(c[0]).wrapping_sub(c[4]);
+                let usable_out = size.wrapping_mul(c[2]).wrapping_sub(c[5]);
+                SizeClassCounts {
+                    size,
+                    allocs: c[0],
+                    frees: c[2],
+                    requested_bytes: c[1],
+                    usable_bytes: usable_in,
+                    live_blocks: c[0].saturating_sub(c[2]),
+                    live_requested_bytes: c[1].saturating_sub(c[3]),
+                    live_usable_bytes: usable_in.saturating_sub(usable_out),
+                }
+            })
+            .collect()
     }
 }
 
@@ -384,12 +436,5 @@ pub(crate) fn observe_live(live: u64) {
 /// `None` when the thread counts into the shared fallback and so cannot be told apart.
 pub(crate) fn thread_counts() -> Option<Counts> {
     let s = own_slot()?;
-    let f = |x: Field| field(s, x).load(Relaxed);
-    Some(Counts {
-        allocs: f(Field::Allocs),
-        reallocs: f(Field::Reallocs),
-        frees: f(Field::Frees),
-        bytes_allocated: f(Field::BytesAllocated),
-        bytes_freed: f(Field::BytesFreed),
-    })
+    Some(sum(std::iter::once(s)).counts())
 }

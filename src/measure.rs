@@ -7,7 +7,7 @@ use crate::snapshot::Counts;
 /// while other threads (such as libtest's other tests) allocate concurrently.
 ///
 /// Returns zero counts when no [`crate::Profiler`] is installed (or in the rare case that the
-/// thread found no free counter slot; see [`crate::snapshot`]).
+/// thread found no free counter slot; see [`crate::snapshot()`]).
 ///
 /// ```
 /// #[global_allocator]

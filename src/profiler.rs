@@ -174,7 +174,7 @@ impl<A: GlobalAlloc> Profiler<A> {
 // with (the user's, or the over-aligned layout of a sampled block, which `take_live` returns),
 // so `inner`'s own guarantees carry over. Nothing here unwinds.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
-    #[inline]
+    #[inline(always)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller upholds `alloc`'s contract.
         unsafe { self.alloc_counted(layout, false) }
@@ -186,7 +186,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
         unsafe { self.alloc_counted(layout, true) }
     }
 
-    #[inline]
+    #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let Some(_guard) = reentrancy::enter_hook() else {
             // A block freed inside the hook or on an internal thread was never sampled by it

@@ -53,15 +53,54 @@ impl SizeClass {
     }
 }
 
+/// Largest request size served by [`CLASS_OF_SMALL`].
+const LOOKUP_MAX: usize = 4096;
+
+/// Class index of every request size up to [`LOOKUP_MAX`], indexed by `(size + 7) / 8`,
+/// as jemalloc's own `sz_size2index_tab`: one load on the hot path.
+static CLASS_OF_SMALL: [u8; LOOKUP_MAX / 8 + 1] = {
+    let mut t = [0u8; LOOKUP_MAX / 8 + 1];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = class_index(i * 8) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The class index of a request, and whether its usable size is a whole number of pages
+/// (a large class, whose blocks are not all of the class's size). The hot path's entry.
+#[inline(always)]
+pub(crate) fn class_of_request(size: usize, align: usize) -> (usize, bool) {
+    // Classes above 8 bytes are multiples of 16: an alignment up to 16 that the size already
+    // reaches cannot change the class.
+    if align <= 16 && size >= align && size <= LOOKUP_MAX {
+        if let Some(&c) = CLASS_OF_SMALL.get((size + 7) >> 3) {
+            return (c as usize, false);
+        }
+    }
+    class_of_request_slow(size, align)
+}
+
+#[cold]
+fn class_of_request_slow(size: usize, align: usize) -> (usize, bool) {
+    let usable = usable_size(size, align);
+    (
+        class_index(usable),
+        usable > small_max() || align >= page_size(),
+    )
+}
+
 /// Index of the class whose upper bound is the smallest one ≥ `s`.
 #[inline]
-fn class_index(s: usize) -> usize {
+const fn class_index(s: usize) -> usize {
     if s <= 8 {
         return 0;
     }
     if s <= 128 {
         return s.div_ceil(16);
     }
+    // `s - 1 >= 128`: `lg >= 7` below.
     let x = s - 1;
     let lg = (usize::BITS - 1 - x.leading_zeros()) as usize; // 2^lg <= x < 2^(lg+1), lg >= 7
     if lg >= MAX_LG {
@@ -153,6 +192,29 @@ mod tests {
             assert!(class_size(idx) >= s as u64, "size {s}");
             if idx > 0 {
                 assert!(class_size(idx - 1) < s as u64, "size {s} not smallest");
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_agrees_with_usable_size() {
+        for align in [1, 2, 4, 8, 16, 32, 64, 4096] {
+            for size in 1..=20000usize {
+                let (idx, large) = class_of_request(size, align);
+                let usable = usable_size(size, align);
+                assert_eq!(idx, class_index(usable), "size {size} align {align}");
+                assert_eq!(
+                    large,
+                    usable > small_max() || align >= page_size(),
+                    "size {size} align {align}"
+                );
+                if !large {
+                    assert_eq!(
+                        usable as u64,
+                        class_size(idx),
+                        "small blocks fill their class"
+                    );
+                }
             }
         }
     }

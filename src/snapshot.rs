@@ -68,7 +68,7 @@ pub struct SizeClassCounts {
     pub live_usable_bytes: u64,
 }
 
-/// Everything allocscope counts, process-wide, at one moment. See [`crate::snapshot`].
+/// Everything allocscope counts, process-wide, at one moment. See [`crate::snapshot()`].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Snapshot {
@@ -113,10 +113,12 @@ pub fn snapshot() -> Snapshot {
     if !crate::is_installed() {
         return Snapshot::default();
     }
-    let t = crate::counters::totals();
+    let totals = crate::counters::totals();
+    let t = &totals;
     let live_bytes = t.bytes_allocated().saturating_sub(t.bytes_freed());
     crate::counters::observe_live(live_bytes);
-    let usable_live: u64 = t.classes.iter().map(|c| c.live_usable_bytes).sum();
+    let size_classes = t.size_classes();
+    let usable_live: u64 = size_classes.iter().map(|c| c.live_usable_bytes).sum();
     let gap = crate::gap::compute(live_bytes, usable_live);
     Snapshot {
         allocs: t.allocs(),
@@ -131,7 +133,7 @@ pub fn snapshot() -> Snapshot {
         live_bytes,
         live_blocks: t.allocs().saturating_sub(t.frees()),
         peak_live_bytes: crate::counters::peak_live().max(live_bytes),
-        size_classes: t.classes,
+        size_classes,
         gap,
     }
 }

@@ -1,7 +1,8 @@
 //! Exact mode (`ALLOCSCOPE_SAMPLE_BYTES=1`): per-site figures of known `#[inline(never)]`
 //! functions are exact, and all sites add up to the process totals.
 
-mod common;
+mod callsite_support;
+use callsite_support as common;
 
 use std::alloc::System;
 use std::hint::black_box;

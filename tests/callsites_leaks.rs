@@ -1,7 +1,8 @@
 //! Leaks: in exact mode, the blocks a known site leaks are exactly those found live at exit,
 //! and a site whose blocks were all freed shows nothing live.
 
-mod common;
+mod callsite_support;
+use callsite_support as common;
 
 use std::alloc::System;
 use std::hint::black_box;

@@ -2,7 +2,8 @@
 //! `peak_bytes`, even though it freed everything afterwards; a site allocating only after
 //! the peak has none.
 
-mod common;
+mod callsite_support;
+use callsite_support as common;
 
 use std::alloc::System;
 use std::hint::black_box;

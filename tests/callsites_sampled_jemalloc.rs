@@ -1,7 +1,8 @@
 //! Sampled mode over jemalloc: estimates of every site holding ≥ 10 % of ≥ 200 MB allocated
 //! are within ±10 % of the exact figures.
 
-mod common;
+mod callsite_support;
+use callsite_support as common;
 
 #[global_allocator]
 static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =

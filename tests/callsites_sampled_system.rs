@@ -1,7 +1,8 @@
 //! Sampled mode over the system allocator: estimates within ±10 % on a large workload, and
 //! the estimator is unbiased across seeds.
 
-mod common;
+mod callsite_support;
+use callsite_support as common;
 
 use std::alloc::System;
 

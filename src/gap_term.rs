@@ -1,0 +1,189 @@
+//! The terms of a [`GapBreakdown`], named, with what each one means for the reader.
+//!
+//! Both the allocator comparison (`alloc-report compare`) and the convergence check
+//! ([`crate::convergence`]) explain a difference in RSS by the term that accounts for most of
+//! it; this module holds the one list of terms and the words said about each.
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use crate::gap::GapBreakdown;
+
+/// One term of the RSS gap (a field of [`GapBreakdown`] other than `rss`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum GapTerm {
+    /// Live bytes the program asked for.
+    Requested,
+    /// Usable − requested bytes of live blocks.
+    SizeClassRounding,
+    /// Thread caches and the allocator's internal allocations.
+    AllocatorCaches,
+    /// Free space inside pages that hold live objects.
+    Fragmentation,
+    /// Freed pages not yet returned to the OS.
+    Dirty,
+    /// Allocator bootstrap metadata.
+    Metadata,
+    /// `MADV_FREE`'d pages the kernel has not reclaimed yet.
+    Muzzy,
+    /// Resident memory that is not the allocator's.
+    NonHeap,
+}
+
+impl GapTerm {
+    /// Every term, in the order of [`GapBreakdown`]'s fields (they add up to `rss`).
+    pub const ALL: [GapTerm; 8] = [
+        GapTerm::Requested,
+        GapTerm::SizeClassRounding,
+        GapTerm::AllocatorCaches,
+        GapTerm::Fragmentation,
+        GapTerm::Dirty,
+        GapTerm::Metadata,
+        GapTerm::Muzzy,
+        GapTerm::NonHeap,
+    ];
+
+    /// The field name in [`GapBreakdown`] and in profile files (`"dirty"`, `"non_heap"`…).
+    pub fn key(self) -> &'static str {
+        match self {
+            GapTerm::Requested => "requested",
+            GapTerm::SizeClassRounding => "size_class_rounding",
+            GapTerm::AllocatorCaches => "allocator_caches",
+            GapTerm::Fragmentation => "fragmentation",
+            GapTerm::Dirty => "dirty",
+            GapTerm::Metadata => "metadata",
+            GapTerm::Muzzy => "muzzy",
+            GapTerm::NonHeap => "non_heap",
+        }
+    }
+
+    /// A short label for a table row.
+    pub fn label(self) -> &'static str {
+        match self {
+            GapTerm::Requested => "requested (live)",
+            GapTerm::SizeClassRounding => "size-class rounding",
+            GapTerm::AllocatorCaches => "allocator caches",
+            GapTerm::Fragmentation => "fragmentation",
+            GapTerm::Dirty => "dirty pages",
+            GapTerm::Metadata => "allocator metadata",
+            GapTerm::Muzzy => "muzzy pages",
+            GapTerm::NonHeap => "non-heap",
+        }
+    }
+
+    /// What the term is, as a noun phrase that fits "of which 80% is …".
+    pub fn description(self) -> &'static str {
+        match self {
+            GapTerm::Requested => "live data the program asked for",
+            GapTerm::SizeClassRounding => "size-class rounding of live blocks",
+            GapTerm::AllocatorCaches => "thread caches and allocator internals",
+            GapTerm::Fragmentation => "free holes in pages that still hold live objects",
+            GapTerm::Dirty => "dirty pages not yet returned",
+            GapTerm::Metadata => "allocator bootstrap metadata",
+            GapTerm::Muzzy => "MADV_FREE'd pages the kernel has not reclaimed",
+            GapTerm::NonHeap => "memory outside the allocator (code, stacks, C libraries)",
+        }
+    }
+
+    /// What that means, in a few words ("decay, not a leak").
+    pub fn verdict(self) -> &'static str {
+        match self {
+            GapTerm::Requested => "the program holds more live data: look at its call sites",
+            GapTerm::SizeClassRounding => "request sizes fall just above a size class",
+            GapTerm::AllocatorCaches => "kept for reuse, bounded per thread",
+            GapTerm::Fragmentation => "fragmentation: freed objects scattered among live ones",
+            GapTerm::Dirty => "decay, not a leak",
+            GapTerm::Metadata => "a fixed cost of the allocator",
+            GapTerm::Muzzy => "reclaimed under memory pressure, not a leak",
+            GapTerm::NonHeap => "not the Rust heap",
+        }
+    }
+
+    /// This term's value in `gap`, bytes (only `non_heap` can be negative).
+    pub fn value(self, gap: &GapBreakdown) -> i64 {
+        match self {
+            GapTerm::Requested => gap.requested,
+            GapTerm::SizeClassRounding => gap.size_class_rounding,
+            GapTerm::AllocatorCaches => gap.allocator_caches,
+            GapTerm::Fragmentation => gap.fragmentation,
+            GapTerm::Dirty => gap.dirty,
+            GapTerm::Metadata => gap.metadata,
+            GapTerm::Muzzy => gap.muzzy,
+            GapTerm::NonHeap => gap.non_heap,
+        }
+    }
+}
+
+impl std::fmt::Display for GapTerm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// The term that grew most from `from` to `to`, and by how many bytes.
+///
+/// With `from == None` (the other side has no breakdown, e.g. glibc malloc) each term of `to`
+/// counts whole, as if it were zero on the other side — the caller should say so. Returns
+/// `None` when no term grew.
+pub fn largest_increase(from: Option<&GapBreakdown>, to: &GapBreakdown) -> Option<(GapTerm, i64)> {
+    GapTerm::ALL
+        .iter()
+        .map(|&t| (t, t.value(to) - from.map_or(0, |g| t.value(g))))
+        .filter(|&(_, d)| d > 0)
+        // On a tie, the first term in `ALL` order wins (max_by_key keeps the last maximum).
+        .rev()
+        .max_by_key(|&(_, d)| d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap(requested: i64, dirty: i64, fragmentation: i64) -> GapBreakdown {
+        GapBreakdown {
+            rss: requested + dirty + fragmentation,
+            requested,
+            dirty,
+            fragmentation,
+            ..GapBreakdown::default()
+        }
+    }
+
+    #[test]
+    fn values_add_up_to_rss() {
+        let g = GapBreakdown {
+            rss: 36,
+            requested: 1,
+            size_class_rounding: 2,
+            allocator_caches: 3,
+            fragmentation: 4,
+            dirty: 5,
+            metadata: 6,
+            muzzy: 7,
+            non_heap: 8,
+        };
+        let sum: i64 = GapTerm::ALL.iter().map(|t| t.value(&g)).sum();
+        assert_eq!(sum, g.rss);
+        let values: Vec<i64> = GapTerm::ALL.iter().map(|t| t.value(&g)).collect();
+        assert_eq!(values, [1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn largest_increase_picks_the_term_that_grew_most() {
+        let a = gap(100, 10, 50);
+        let b = gap(100, 90, 60);
+        assert_eq!(largest_increase(Some(&a), &b), Some((GapTerm::Dirty, 80)));
+        // Shrinking terms never win.
+        assert_eq!(largest_increase(Some(&b), &a), None);
+        // Without the other side, terms count whole.
+        assert_eq!(largest_increase(None, &a), Some((GapTerm::Requested, 100)));
+    }
+
+    #[test]
+    fn ties_go_to_the_first_term() {
+        let g = gap(5, 5, 5);
+        assert_eq!(largest_increase(None, &g), Some((GapTerm::Requested, 5)));
+    }
+}

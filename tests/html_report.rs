@@ -1,0 +1,1220 @@
+//! End-to-end test of the HTML report in a real browser.
+//!
+//! Each test renders a profile with `allocscope::report::html::render`, opens the page in
+//! headless Chromium with the URL hash `#selftest` (the page then clicks its own metric switch,
+//! a flamegraph frame, a table header and the filter, and writes what it showed as JSON into
+//! `<pre id="selftest">`), reads that element from `--dump-dom`, and compares every figure
+//! shown with values computed here from the `Profile`. A second Chromium run saves a
+//! screenshot. Reports and screenshots are kept under `target/tmp/html-report/`.
+//!
+//! Chromium is Debian's package `chromium` (`apt-get install -y chromium`); set
+//! `ALLOCSCOPE_CHROMIUM` to use another binary. Without it the browser tests print why they
+//! are skipped and pass; the checks on the HTML text itself still run.
+//!
+//! The profiles are generated here until the profiler lands; [`profile_under_test`] is the one
+//! place to switch to a profile from a real run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use allocscope::profile::{
+    CallSite, Frame, Lifetimes, Profile, ProfileMeta, SiteSizeClass, TimelinePoint, Totals,
+    PROFILE_FORMAT, PROFILE_VERSION,
+};
+use allocscope::report::html;
+use allocscope::{GapBreakdown, SizeClassCounts};
+use serde_json::Value;
+
+const MIB: i64 = 1 << 20;
+
+/// A frame name that would end the data element if it were embedded unescaped.
+const EVIL: &str = r#"demo::html::escape</script><script>document.title="pwned"</script><!--"#;
+
+// ---------------------------------------------------------------------------------------------
+// Profiles
+
+/// The profile the main browser test runs on: the file named by `ALLOCSCOPE_TEST_PROFILE`
+/// (a real profiled run), else a generated one. Once the profiler writes profiles, make this a
+/// run of a test program (the other tests keep their generated edge cases).
+fn profile_under_test() -> Profile {
+    match std::env::var_os("ALLOCSCOPE_TEST_PROFILE") {
+        Some(path) => {
+            Profile::read(&path).unwrap_or_else(|e| panic!("ALLOCSCOPE_TEST_PROFILE: {e}"))
+        }
+        None => generated_profile(),
+    }
+}
+
+/// Deterministic xorshift64* so the generated profiles do not change between runs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn frame(function: &str, file: Option<&str>, line: u32, addr: u64) -> Frame {
+    Frame {
+        function: function.to_string(),
+        file: file.map(str::to_string),
+        line: file.map(|_| line),
+        addr,
+        inlined: false,
+    }
+}
+
+/// jemalloc's small size classes, then page multiples.
+fn size_class_of(size: u64) -> u64 {
+    const SMALL: [u64; 9] = [8, 16, 32, 48, 64, 80, 96, 112, 128];
+    if let Some(c) = SMALL.iter().find(|&&c| c >= size) {
+        return *c;
+    }
+    let mut base = 128;
+    while base < 14336 {
+        for k in 1..=4 {
+            let c = base + k * base / 4;
+            if c >= size {
+                return c;
+            }
+        }
+        base *= 2;
+    }
+    size.div_ceil(4096) * 4096
+}
+
+/// A frame of a generated stack: function, file, line.
+type FrameSpec = (&'static str, Option<&'static str>, u32);
+
+/// Builds a call site from its stack (outermost caller first, as one reads code) and a list of
+/// `(requested size, count)`.
+fn site(
+    rng: &mut Rng,
+    outer_first: &[FrameSpec],
+    sizes: &[(u64, u64)],
+    live_share: f64,
+) -> CallSite {
+    let frames = outer_first
+        .iter()
+        .rev()
+        .map(|&(f, file, line)| frame(f, file, line, 0x5555_0000 + rng.below(1 << 20)))
+        .collect();
+    let mut classes: BTreeMap<u64, u64> = BTreeMap::new();
+    let (mut allocs, mut bytes, mut slack) = (0, 0, 0);
+    for &(size, count) in sizes {
+        *classes.entry(size_class_of(size)).or_default() += count;
+        allocs += count;
+        bytes += size * count;
+        slack += (size_class_of(size) - size) * count;
+    }
+    let live_blocks = (allocs as f64 * live_share) as u64;
+    let live_bytes = (bytes as f64 * live_share) as u64;
+    let freed = allocs - live_blocks;
+    let under_1ms = freed * rng.below(100) / 100;
+    CallSite {
+        frames,
+        allocs,
+        bytes,
+        live_blocks,
+        live_bytes,
+        peak_bytes: live_bytes + (bytes - live_bytes) * rng.below(40) / 100,
+        slack_bytes: slack,
+        samples: allocs,
+        size_classes: classes
+            .into_iter()
+            .map(|(size, allocs)| SiteSizeClass { size, allocs })
+            .collect(),
+        lifetimes: Lifetimes {
+            freed,
+            under_1us: under_1ms / 3,
+            under_1ms,
+            under_1s: under_1ms + (freed - under_1ms) / 2,
+            median_ns: (freed > 0).then(|| 200 + rng.below(5_000_000)),
+        },
+    }
+}
+
+fn meta(program: &str, allocator: &str, sampling_bytes: u64) -> ProfileMeta {
+    ProfileMeta {
+        program: program.to_string(),
+        args: vec![
+            program.to_string(),
+            "--input".into(),
+            "data/<big>.json".into(),
+        ],
+        pid: 4242,
+        start_time_unix_ms: 1_764_000_000_000,
+        duration_secs: 12.5,
+        cpu_time_secs: 11.75,
+        allocator: allocator.to_string(),
+        allocator_config: (allocator == "jemalloc").then(|| "dirty_decay_ms:10000".to_string()),
+        sampling_bytes,
+        unwinder: "frame-pointers".into(),
+        peak_rss: (141.3 * MIB as f64) as u64,
+        allocscope_version: "0.1.0".into(),
+    }
+}
+
+/// Profile-wide size classes and totals consistent with the sites (exact mode).
+fn size_classes_and_totals(sites: &[CallSite]) -> (Vec<SizeClassCounts>, Totals) {
+    let mut classes: BTreeMap<u64, SizeClassCounts> = BTreeMap::new();
+    for s in sites {
+        let mean = s.bytes / s.allocs.max(1);
+        for c in &s.size_classes {
+            let e = classes.entry(c.size).or_insert(SizeClassCounts {
+                size: c.size,
+                ..Default::default()
+            });
+            let requested = c.allocs * mean.min(c.size);
+            e.allocs += c.allocs;
+            e.requested_bytes += requested;
+            e.usable_bytes += c.allocs * c.size;
+            let live = c.allocs * s.live_blocks / s.allocs.max(1);
+            e.frees += c.allocs - live;
+            e.live_blocks += live;
+            e.live_requested_bytes += live * mean.min(c.size);
+            e.live_usable_bytes += live * c.size;
+        }
+    }
+    let classes: Vec<_> = classes.into_values().collect();
+    let sum = |f: fn(&SizeClassCounts) -> u64| classes.iter().map(f).sum::<u64>();
+    let totals = Totals {
+        allocs: sum(|c| c.allocs) - 1_234,
+        frees: sum(|c| c.frees) - 1_234,
+        reallocs: 1_234,
+        bytes_allocated: sum(|c| c.requested_bytes),
+        bytes_freed: sum(|c| c.requested_bytes) - sum(|c| c.live_requested_bytes),
+        live_bytes: sum(|c| c.live_requested_bytes),
+        live_blocks: sum(|c| c.live_blocks),
+        peak_live_bytes: (96.4 * MIB as f64) as u64,
+    };
+    (classes, totals)
+}
+
+/// A gap whose terms add up to `rss` exactly.
+fn gap(rss: i64, terms_mib: [f64; 7]) -> GapBreakdown {
+    let b = |m: f64| (m * MIB as f64) as i64;
+    let [requested, size_class_rounding, allocator_caches, fragmentation, dirty, metadata, muzzy] =
+        terms_mib.map(b);
+    GapBreakdown {
+        rss,
+        requested,
+        size_class_rounding,
+        allocator_caches,
+        fragmentation,
+        dirty,
+        metadata,
+        muzzy,
+        non_heap: rss
+            - (requested
+                + size_class_rounding
+                + allocator_caches
+                + fragmentation
+                + dirty
+                + metadata
+                + muzzy),
+    }
+}
+
+/// A realistic exact-mode profile over jemalloc: awkward frame names (`<`, `>`, `::`, `;`,
+/// `</script>`), several size classes, both gaps, and a timeline.
+fn generated_profile() -> Profile {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let main: &[FrameSpec] = &[
+        (
+            "std::rt::lang_start_internal",
+            Some("library/std/src/rt.rs"),
+            174,
+        ),
+        (
+            "std::rt::lang_start::{{closure}}",
+            Some("library/std/src/rt.rs"),
+            206,
+        ),
+        ("demo::main", Some("src/main.rs"), 40),
+    ];
+    let worker: &[FrameSpec] = &[
+        (
+            "std::sys::pal::unix::thread::Thread::new::thread_start",
+            None,
+            0,
+        ),
+        ("demo::worker::run", Some("src/worker.rs"), 12),
+    ];
+    let with = |prefix: &[FrameSpec], rest: &[FrameSpec]| {
+        let mut v = prefix.to_vec();
+        v.extend_from_slice(rest);
+        v
+    };
+    // (stack outermost first, [(requested size, count)], share still live at exit)
+    let specs = [
+        (
+            with(
+                main,
+                &[
+                    ("demo::index::build", Some("src/index.rs"), 88),
+                    (
+                        "hashbrown::raw::RawTable<(K, V)>::reserve_rehash",
+                        Some("hashbrown/src/raw/mod.rs"),
+                        1102,
+                    ),
+                ],
+            ),
+            vec![(4096, 300), (16384, 120), (65536, 40)],
+            0.6,
+        ),
+        (
+            with(
+                main,
+                &[
+                    ("demo::index::build", Some("src/index.rs"), 91),
+                    (
+                        "alloc::vec::Vec<[u8; 8]>::push",
+                        Some("alloc/src/vec/mod.rs"),
+                        2005,
+                    ),
+                ],
+            ),
+            vec![(100, 500_000), (24, 80_000)],
+            0.5,
+        ),
+        (
+            with(
+                main,
+                &[
+                    ("demo::load_config", Some("src/config.rs"), 17),
+                    (
+                        "serde_json::de::from_str<demo::Config>",
+                        Some("serde_json/src/de.rs"),
+                        2676,
+                    ),
+                    (
+                        "alloc::raw_vec::RawVec<T,A>::grow_one",
+                        Some("alloc/src/raw_vec.rs"),
+                        564,
+                    ),
+                ],
+            ),
+            vec![(40, 9_000), (200, 1_500)],
+            0.02,
+        ),
+        (
+            with(
+                main,
+                &[
+                    ("demo::render", Some("src/render.rs"), 33),
+                    (
+                        "<alloc::string::String as core::fmt::Write>::write_str",
+                        Some("alloc/src/string.rs"),
+                        3060,
+                    ),
+                ],
+            ),
+            vec![(17, 250_000), (33, 40_000)],
+            0.0,
+        ),
+        (
+            with(
+                worker,
+                &[(
+                    "bytes::bytes_mut::BytesMut::reserve_inner",
+                    Some("bytes/src/bytes_mut.rs"),
+                    640,
+                )],
+            ),
+            vec![(8192, 2_000), (1000, 30_000)],
+            0.1,
+        ),
+        (
+            with(
+                worker,
+                &[
+                    ("demo::worker::decode", Some("src/worker.rs"), 71),
+                    ("<&mut W as std::io::Write>::write_all", None, 0),
+                ],
+            ),
+            vec![(2500, 6_000)],
+            0.0,
+        ),
+        (
+            with(main, &[("demo::leak_cache", Some("src/cache.rs"), 5)]),
+            vec![(3 << 20, 3)],
+            1.0,
+        ),
+        (
+            with(
+                main,
+                &[
+                    ("demo::render", Some("src/render.rs"), 35),
+                    (EVIL, Some("src/html.rs"), 9),
+                ],
+            ),
+            vec![(64, 12_345)],
+            0.0,
+        ),
+    ];
+    let mut sites: Vec<CallSite> = specs
+        .iter()
+        .map(|(stack, sizes, live)| site(&mut rng, stack, sizes, *live))
+        .collect();
+    sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
+    // The `</script>` site goes last: the self-test filters the table by the last site's name.
+    let evil = sites
+        .iter()
+        .position(|s| s.frames[0].function == EVIL)
+        .unwrap();
+    let evil = sites.remove(evil);
+    sites.push(evil);
+    let (size_classes, totals) = size_classes_and_totals(&sites);
+
+    let rss = (128.2 * MIB as f64) as i64;
+    let mut timeline = Vec::new();
+    for i in 0..200u64 {
+        let t = i as f64 * 0.0625;
+        let phase = (i as f64 / 199.0 * std::f64::consts::PI).sin();
+        let live = (4.0 * MIB as f64 + 92.0 * MIB as f64 * phase) as u64;
+        let resident = live + (20.0 * MIB as f64 + 40.0 * MIB as f64 * (i as f64 / 199.0)) as u64;
+        timeline.push(TimelinePoint {
+            t_secs: t,
+            allocs: i * 5_000,
+            frees: i * 4_500,
+            bytes_allocated: i * 3 * MIB as u64,
+            live_bytes: live,
+            rss: resident + 3 * MIB as u64 + rng.below(MIB as u64),
+            resident: Some(resident),
+            gap: None,
+        });
+    }
+    Profile {
+        format: PROFILE_FORMAT.into(),
+        version: PROFILE_VERSION,
+        meta: meta("demo<server>", "jemalloc", 1),
+        totals,
+        size_classes,
+        gap: Some(gap(rss, [54.0, 6.05, 1.2, 56.1, 8.2, 2.9, 0.0])),
+        gap_at_peak: Some(gap(
+            (139.0 * MIB as f64) as i64,
+            [96.4, 9.1, 2.5, 20.0, 8.0, 2.9, 1.0],
+        )),
+        sites,
+        timeline,
+    }
+}
+
+/// A sampled-mode profile over the system allocator: no gap, no timeline.
+fn profile_without_stats() -> Profile {
+    let mut p = generated_profile();
+    p.meta = meta("plain-system", "system", 512 * 1024);
+    p.gap = None;
+    p.gap_at_peak = None;
+    p.timeline.clear();
+    for s in &mut p.sites {
+        s.samples = s.samples / 700 + 1;
+    }
+    p
+}
+
+/// A profile of a run with stack capture off: no call sites at all.
+fn profile_without_stacks() -> Profile {
+    let mut p = profile_without_stats();
+    p.meta.sampling_bytes = 0;
+    p.meta.unwinder = "off".into();
+    p.sites.clear();
+    p
+}
+
+/// `n` distinct stacks 6 to 25 frames deep over a pool of 3,000 function names.
+fn large_profile(n: usize) -> Profile {
+    let mut rng = Rng(42);
+    let pool: Vec<String> = (0..3000)
+        .map(|i| format!("crate{}::module{}::Type<T>::function_{i}", i % 17, i % 113))
+        .collect();
+    let mut p = generated_profile();
+    p.meta = meta("large", "jemalloc", 512 * 1024);
+    p.sites = (0..n)
+        .map(|i| {
+            let depth = 6 + rng.below(20) as usize;
+            // Shared callers near the root, then the index in base 3000 makes the stack distinct.
+            let mut outer_first: Vec<Frame> = (0..depth)
+                .map(|d| {
+                    let f = if d < 3 {
+                        d * 7 + (rng.below(3) as usize)
+                    } else {
+                        rng.below(3000) as usize
+                    };
+                    frame(
+                        &pool[f],
+                        Some("src/lib.rs"),
+                        10 + d as u32,
+                        0x1000 + f as u64,
+                    )
+                })
+                .collect();
+            outer_first.push(frame(&pool[i % 3000], Some("src/leaf.rs"), 1, 0x9000));
+            outer_first.push(frame(
+                &pool[(i / 3000) % 3000],
+                Some("src/leaf.rs"),
+                2,
+                0x9001,
+            ));
+            let allocs = 1 + rng.below(10_000);
+            let bytes = allocs * (8 + rng.below(4000));
+            CallSite {
+                frames: outer_first.into_iter().rev().collect(),
+                allocs,
+                bytes,
+                live_blocks: allocs / 10,
+                live_bytes: bytes / 10,
+                peak_bytes: bytes / 4,
+                slack_bytes: allocs * 7,
+                samples: 1 + rng.below(20),
+                size_classes: vec![SiteSizeClass { size: 4096, allocs }],
+                lifetimes: Lifetimes {
+                    freed: allocs - allocs / 10,
+                    under_1us: 0,
+                    under_1ms: (allocs - allocs / 10) / 2,
+                    under_1s: allocs - allocs / 10,
+                    median_ns: Some(1_000),
+                },
+            }
+        })
+        .collect();
+    p.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
+    p
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running Chromium
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ALLOCSCOPE_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+fn skip_without_chromium() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        eprintln!(
+            "SKIPPED browser check: no chromium in PATH (install Debian's package: \
+             apt-get install -y chromium, or set ALLOCSCOPE_CHROMIUM)"
+        );
+    }
+    found
+}
+
+fn out_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("html-report");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs headless Chromium on `url` with extra `args`; returns its stdout. Kills it after
+/// `timeout` (a hang guard, not a speed target).
+fn run_chromium(chromium: &Path, url: &str, args: &[String], timeout: Duration) -> String {
+    let profile_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1400,3000",
+            // Lets the page's deferred rendering (setTimeout) run before the dump/screenshot.
+            "--virtual-time-budget=60000",
+        ])
+        .arg(format!("--user-data-dir={}", profile_dir.path().display()))
+        .args(args)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let err = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within {timeout:?} on {url}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = out.join().unwrap();
+    let stderr = err.join().unwrap();
+    assert!(
+        status.success(),
+        "chromium failed ({status}) on {url}:\n{stderr}"
+    );
+    stdout
+}
+
+fn write_report(name: &str, profile: &Profile) -> PathBuf {
+    let path = out_dir().join(format!("{name}.html"));
+    std::fs::write(&path, html::render(profile)).unwrap();
+    path
+}
+
+/// Opens the report with `#selftest` and returns the JSON the page wrote.
+fn self_test(chromium: &Path, report: &Path, timeout: Duration) -> Value {
+    let url = format!("file://{}#selftest", report.display());
+    let dom = run_chromium(chromium, &url, &["--dump-dom".into()], timeout);
+    let start = dom
+        .find(r#"<pre id="selftest""#)
+        .expect("selftest element in dumped DOM");
+    let body = &dom[start..];
+    let body = &body[body.find('>').unwrap() + 1..body.find("</pre>").unwrap()];
+    assert!(
+        !body.trim().is_empty(),
+        "the page's self-test did not run (dumped before it finished?)"
+    );
+    let body = body
+        .split_once('\n')
+        .expect("self-test output: a summary line, then JSON")
+        .1;
+    let text = body
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&");
+    let v: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("self-test output is not JSON ({e}):\n{text}"));
+    assert_eq!(
+        v["errors"],
+        Value::Array(vec![]),
+        "JavaScript errors on the page"
+    );
+    v
+}
+
+fn screenshot(chromium: &Path, report: &Path) -> PathBuf {
+    let png = report.with_extension("png");
+    let _ = std::fs::remove_file(&png);
+    let url = format!("file://{}", report.display());
+    run_chromium(
+        chromium,
+        &url,
+        &[format!("--screenshot={}", png.display())],
+        Duration::from_secs(120),
+    );
+    let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 10_000,
+        "screenshot {} missing or blank ({size} bytes)",
+        png.display()
+    );
+    eprintln!("screenshot: {}", png.display());
+    png
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading what the page showed
+
+/// Parses a shown figure ("1,234", "12.3 MiB", "−4.00 MiB", "45.6%", "12.50 s", "3.2 ms") into
+/// base units, with the tolerance its rounding allows.
+fn parse_shown(text: &str) -> (f64, f64) {
+    let text = text.trim().replace('\u{2212}', "-").replace(',', "");
+    let units: [(&str, f64); 9] = [
+        (" PiB", (1u64 << 50) as f64),
+        (" TiB", (1u64 << 40) as f64),
+        (" GiB", (1u64 << 30) as f64),
+        (" MiB", (1u64 << 20) as f64),
+        (" KiB", 1024.0),
+        (" B", 1.0),
+        ("%", 0.01),
+        (" ms", 0.001),
+        (" s", 1.0),
+    ];
+    let (number, scale) = units
+        .iter()
+        .find_map(|&(u, s)| text.strip_suffix(u).map(|n| (n.to_string(), s)))
+        .unwrap_or((text.clone(), 1.0));
+    let value: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("not a shown number: {text:?}"));
+    let decimals = number.split('.').nth(1).map_or(0, str::len) as i32;
+    (
+        value * scale,
+        0.5 * 10f64.powi(-decimals) * scale * (1.0 + 1e-9) + 1e-12,
+    )
+}
+
+/// Asserts the page shows figure `key` with raw value `expected` and a text that rounds it.
+fn assert_figure(page: &Value, key: &str, expected: f64) {
+    let fig = &page["checks"][key];
+    assert!(fig.is_object(), "figure {key} not shown");
+    let raw: f64 = fig["value"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (raw - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{key}: data {raw} != {expected}"
+    );
+    assert_text_shows(fig["text"].as_str().unwrap(), expected, key);
+}
+
+fn assert_text_shows(text: &str, expected: f64, what: &str) {
+    let (shown, tolerance) = parse_shown(text);
+    assert!(
+        (shown - expected).abs() <= tolerance,
+        "{what}: shows {text:?} = {shown}, expected {expected} (±{tolerance})"
+    );
+}
+
+fn section_empty<'a>(page: &'a Value, id: &str) -> Option<&'a str> {
+    page["sections"][id]["empty"].as_str()
+}
+
+fn metric(site: &CallSite, key: &str) -> u64 {
+    match key {
+        "allocs" => site.allocs,
+        "bytes" => site.bytes,
+        "live_bytes" => site.live_bytes,
+        "peak_bytes" => site.peak_bytes,
+        _ => unreachable!(),
+    }
+}
+
+fn cell<'a>(row: &'a Value, key: &str) -> (&'a str, f64) {
+    let c = &row[key];
+    (
+        c["text"].as_str().unwrap(),
+        c["value"].as_str().unwrap().parse().unwrap(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+fn check_summary(page: &Value, p: &Profile) {
+    assert_eq!(
+        page["checks"]["meta.program"]["text"],
+        p.meta.program.as_str()
+    );
+    assert_eq!(
+        page["checks"]["meta.args"]["text"],
+        p.meta.args.join(" ").as_str()
+    );
+    assert_eq!(
+        page["checks"]["meta.allocator"]["value"],
+        p.meta.allocator.as_str()
+    );
+    let t = &p.totals;
+    for (key, v) in [
+        ("totals.allocs", t.allocs),
+        ("totals.frees", t.frees),
+        ("totals.reallocs", t.reallocs),
+        ("totals.bytes_allocated", t.bytes_allocated),
+        ("totals.bytes_freed", t.bytes_freed),
+        ("totals.peak_live_bytes", t.peak_live_bytes),
+        ("meta.peak_rss", p.meta.peak_rss),
+    ] {
+        assert_figure(page, key, v as f64);
+    }
+    let live = page["checks"]["totals.live_bytes"]["text"]
+        .as_str()
+        .unwrap();
+    let (bytes, blocks) = live.split_once(" in ").unwrap();
+    assert_text_shows(bytes, t.live_bytes as f64, "live at exit");
+    assert_text_shows(
+        blocks.trim_end_matches(" blocks"),
+        t.live_blocks as f64,
+        "live blocks",
+    );
+    assert_figure(page, "meta.duration_secs", p.meta.duration_secs);
+    let sampling = page["checks"]["meta.sampling_bytes"]["text"]
+        .as_str()
+        .unwrap();
+    match p.meta.sampling_bytes {
+        0 => assert!(sampling.starts_with("off"), "{sampling}"),
+        1 => assert!(sampling.starts_with("exact"), "{sampling}"),
+        r => {
+            assert!(
+                sampling.starts_with("sampled, mean interval "),
+                "{sampling}"
+            );
+            assert_text_shows(
+                sampling.rsplit("interval ").next().unwrap(),
+                r as f64,
+                "sampling interval",
+            );
+        }
+    }
+}
+
+const GAP_TERMS: [&str; 8] = [
+    "requested",
+    "size_class_rounding",
+    "allocator_caches",
+    "fragmentation",
+    "dirty",
+    "metadata",
+    "muzzy",
+    "non_heap",
+];
+
+fn term(g: &GapBreakdown, name: &str) -> i64 {
+    match name {
+        "requested" => g.requested,
+        "size_class_rounding" => g.size_class_rounding,
+        "allocator_caches" => g.allocator_caches,
+        "fragmentation" => g.fragmentation,
+        "dirty" => g.dirty,
+        "metadata" => g.metadata,
+        "muzzy" => g.muzzy,
+        "non_heap" => g.non_heap,
+        _ => unreachable!(),
+    }
+}
+
+fn check_gap(page: &Value, prefix: &str, g: &GapBreakdown) {
+    assert_figure(page, &format!("{prefix}.rss"), g.rss as f64);
+    for name in GAP_TERMS {
+        let v = term(g, name);
+        let fig = &page["checks"][format!("{prefix}.{name}")];
+        assert_eq!(
+            fig["value"].as_str().unwrap().parse::<i64>().unwrap(),
+            v,
+            "{prefix}.{name}"
+        );
+        // Shown in MiB.
+        let text = fig["text"].as_str().unwrap();
+        assert!(text.ends_with(" MiB"), "{prefix}.{name} in MiB: {text}");
+        assert_text_shows(text, v as f64, name);
+        assert_figure(
+            page,
+            &format!("{prefix}.{name}.pct"),
+            v as f64 / g.rss as f64,
+        );
+    }
+}
+
+/// The start and some words of the first diagnosis sentence: the largest overhead term of at
+/// least 10% of RSS, or the note that none reaches it.
+fn expected_diagnosis(g: &GapBreakdown) -> (String, &'static str) {
+    let (name, v) = GAP_TERMS[1..]
+        .iter()
+        .map(|n| (*n, term(g, n)))
+        .max_by_key(|&(_, v)| v)
+        .unwrap();
+    if (v as f64) < 0.1 * g.rss as f64 {
+        return (
+            "No overhead term reaches 10% of RSS".into(),
+            "requested memory",
+        );
+    }
+    let words = match name {
+        "size_class_rounding" => "size-class rounding",
+        "allocator_caches" => "thread caches",
+        "fragmentation" => "free space inside partly used pages",
+        "dirty" => "freed pages jemalloc has not returned yet",
+        "metadata" => "jemalloc's own metadata",
+        "muzzy" => "MADV_FREE",
+        "non_heap" => "outside jemalloc's heap",
+        other => unreachable!("{other}"),
+    };
+    let pct = (v as f64 / g.rss as f64 * 100.0).round();
+    (format!("{pct}% of RSS"), words)
+}
+
+fn check_timeline(page: &Value, p: &Profile) {
+    assert_figure(page, "timeline.points", p.timeline.len() as f64);
+    let max = |f: fn(&TimelinePoint) -> Option<u64>| p.timeline.iter().filter_map(f).max();
+    assert_figure(
+        page,
+        "timeline.max.live_bytes",
+        max(|t| Some(t.live_bytes)).unwrap() as f64,
+    );
+    assert_figure(
+        page,
+        "timeline.max.rss",
+        max(|t| Some(t.rss)).unwrap() as f64,
+    );
+    match max(|t| t.resident) {
+        Some(r) => assert_figure(page, "timeline.max.resident", r as f64),
+        None => assert!(page["checks"]["timeline.max.resident"].is_null()),
+    }
+}
+
+fn check_size_classes(page: &Value, p: &Profile) {
+    for c in &p.size_classes {
+        let k = |f: &str| format!("sizes.{}.{f}", c.size);
+        assert_figure(page, &k("size"), c.size as f64);
+        assert_figure(page, &k("allocs"), c.allocs as f64);
+        assert_figure(page, &k("requested_bytes"), c.requested_bytes as f64);
+        assert_figure(
+            page,
+            &k("waste"),
+            (c.usable_bytes - c.requested_bytes) as f64,
+        );
+        assert_figure(page, &k("live_blocks"), c.live_blocks as f64);
+    }
+    let sum = |f: fn(&SizeClassCounts) -> u64| p.size_classes.iter().map(f).sum::<u64>() as f64;
+    assert_figure(page, "sizes.total.allocs", sum(|c| c.allocs));
+    assert_figure(
+        page,
+        "sizes.total.requested_bytes",
+        sum(|c| c.requested_bytes),
+    );
+    assert_figure(
+        page,
+        "sizes.total.waste",
+        sum(|c| c.usable_bytes - c.requested_bytes),
+    );
+    assert_figure(
+        page,
+        "sizes.total.waste.pct",
+        (sum(|c| c.usable_bytes) - sum(|c| c.requested_bytes)) / sum(|c| c.usable_bytes),
+    );
+}
+
+fn check_sites(page: &Value, p: &Profile) {
+    let a = &page["actions"]["sites"];
+    let n = p.sites.len();
+    assert_eq!(a["rows_in_dom"], n.min(50), "one page of rows");
+    let name = |s: &CallSite| {
+        s.frames
+            .first()
+            .map_or("(no frames)", |f| f.function.as_str())
+            .to_string()
+    };
+    // Initial order: bytes, descending (the profile's order).
+    let first = &a["first_rows"][0];
+    let top = p.sites.iter().max_by_key(|s| s.bytes).unwrap();
+    assert_eq!(cell(first, "site.name").0, name(top));
+    assert_eq!(cell(first, "site.bytes").1, top.bytes as f64);
+    assert_text_shows(cell(first, "site.bytes").0, top.bytes as f64, "site bytes");
+    assert_text_shows(
+        cell(first, "site.allocs").0,
+        top.allocs as f64,
+        "site allocs",
+    );
+    assert_text_shows(
+        cell(first, "site.live_bytes").0,
+        top.live_bytes as f64,
+        "site live",
+    );
+    assert_text_shows(
+        cell(first, "site.peak_bytes").0,
+        top.peak_bytes as f64,
+        "site peak",
+    );
+    assert_text_shows(
+        cell(first, "site.slack_bytes").0,
+        top.slack_bytes as f64,
+        "site slack",
+    );
+    if top.lifetimes.freed == 0 {
+        assert_eq!(cell(first, "site.freed_1ms").0, "—");
+    } else {
+        let fast = top.lifetimes.under_1ms as f64 / top.lifetimes.freed as f64;
+        assert_text_shows(
+            cell(first, "site.freed_1ms").0,
+            fast,
+            "share freed within 1 ms",
+        );
+    }
+    // Clicking "Allocations" sorts descending, clicking again ascending; ties keep profile order.
+    let most = p.sites.iter().rev().max_by_key(|s| s.allocs).unwrap();
+    let least = p.sites.iter().min_by_key(|s| s.allocs).unwrap();
+    assert_eq!(
+        cell(&a["sorted_by_allocs"], "site.allocs").1,
+        most.allocs as f64
+    );
+    assert_eq!(cell(&a["sorted_by_allocs"], "site.name").0, name(most));
+    assert_eq!(
+        cell(&a["sorted_by_allocs_asc"], "site.allocs").1,
+        least.allocs as f64
+    );
+    // Filter by the last site's allocating function: every site with a matching frame.
+    let query = name(p.sites.last().unwrap());
+    assert_eq!(a["filter"]["query"], query.as_str());
+    let q = query.to_lowercase();
+    let matching = p
+        .sites
+        .iter()
+        .filter(|s| {
+            s.frames.iter().any(|f| {
+                f.function.to_lowercase().contains(&q)
+                    || f.file
+                        .as_deref()
+                        .is_some_and(|x| x.to_lowercase().contains(&q))
+            })
+        })
+        .count();
+    assert_eq!(a["filter"]["matches"], matching);
+    // Clicking the first row shows its stack, leaf first.
+    let details = a["details"].as_str().expect("stack details shown");
+    for f in &top.frames {
+        assert!(
+            details.contains(&f.function),
+            "details lack {}: {details}",
+            f.function
+        );
+    }
+}
+
+fn check_flame(page: &Value, p: &Profile) {
+    let a = &page["actions"]["flame"];
+    assert_eq!(a["initial"]["metric"], "bytes");
+    for key in ["allocs", "bytes", "live_bytes", "peak_bytes"] {
+        let total: u64 = p.sites.iter().map(|s| metric(s, key)).sum();
+        let shown = &a["per_metric"][key];
+        assert_eq!(shown["total"], total as f64, "flamegraph total of {key}");
+        if total == 0 {
+            let status = shown["status"].as_str().unwrap();
+            assert!(status.contains("nothing to show"), "{key}: {status}");
+        } else {
+            assert_eq!(shown["metric"], key, "metric switch to {key}");
+            assert!(
+                shown["frames"].as_u64().unwrap() > 1,
+                "frames drawn for {key}"
+            );
+        }
+    }
+    // The self-test clicked the widest frame under the root for allocations: the outermost
+    // function with the most allocations. Zooming shows its value.
+    let mut by_outer: HashMap<&str, u64> = HashMap::new();
+    for s in &p.sites {
+        if let Some(outer) = s.frames.last() {
+            *by_outer.entry(&outer.function).or_default() += s.allocs;
+        }
+    }
+    let most = *by_outer.values().max().unwrap();
+    let clicked = a["clicked"].as_str().expect("a frame was clicked");
+    assert_eq!(
+        by_outer.get(clicked),
+        Some(&most),
+        "clicked {clicked}, not the widest"
+    );
+    assert_eq!(a["after_click"]["focus"], clicked);
+    assert_eq!(a["after_click"]["focus_value"], most as f64);
+    assert!(a["after_click"]["status"]
+        .as_str()
+        .unwrap()
+        .starts_with("Zoomed to "));
+    assert_eq!(a["after_unzoom"]["focus"], "");
+    assert!(a["after_search"]["status"]
+        .as_str()
+        .unwrap()
+        .contains("Search"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[test]
+fn embedded_data_is_escaped_and_complete() {
+    let p = profile_under_test();
+    let page = html::render(&p);
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(
+        !page.contains("<link") && !page.contains("<script src"),
+        "assets inlined"
+    );
+    // The only URL is the SVG namespace, which is a name, not a fetch.
+    let without_ns = page.replace("http://www.w3.org/2000/svg", "");
+    assert!(
+        !without_ns.contains("http://") && !without_ns.contains("https://"),
+        "no network reference"
+    );
+    let start = page
+        .find(r#"<script type="application/json" id="profile-data">"#)
+        .unwrap();
+    let json = &page[start..];
+    let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
+    assert!(!json.contains('<'));
+    // Rebuild the stacks from the frame table: the names must come back byte for byte.
+    let v: Value = serde_json::from_str(json).unwrap();
+    let functions = v["frames"]["function"].as_array().unwrap();
+    let stacks = v["sites"]["stack"].as_array().unwrap();
+    assert_eq!(stacks.len(), p.sites.len());
+    for (site, stack) in p.sites.iter().zip(stacks) {
+        let names: Vec<&str> = stack
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| functions[i.as_u64().unwrap() as usize].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = site.frames.iter().map(|f| f.function.as_str()).collect();
+        assert_eq!(names, expected);
+    }
+    assert!(functions.iter().any(|f| f == EVIL));
+    assert_eq!(v["totals"]["allocs"], p.totals.allocs);
+}
+
+/// Checks every section of the page against the profile, whichever parts the profile has:
+/// figures where it has data, a "no data" note where it has none.
+fn check_report(page: &Value, p: &Profile) {
+    check_summary(page, p);
+    if p.gap.is_none() && p.gap_at_peak.is_none() {
+        let note = section_empty(page, "gap").expect("gap section says it has no data");
+        let allocator = format!("\"{}\"", p.meta.allocator);
+        assert!(
+            note.starts_with("No RSS breakdown") && note.contains(&allocator),
+            "{note}"
+        );
+    } else {
+        assert_eq!(section_empty(page, "gap"), None);
+        if let Some(g) = &p.gap {
+            check_gap(page, "gap", g);
+        }
+        if let Some(g) = &p.gap_at_peak {
+            check_gap(page, "gap_at_peak", g);
+        }
+        let (start, words) = expected_diagnosis(p.gap.as_ref().or(p.gap_at_peak.as_ref()).unwrap());
+        let first = page["checks"]["diagnosis"][0].as_str().unwrap();
+        assert!(
+            first.starts_with(&start) && first.contains(words),
+            "diagnosis: {first}"
+        );
+    }
+    if p.timeline.is_empty() {
+        let note = section_empty(page, "timeline").expect("timeline section says it has no data");
+        assert!(note.starts_with("No timeline"), "{note}");
+    } else {
+        assert_eq!(section_empty(page, "timeline"), None);
+        check_timeline(page, p);
+    }
+    if p.size_classes.is_empty() {
+        let note = section_empty(page, "sizes").expect("size classes say there are none");
+        assert!(note.starts_with("No size classes"), "{note}");
+    } else {
+        assert_eq!(section_empty(page, "sizes"), None);
+        check_size_classes(page, p);
+    }
+    if p.sites.is_empty() {
+        let why = if p.meta.sampling_bytes == 0 {
+            "stack capture was off"
+        } else {
+            "no allocation was sampled"
+        };
+        for id in ["sites", "flame"] {
+            let note =
+                section_empty(page, id).unwrap_or_else(|| panic!("{id} says it has no data"));
+            assert!(note.contains(why), "{note}");
+        }
+    } else {
+        assert_eq!(section_empty(page, "sites"), None);
+        assert_eq!(section_empty(page, "flame"), None);
+        check_sites(page, p);
+        check_flame(page, p);
+    }
+    for id in ["summary", "gap", "timeline", "sizes", "sites", "flame"] {
+        let height = page["sections"][id]["height"].as_u64().unwrap();
+        assert!(height > 60, "section {id} rendered ({height} px)");
+    }
+}
+
+#[test]
+fn report_shows_the_profile() {
+    let p = profile_under_test();
+    // The profile under test exercises every section.
+    assert!(
+        p.gap.is_some()
+            && !p.timeline.is_empty()
+            && !p.sites.is_empty()
+            && !p.size_classes.is_empty()
+    );
+    let Some(chromium) = skip_without_chromium() else {
+        return;
+    };
+    let report = write_report("report", &p);
+    let page = self_test(&chromium, &report, Duration::from_secs(120));
+    check_report(&page, &p);
+    screenshot(&chromium, &report);
+}
+
+#[test]
+fn sections_without_data_say_so() {
+    let Some(chromium) = skip_without_chromium() else {
+        return;
+    };
+    // Sampled mode over the system allocator: no gap, no timeline.
+    let p = profile_without_stats();
+    assert!(p.gap.is_none() && p.timeline.is_empty() && !p.sites.is_empty());
+    let report = write_report("report-no-stats", &p);
+    let page = self_test(&chromium, &report, Duration::from_secs(120));
+    check_report(&page, &p);
+    screenshot(&chromium, &report);
+
+    // Stack capture off: no call sites either.
+    let p = profile_without_stacks();
+    assert!(p.sites.is_empty());
+    let report = write_report("report-no-stacks", &p);
+    let page = self_test(&chromium, &report, Duration::from_secs(120));
+    check_report(&page, &p);
+}
+
+#[test]
+fn given_diagnosis_replaces_the_derived_one() {
+    let p = profile_under_test();
+    let mut options = html::HtmlOptions::default();
+    let sentences = vec![
+        "First sentence <b>not bold</b>.".to_string(),
+        "Second sentence.".to_string(),
+    ];
+    options.diagnosis = Some(sentences.clone());
+    let page = html::render_with_options(&p, &options);
+    let Some(chromium) = skip_without_chromium() else {
+        return;
+    };
+    let report = out_dir().join("report-diagnosis.html");
+    std::fs::write(&report, page).unwrap();
+    let page = self_test(&chromium, &report, Duration::from_secs(120));
+    assert_eq!(page["checks"]["diagnosis"], serde_json::json!(sentences));
+}
+
+#[test]
+fn large_profile_stays_responsive() {
+    let Some(chromium) = skip_without_chromium() else {
+        return;
+    };
+    let p = large_profile(100_000);
+    let rendering = Instant::now();
+    let report = write_report("report-large", &p);
+    // Informational (speed targets belong in benches); debug builds are ~20x slower.
+    eprintln!(
+        "100k stacks: rendered and written in {:.2} s",
+        rendering.elapsed().as_secs_f64()
+    );
+    let size = std::fs::metadata(&report).unwrap().len();
+    let started = Instant::now();
+    let page = self_test(&chromium, &report, Duration::from_secs(300));
+    eprintln!(
+        "100k stacks: report {:.1} MiB, browser run {:.1} s, page timings {}",
+        size as f64 / MIB as f64,
+        started.elapsed().as_secs_f64(),
+        page["timings"]
+    );
+    check_sites(&page, &p);
+    check_flame(&page, &p);
+    // Only frames at least half a pixel wide are laid out: a few thousand, not millions.
+    let frames = page["actions"]["flame"]["per_metric"]["bytes"]["frames"]
+        .as_u64()
+        .unwrap();
+    assert!(frames < 60_000, "{frames} frames laid out");
+}

@@ -1,0 +1,17 @@
+//! Process-wide figures over System, in a quiet process: one test, so no other libtest
+//! thread allocates meanwhile.
+
+#[global_allocator]
+static ALLOC: allocscope::Profiler<std::alloc::System> =
+    allocscope::Profiler::new(std::alloc::System);
+
+mod common;
+
+#[test]
+fn process_wide_counts() {
+    // libtest's main thread has allocated too: the two-thread bound applies.
+    common::peak_after_3mib_then_1mib(2);
+    common::size_classes_count_rounding();
+    common::threads_across_frees_exact();
+    common::many_threads_keep_counts();
+}

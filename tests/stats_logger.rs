@@ -1,0 +1,180 @@
+//! StatsLogger against a `tracing` subscriber that allocates heavily: events arrive, nothing
+//! deadlocks or recurses, and the subscriber's allocations are not counted as the program's.
+//!
+//! `harness = false`: one process; the main thread stays idle while the logger runs, so the
+//! program's counters must not move at all.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use allocscope::{Jemalloc, Profiler, StatsLogger};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+#[global_allocator]
+static ALLOC: Profiler<Jemalloc> = Profiler::new(Jemalloc);
+
+/// One received event: target, level and every field as text.
+#[derive(Debug, Clone)]
+struct Received {
+    target: String,
+    level: Level,
+    fields: BTreeMap<String, String>,
+}
+
+impl Received {
+    fn num(&self, key: &str) -> Option<f64> {
+        self.fields.get(key).map(|v| v.parse().unwrap())
+    }
+}
+
+static RECEIVED: Mutex<Vec<Received>> = Mutex::new(Vec::new());
+
+fn received() -> usize {
+    RECEIVED.lock().unwrap().len()
+}
+
+/// A subscriber that allocates a lot for every event, and even asks allocscope for a gap
+/// report (snapshot + jemalloc statistics) while handling it.
+struct Heavy;
+
+struct Collect(BTreeMap<String, String>);
+
+impl Visit for Collect {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().to_string(), format!("{value:?}"));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_string(), value.to_string());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_string(), value.to_string());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_string(), value.to_string());
+    }
+}
+
+/// Blocks the subscriber allocates per event.
+const JUNK_PER_EVENT: usize = 10_000;
+
+impl Subscriber for Heavy {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let junk: Vec<String> = (0..JUNK_PER_EVENT).map(|i| format!("junk {i}")).collect();
+        std::hint::black_box(&junk);
+        let report = allocscope::gap::report().to_string();
+        assert!(report.contains("rss"));
+        let mut c = Collect(BTreeMap::new());
+        event.record(&mut c);
+        RECEIVED.lock().unwrap().push(Received {
+            target: event.metadata().target().to_string(),
+            level: *event.metadata().level(),
+            fields: c.0,
+        });
+    }
+}
+
+/// Waits (without allocating) until `n` events have arrived; panics after 20 s.
+fn wait_for(n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} events after 20 s: deadlock?",
+            received()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn main() {
+    tracing::subscriber::set_global_default(Heavy).unwrap();
+    // Take the one-time allocations (stdout buffer, MIB tables) before counting.
+    println!("stats_logger: running");
+    let _ = allocscope::snapshot();
+
+    let before = allocscope::snapshot().allocs;
+    let logger = StatsLogger::builder()
+        .interval(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    wait_for(6);
+    logger.stop();
+    let after = allocscope::snapshot().allocs;
+    let events = RECEIVED.lock().unwrap().clone();
+
+    // The program did nothing while the logger ran: besides starting the thread, no
+    // allocation counted, although the subscriber made 10,000 per event.
+    let started_thread = after - before;
+    assert!(
+        started_thread < 50,
+        "{started_thread} allocations counted while the program was idle"
+    );
+    let first_allocs = events[0].num("allocs").unwrap();
+    for e in &events {
+        assert_eq!(e.target, "allocscope");
+        assert_eq!(e.level, Level::INFO);
+        assert_eq!(e.num("allocs"), Some(first_allocs), "{e:?}");
+        assert_eq!(e.num("allocs_per_sec"), Some(0.0), "{e:?}");
+        assert_eq!(e.num("bytes_allocated_per_sec"), Some(0.0), "{e:?}");
+        assert!(e.fields["message"].starts_with("live "), "{e:?}");
+        // The gap terms are there (jemalloc) and add up to RSS.
+        let terms = [
+            "requested",
+            "size_class_rounding",
+            "allocator_caches",
+            "fragmentation",
+            "dirty",
+            "metadata",
+            "muzzy",
+            "non_heap",
+        ];
+        let sum: f64 = terms.iter().map(|t| e.num(t).expect(t)).sum();
+        assert_eq!(sum, e.num("rss").unwrap(), "{e:?}");
+        assert_eq!(e.num("requested"), e.num("live_bytes"));
+    }
+
+    // Stopped: no more events.
+    let n = received();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(received(), n, "events after stop");
+
+    // Rates follow what the program does: 1000 allocations between two events.
+    // The received events were allocated by the logger's internal thread: free them
+    // uncounted too.
+    allocscope::untracked(|| RECEIVED.lock().unwrap().clear());
+    let logger = StatsLogger::builder()
+        .interval(Duration::from_millis(200))
+        .target("myapp::memory")
+        .level(Level::DEBUG)
+        .start()
+        .unwrap();
+    wait_for(1);
+    let boxes: Vec<Box<u64>> = (0..1000).map(Box::new).collect();
+    wait_for(2);
+    drop(logger);
+    let events = RECEIVED.lock().unwrap().clone();
+    assert_eq!(events[1].target, "myapp::memory");
+    assert_eq!(events[1].level, Level::DEBUG);
+    // 1000 boxes + the vector (wait_for does not allocate).
+    let delta = events[1].num("allocs").unwrap() - events[0].num("allocs").unwrap();
+    assert_eq!(delta, 1001.0, "{events:?}");
+    let rate = events[1].num("allocs_per_sec").unwrap();
+    // About 1001 / 0.2 s; the interval is a sleep, allow for scheduling.
+    assert!(rate > 1001.0 / 0.6 && rate < 1001.0 / 0.1, "{rate}");
+    drop(boxes);
+    println!("stats_logger: ok ({} + {} events)", n, events.len());
+}
