@@ -57,14 +57,28 @@ pub(crate) fn calibrate() {
         }
         // SAFETY: as in `ticks`.
         let tsc = || unsafe { core::arch::x86_64::_rdtsc() };
-        let (n0, t0) = (now_ns(), tsc());
-        let mut n1 = n0;
-        while n1.wrapping_sub(n0) < 200_000 {
-            n1 = now_ns();
+        // One (ticks, ns) point: the clock read bracketed by two TSC reads, keeping the
+        // tightest of a few tries so a preemption in between does not skew the rate.
+        let point = || {
+            let mut best = (u64::MAX, 0, 0);
+            for _ in 0..5 {
+                let a = tsc();
+                let n = now_ns();
+                let b = tsc();
+                let width = b.wrapping_sub(a);
+                if width < best.0 {
+                    best = (width, a + width / 2, n);
+                }
+            }
+            (best.1, best.2)
+        };
+        let (t0, n0) = point();
+        while now_ns().wrapping_sub(n0) < 200_000 {
+            core::hint::spin_loop();
         }
-        let t1 = tsc();
+        let (t1, n1) = point();
         let (dn, dt) = (n1.wrapping_sub(n0), t1.wrapping_sub(t0));
-        if dn == 0 || dt == 0 || n0 == 0 {
+        if dn == 0 || dt == 0 || n0 == 0 || dn > 1_000_000_000 {
             return;
         }
         NS_PER_TICK_FX.store(((u128::from(dn) << 32) / u128::from(dt)) as u64, Relaxed);

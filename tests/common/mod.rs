@@ -127,7 +127,9 @@ pub fn realloc_in_place_and_moved<A: GlobalAlloc>(global: &A) {
     assert_eq!(c.frees, 1);
     assert_eq!(c.bytes_allocated, 64 + (1 << 20) + ((1 << 20) - 4096));
     assert_eq!(c.bytes_freed, c.bytes_allocated);
-    assert_eq!(moved, 1, "growing 64 B to 1 MiB must move");
+    // Growing 64 B to 1 MiB must move. The shrink may move too: a block picked by call-site
+    // sampling is page-aligned, and System's realloc of an over-aligned block always moves.
+    assert!(moved >= 1, "growing 64 B to 1 MiB must move");
     let after = allocscope::snapshot();
     // Other threads of the test harness may realloc meanwhile: at least ours are there.
     assert!(after.reallocs_moved - before.reallocs_moved >= moved);
