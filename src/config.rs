@@ -289,6 +289,7 @@ pub(crate) fn out_path() -> Option<PathBuf> {
 }
 
 /// Wall-clock start (ms since the epoch) and monotonic start (ns).
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by the profile writer
 pub(crate) fn start_times() -> (u64, u64) {
     (START_UNIX_MS.load(Relaxed), START_MONO_NS.load(Relaxed))
 }

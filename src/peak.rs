@@ -55,6 +55,7 @@ fn copy_slow(live: u64, force: bool) {
 
 /// Called when a profile is written with the current and peak live totals: if now is at
 /// least as high as the last copy, it represents the peak at least as well; copy again.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by the profile writer
 pub(crate) fn settle(live_now: u64) {
     if live_now >= LAST_COPY.load(Relaxed) {
         copy_slow(live_now, true);

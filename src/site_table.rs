@@ -118,6 +118,7 @@ impl Site {
     }
 
     /// The stored raw frames (return addresses, innermost first).
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by the profile writer
     pub(crate) fn raw_frames(&self) -> impl Iterator<Item = usize> + '_ {
         let n = (self.depth.load(Acquire) as usize).min(MAX_RAW_FRAMES);
         self.frames.iter().take(n).map(|f| f.load(Relaxed))
@@ -194,6 +195,7 @@ pub(crate) fn lifetime_bucket(ns: u64) -> usize {
 }
 
 /// The range `[low, high)` of nanoseconds bucket `b` covers.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by the profile writer
 pub(crate) fn lifetime_bucket_range(b: usize) -> (u64, u64) {
     if b < 4 {
         return (b as u64, b as u64 + 1);
