@@ -60,7 +60,27 @@ fn exact_sites() {
         drop(v);
         return;
     }
-    let p = common::run_child("exact_sites", &[("ALLOCSCOPE_SAMPLE_BYTES", "1")]);
+    // Both stack capture methods must give the same sites.
+    for unwind in ["fp", "dwarf"] {
+        let p = common::run_child(
+            "exact_sites",
+            &[
+                ("ALLOCSCOPE_SAMPLE_BYTES", "1"),
+                ("ALLOCSCOPE_UNWIND", unwind),
+            ],
+        );
+        check_exact(&p);
+        let want = if unwind == "fp" {
+            "frame-pointers"
+        } else {
+            "dwarf"
+        };
+        assert_eq!(p.meta.unwinder, want);
+    }
+}
+
+fn check_exact(p: &allocscope::profile::Profile) {
+    let p = p.clone();
     assert_eq!(p.meta.sampling_bytes, 1);
     assert_eq!(p.meta.allocator, "system");
 
