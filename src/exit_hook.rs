@@ -2,11 +2,15 @@
 //!
 //! Registered with `atexit` the first time an output path is configured (from the first
 //! allocation's read of the environment, or from `Config::apply`), so it runs after `main`
-//! returns or on `std::process::exit`, not on a signal or `abort`. glibc's `atexit` keeps its
+//! returns or on `std::process::exit`, not on a signal or `abort` (nor in a forked child). glibc's `atexit` keeps its
 //! list with its own malloc, never the Rust global allocator, so registering from inside the
 //! hook is safe.
 
-use std::sync::atomic::{AtomicBool, Ordering::AcqRel};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::AcqRel, Ordering::Relaxed};
+
+/// The process that registered the handler: a forked child that exits normally inherits the
+/// handler but must not overwrite its parent's profile.
+static OWNER_PID: AtomicU32 = AtomicU32::new(0);
 
 /// Registers the exit handler once.
 pub(crate) fn register() {
@@ -14,6 +18,7 @@ pub(crate) fn register() {
     if DONE.swap(true, AcqRel) {
         return;
     }
+    OWNER_PID.store(std::process::id(), Relaxed);
     // SAFETY: `at_exit` is an `extern "C" fn()` that never unwinds (it catches panics).
     unsafe {
         libc::atexit(at_exit);
@@ -21,6 +26,9 @@ pub(crate) fn register() {
 }
 
 extern "C" fn at_exit() {
+    if OWNER_PID.load(Relaxed) != std::process::id() {
+        return;
+    }
     let _ = std::panic::catch_unwind(|| {
         crate::reentrancy::untracked(write_if_configured);
     });
