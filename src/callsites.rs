@@ -12,6 +12,7 @@
 //! - [`on_new_peak`] lets [`crate::peak`] copy the sites' live bytes at the process's peak.
 
 use std::alloc::Layout;
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -68,7 +69,7 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     let filled = buf.get(..n).unwrap_or(&[]);
     // SAFETY: `capture` initialised the first `n` entries it returned.
     let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
-    let site_no = site_table::find_or_insert(frames, stack::hash(frames));
+    let site_no = site_of(frames);
     let (w_count, w_bytes) = sampler::weights(size, r);
     if let Some(s) = site_no.and_then(site_table::site) {
         let usable = usable_size(size, layout.align());
@@ -95,6 +96,26 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
         w_count,
         w_bytes,
     });
+}
+
+thread_local! {
+    /// This thread's last (stack hash, site): loops allocate from one stack many times in a
+    /// row, and a hit skips the site table's probe and frame comparison. A hit trusts the
+    /// 64-bit hash alone.
+    static LAST_SITE: Cell<(u64, u32)> = const { Cell::new((0, u32::MAX)) };
+}
+
+/// The site of a raw stack.
+#[inline]
+fn site_of(frames: &[usize]) -> Option<u32> {
+    let hash = stack::hash(frames);
+    let cached = LAST_SITE.try_with(Cell::get).unwrap_or((0, u32::MAX));
+    if cached.0 == hash && cached.1 != u32::MAX {
+        return Some(cached.1);
+    }
+    let site = site_table::find_or_insert(frames, hash)?;
+    let _ = LAST_SITE.try_with(|c| c.set((hash, site)));
+    Some(site)
 }
 
 /// If `ptr` is a sampled block, forgets it (charging its free to its site) and returns the
