@@ -22,6 +22,11 @@ pub fn is_child() -> bool {
 
 /// Runs test `name` of this binary as a child with `env` set and returns its profile.
 pub fn run_child(name: &str, env: &[(&str, &str)]) -> Profile {
+    run_child_with_stderr(name, env).0
+}
+
+/// As [`run_child`], also returning the child's stderr.
+pub fn run_child_with_stderr(name: &str, env: &[(&str, &str)]) -> (Profile, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out: PathBuf = dir.path().join("child.profile.json");
     let exe = std::env::current_exe().expect("current_exe");
@@ -48,12 +53,10 @@ pub fn run_child(name: &str, env: &[(&str, &str)]) -> Profile {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    Profile::read(&out).unwrap_or_else(|e| {
-        panic!(
-            "no profile from child: {e}\nstderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let profile = Profile::read(&out)
+        .unwrap_or_else(|e| panic!("no profile from child: {e}\nstderr: {stderr}"));
+    (profile, stderr)
 }
 
 /// The site whose first frame is the function `name` (matched on the last path segment).
