@@ -5,6 +5,8 @@
 pub mod gap;
 #[cfg(feature = "serde")]
 pub mod profile;
+#[cfg(feature = "cli")]
+pub mod report;
 pub mod snapshot;
 
 pub use gap::GapBreakdown;
