@@ -20,7 +20,11 @@ use crate::report::summary::Summary;
 
 /// `alloc-report`: reports on allocscope profile files.
 #[derive(Debug, Parser)]
-#[command(name = "alloc-report", version, about, long_about = None)]
+#[command(
+    name = "alloc-report",
+    version,
+    about = "Reports on allocscope profiles: flamegraphs, summary, diff, export to folded stacks or pprof"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

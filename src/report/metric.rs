@@ -7,20 +7,20 @@ use crate::profile::CallSite;
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum Metric {
-    /// Allocations made (allocs and reallocs): [`CallSite::allocs`].
+    /// Allocations made, reallocs included (count).
     Allocs,
-    /// Bytes requested: [`CallSite::bytes`].
+    /// Bytes requested.
     #[default]
     Bytes,
-    /// Bytes still live when the profile was written: [`CallSite::live_bytes`].
+    /// Bytes still live when the profile was written.
     Live,
-    /// Bytes live at the process's peak: [`CallSite::peak_bytes`].
+    /// Bytes live at the moment of the process's peak.
     Peak,
-    /// Bytes never freed before exit: [`CallSite::live_bytes`] of a profile written at exit.
+    /// Bytes never freed before exit (live bytes of a profile written at exit).
     Leaked,
-    /// Allocations freed within 1 ms of being made: [`crate::profile::Lifetimes::under_1ms`].
+    /// Allocations freed within 1 ms of being made (count).
     ShortLived,
-    /// Bytes lost to size-class rounding (usable − requested): [`CallSite::slack_bytes`].
+    /// Bytes lost to size-class rounding: usable minus requested.
     Slack,
 }
 
@@ -36,7 +36,9 @@ impl Metric {
         Metric::Slack,
     ];
 
-    /// The figure of `site` this metric measures.
+    /// The figure of `site` this metric measures: [`CallSite::allocs`], [`CallSite::bytes`],
+    /// [`CallSite::live_bytes`] (live and leaked), [`CallSite::peak_bytes`],
+    /// [`crate::profile::Lifetimes::under_1ms`] or [`CallSite::slack_bytes`].
     pub fn value(self, site: &CallSite) -> u64 {
         match self {
             Metric::Allocs => site.allocs,

@@ -295,7 +295,7 @@ impl Summary {
         writeln!(
             w,
             "  {:>10} {:>12} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11}",
-            "class", "allocs", "requested", "usable", "waste", "waste%", "live blocks", "live waste"
+            "class (B)", "allocs", "requested", "usable", "waste", "waste%", "live blocks", "live waste"
         )?;
         let mut total = SizeClassRow {
             size: 0,
@@ -321,7 +321,7 @@ impl Summary {
             )
         };
         for c in &self.size_classes {
-            line(w, units::bytes(c.size), c)?;
+            line(w, units::count(c.size), c)?;
             total.allocs += c.allocs;
             total.requested_bytes += c.requested_bytes;
             total.usable_bytes += c.usable_bytes;
@@ -354,13 +354,13 @@ fn write_sites(
     }
     writeln!(
         w,
-        "  {:>3} {:>12} {:>11} {:>11} {:>11} {:>9} {:>10} {:>8}  site",
-        "#", "allocs", "bytes", "live", "peak", "<1ms", "median", "samples"
+        "  {:>3} {:>12} {:>11} {:>11} {:>11} {:>9} {:>11} {:>8}  site",
+        "#", "allocs", "bytes", "live", "peak", "freed<1ms", "median life", "samples"
     )?;
     for (i, s) in sites.iter().enumerate() {
         writeln!(
             w,
-            "  {:>3} {:>12} {:>11} {:>11} {:>11} {:>9} {:>10} {:>8}  {}",
+            "  {:>3} {:>12} {:>11} {:>11} {:>11} {:>9} {:>11} {:>8}  {}",
             i + 1,
             units::count(s.allocs),
             units::bytes(s.bytes),
@@ -373,7 +373,7 @@ fn write_sites(
             site_label(&s.frames),
         )?;
         if let Some(location) = &s.location {
-            writeln!(w, "  {:>84}  at {location}", "")?;
+            writeln!(w, "  {:>85}  at {location}", "")?;
         }
     }
     Ok(())

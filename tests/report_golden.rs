@@ -1,0 +1,52 @@
+//! Golden-file tests of the report library: the saved fixture profiles, their folded stacks
+//! and their summaries (text and JSON). `BLESS=1 cargo test --test report_golden` rewrites
+//! the files; review the diff before committing.
+
+#[path = "support/fixtures.rs"]
+mod fixtures;
+#[path = "support/golden.rs"]
+mod golden;
+
+use allocscope::profile::Profile;
+use allocscope::report::{FoldedStacks, Metric, Summary};
+
+#[test]
+fn saved_fixtures_match_the_generator() {
+    for (name, profile) in fixtures::saved_fixtures() {
+        let mut json = serde_json::to_string_pretty(&profile).unwrap();
+        json.push('\n');
+        golden::check(&format!("fixtures/{name}"), json.as_bytes());
+        // And the file reads back through the same path the CLI uses.
+        let read = Profile::read(golden::tests_path(&format!("fixtures/{name}"))).unwrap();
+        assert_eq!(read, profile, "{name}");
+    }
+}
+
+#[test]
+fn folded_stacks() {
+    for (name, profile) in fixtures::saved_fixtures() {
+        for metric in [Metric::Bytes, Metric::Allocs, Metric::Live, Metric::ShortLived] {
+            let folded = FoldedStacks::from_profile(&profile, metric);
+            let stem = name.trim_end_matches(".json");
+            golden::check(
+                &format!("golden/{stem}.{metric}.folded"),
+                folded.to_text().as_bytes(),
+            );
+        }
+    }
+}
+
+#[test]
+fn summary_text_and_json() {
+    for (name, profile) in fixtures::saved_fixtures() {
+        let stem = name.trim_end_matches(".json");
+        let summary = Summary::new(&profile, 5);
+        let mut text = Vec::new();
+        summary.write_text(&mut text).unwrap();
+        golden::check(&format!("golden/{stem}.summary.txt"), &text);
+        golden::check(
+            &format!("golden/{stem}.summary.json"),
+            summary.to_json().as_bytes(),
+        );
+    }
+}
