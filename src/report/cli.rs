@@ -57,8 +57,8 @@ pub struct DrawArgs {
     /// Draw an icicle graph: roots at the top, allocating functions at the bottom.
     #[arg(long)]
     pub icicle: bool,
-    /// Leave out frames narrower than this many pixels.
-    #[arg(long, default_value_t = 0.1, value_name = "PIXELS")]
+    /// Leave out frames narrower than this percentage of the whole graph's width.
+    #[arg(long, default_value_t = 0.1, value_name = "PERCENT")]
     pub min_width: f64,
     /// Image width in pixels (default: fluid).
     #[arg(long, value_name = "PIXELS")]
@@ -219,9 +219,22 @@ pub fn main() -> ExitCode {
     match cli.command.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = format!("{e:#}").replace(['\n', '\r'], " ");
-            eprintln!("alloc-report: error: {message}");
+            eprintln!("alloc-report: error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause once (an error whose message already
+/// quotes its source, like an I/O error with its path, does not repeat it).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message.replace(['\n', '\r'], " ")
 }

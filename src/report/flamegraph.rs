@@ -20,7 +20,8 @@ pub struct FlamegraphOptions {
     pub title: Option<String>,
     /// Draw an icicle graph: roots at the top, the allocating function at the bottom.
     pub icicle: bool,
-    /// Frames narrower than this many pixels are left out (inferno's default: 0.1).
+    /// Frames narrower than this percentage of the total width are left out (inferno's
+    /// default: 0.1).
     pub min_width: f64,
     /// Image width in pixels; `None` for a fluid width.
     pub image_width: Option<usize>,
