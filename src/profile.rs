@@ -266,7 +266,8 @@ impl Profile {
         }
         if let Ok(h) = serde_json::from_slice::<Header>(bytes) {
             let fmt_ok = h.format.as_ref().and_then(|v| v.as_str()) == Some(PROFILE_FORMAT);
-            let ver_ok = h.version.as_ref().and_then(|v| v.as_u64()) == Some(PROFILE_VERSION as u64);
+            let ver_ok =
+                h.version.as_ref().and_then(|v| v.as_u64()) == Some(PROFILE_VERSION as u64);
             if !fmt_ok || !ver_ok {
                 let show = |v: &Option<serde_json::Value>| match v {
                     Some(v) => v.to_string(),

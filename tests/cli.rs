@@ -76,8 +76,14 @@ fn flamegraph_draws_every_metric_with_names_as_users_know_them() {
         ("live", "Live bytes when the profile was written (bytes)"),
         ("peak", "Live bytes at the peak (bytes)"),
         ("leaked", "Leaked: bytes never freed before exit (bytes)"),
-        ("short-lived", "Short-lived allocations: freed within 1 ms (count)"),
-        ("slack", "Size-class rounding waste: usable - requested (bytes)"),
+        (
+            "short-lived",
+            "Short-lived allocations: freed within 1 ms (count)",
+        ),
+        (
+            "slack",
+            "Size-class rounding waste: usable - requested (bytes)",
+        ),
     ];
     for (metric, title) in metrics {
         let svg_path = dir.path().join(format!("{metric}.svg"));
@@ -97,7 +103,9 @@ fn flamegraph_draws_every_metric_with_names_as_users_know_them() {
         if metric == "allocs" {
             assert!(svg.contains("&lt;smallvec::SmallVec&lt;[u8: 8]&gt; as core::iter::traits::collect::Extend&lt;u8&gt;&gt;::extend ("));
             assert!(svg.contains("<title>kvstore::wal::WalWriter::append (300 allocations"));
-            assert!(svg.contains("<title>kvstore::cache::LruCache&lt;K,V&gt;::get_or_insert (5,000 allocations"));
+            assert!(svg.contains(
+                "<title>kvstore::cache::LruCache&lt;K,V&gt;::get_or_insert (5,000 allocations"
+            ));
         }
     }
     assert!(files_in(dir.path()).iter().all(|f| f.ends_with(".svg")));
@@ -180,7 +188,10 @@ fn summary_text_matches_golden_and_json_carries_the_profiles_figures() {
         match &profile.gap {
             Some(gap) => {
                 assert_eq!(json["gap"]["rss"].as_i64(), Some(gap.rss));
-                assert_eq!(json["gap"]["fragmentation"].as_i64(), Some(gap.fragmentation));
+                assert_eq!(
+                    json["gap"]["fragmentation"].as_i64(),
+                    Some(gap.fragmentation)
+                );
             }
             None => assert!(json["gap"].is_null()),
         }
@@ -188,7 +199,7 @@ fn summary_text_matches_golden_and_json_carries_the_profiles_figures() {
         assert_eq!(top.len(), 3);
         // By bytes, most first; the figures are the sites' own.
         let mut by_bytes = profile.sites.clone();
-        by_bytes.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        by_bytes.sort_by_key(|s| std::cmp::Reverse(s.bytes));
         for (entry, site) in top.iter().zip(&by_bytes) {
             assert_eq!(entry["allocs"].as_u64(), Some(site.allocs));
             assert_eq!(entry["bytes"].as_u64(), Some(site.bytes));
@@ -236,12 +247,18 @@ fn diff_draws_a_differential_flamegraph_and_ranks_changed_sites() {
         .split("Call sites whose bytes changed most")
         .next()
         .unwrap();
-    let rows: Vec<&str> = allocs_section.lines().filter(|l| l.contains("kvstore")).collect();
+    let rows: Vec<&str> = allocs_section
+        .lines()
+        .filter(|l| l.contains("kvstore"))
+        .collect();
     // Vec<u8> keys: 40,000 allocations gone; SmallVec spills: 4,000 new; nothing else moved.
     assert_eq!(rows.len(), 2, "{table}");
     assert!(rows[0].contains("-40,000") && rows[0].contains("kvstore::key::Key::from_bytes"));
     assert!(rows[1].contains("+4,000") && rows[1].contains("SmallVec<[u8; 8]>"));
-    assert!(table.contains("Totals: allocations 77,310 -> 41,310 (-36,000)"), "{table}");
+    assert!(
+        table.contains("Totals: allocations 77,310 -> 41,310 (-36,000)"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -255,7 +272,12 @@ fn diff_of_a_profile_with_itself_changes_nothing() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).matches("(no change)").count(), 2, "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out).matches("(no change)").count(),
+        2,
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -267,7 +289,10 @@ fn export_folded_matches_golden_and_the_flamegraph_input() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
-        golden::check(&format!("golden/kvstore-after.{metric}.folded"), &out.stdout);
+        golden::check(
+            &format!("golden/kvstore-after.{metric}.folded"),
+            &out.stdout,
+        );
     }
     let out = alloc_report()
         .args(["export", "--format", "folded"])
@@ -325,7 +350,10 @@ fn export_pprof_writes_a_gzipped_profile_proto() {
         ]
     );
     let period_type = p.period_type.as_ref().unwrap();
-    assert_eq!((name(period_type.r#type), name(period_type.unit)), ("space", "bytes"));
+    assert_eq!(
+        (name(period_type.r#type), name(period_type.unit)),
+        ("space", "bytes")
+    );
     assert_eq!(p.period, 512 * 1024);
     let profile = fixtures::kvstore_before();
     assert_eq!(p.sample.len(), profile.sites.len());
@@ -348,7 +376,10 @@ fn export_pprof_writes_a_gzipped_profile_proto() {
         .collect();
     assert_eq!(
         names,
-        ["<alloc::string::String as core::clone::Clone>::clone", "kvstore::db::Db::get"]
+        [
+            "<alloc::string::String as core::clone::Clone>::clone",
+            "kvstore::db::Db::get"
+        ]
     );
 }
 
@@ -375,13 +406,21 @@ fn bad_profiles(dir: &Path) -> Vec<(PathBuf, &'static str)> {
     // Hand-edited: a wrong type in fields all over the document.
     let edits = [
         ("meta-program", "\"program\": \"kvstore\"", "\"program\": 5"),
-        ("meta-sampling", "\"sampling_bytes\": 524288", "\"sampling_bytes\": \"lots\""),
+        (
+            "meta-sampling",
+            "\"sampling_bytes\": 524288",
+            "\"sampling_bytes\": \"lots\"",
+        ),
         ("totals-frees", "\"frees\": 74499", "\"frees\": -1"),
         ("site-allocs", "\"allocs\": 2000,", "\"allocs\": \"2000\","),
         ("site-frames", "\"frames\": [", "\"frames\": 7, \"x\": ["),
         ("frame-line", "\"line\": 88", "\"line\": 88.5"),
         ("gap-rss", "\"rss\": ", "\"rss\": true, \"y\": "),
-        ("size-class", "\"usable_bytes\": 640000", "\"usable_bytes\": null"),
+        (
+            "size-class",
+            "\"usable_bytes\": 640000",
+            "\"usable_bytes\": null",
+        ),
         ("timeline", "\"t_secs\": 0.5", "\"t_secs\": \"soon\""),
     ];
     for (name, from, to) in edits {
@@ -398,10 +437,16 @@ fn assert_one_line_error(out: &Output, file: &Path, word: &str) {
     assert_eq!(out.status.code(), Some(1), "exit status; stderr: {err}");
     assert_eq!(err.lines().count(), 1, "one line: {err:?}");
     assert!(err.starts_with("alloc-report: error: "), "{err}");
-    assert!(err.contains(&file.display().to_string()), "names the file: {err}");
+    assert!(
+        err.contains(&file.display().to_string()),
+        "names the file: {err}"
+    );
     assert!(err.contains(word), "says {word:?}: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.matches("os error").count() <= 1, "cause repeated: {err}");
+    assert!(
+        err.matches("os error").count() <= 1,
+        "cause repeated: {err}"
+    );
 }
 
 #[test]
@@ -412,19 +457,54 @@ fn bad_profiles_get_one_line_naming_the_file_and_no_output() {
     for (bad, word) in bad_profiles(inputs.path()) {
         let out_file = outputs.path().join("out");
         let runs: Vec<Vec<std::ffi::OsString>> = vec![
-            vec!["flamegraph".into(), "-o".into(), out_file.clone().into(), bad.clone().into()],
+            vec![
+                "flamegraph".into(),
+                "-o".into(),
+                out_file.clone().into(),
+                bad.clone().into(),
+            ],
             vec!["summary".into(), bad.clone().into()],
             vec!["summary".into(), "--json".into(), bad.clone().into()],
-            vec!["export".into(), "--format".into(), "folded".into(), "-o".into(), out_file.clone().into(), bad.clone().into()],
-            vec!["export".into(), "--format".into(), "pprof".into(), "-o".into(), out_file.clone().into(), bad.clone().into()],
-            vec!["diff".into(), "-o".into(), out_file.clone().into(), bad.clone().into(), good.clone().into()],
-            vec!["diff".into(), "-o".into(), out_file.clone().into(), good.clone().into(), bad.clone().into()],
+            vec![
+                "export".into(),
+                "--format".into(),
+                "folded".into(),
+                "-o".into(),
+                out_file.clone().into(),
+                bad.clone().into(),
+            ],
+            vec![
+                "export".into(),
+                "--format".into(),
+                "pprof".into(),
+                "-o".into(),
+                out_file.clone().into(),
+                bad.clone().into(),
+            ],
+            vec![
+                "diff".into(),
+                "-o".into(),
+                out_file.clone().into(),
+                bad.clone().into(),
+                good.clone().into(),
+            ],
+            vec![
+                "diff".into(),
+                "-o".into(),
+                out_file.clone().into(),
+                good.clone().into(),
+                bad.clone().into(),
+            ],
         ];
         for args in runs {
             let out = alloc_report().args(&args).output().unwrap();
             assert_one_line_error(&out, &bad, word);
             assert!(out.stdout.is_empty(), "{args:?}: no output on stdout");
-            assert!(files_in(outputs.path()).is_empty(), "{args:?}: left {:?}", files_in(outputs.path()));
+            assert!(
+                files_in(outputs.path()).is_empty(),
+                "{args:?}: left {:?}",
+                files_in(outputs.path())
+            );
         }
     }
 }
@@ -435,7 +515,11 @@ fn an_existing_output_is_untouched_when_the_input_is_bad() {
     let out_file = dir.path().join("flamegraph.svg");
     std::fs::write(&out_file, "previous").unwrap();
     let bad = dir.path().join("bad.json");
-    std::fs::write(&bad, "{\"format\": \"allocscope-profile\", \"version\": 1, \"meta\": ").unwrap();
+    std::fs::write(
+        &bad,
+        "{\"format\": \"allocscope-profile\", \"version\": 1, \"meta\": ",
+    )
+    .unwrap();
     let out = alloc_report()
         .args(["flamegraph", "-o"])
         .arg(&out_file)
@@ -456,15 +540,40 @@ fn unwritable_outputs_get_one_line_and_leave_nothing() {
     std::fs::create_dir(&a_dir).unwrap();
     let targets = [
         dir.path().join("no-such-dir").join("out"), // parent missing
-        a_file.join("out"),                          // parent is a file
-        a_dir.clone(),                               // the output is a directory
+        a_file.join("out"),                         // parent is a file
+        a_dir.clone(),                              // the output is a directory
     ];
     for target in &targets {
         let runs: Vec<Vec<std::ffi::OsString>> = vec![
-            vec!["flamegraph".into(), "-o".into(), target.into(), fixture("kvstore-before.json").into()],
-            vec!["export".into(), "--format".into(), "pprof".into(), "-o".into(), target.into(), fixture("kvstore-before.json").into()],
-            vec!["export".into(), "--format".into(), "folded".into(), "-o".into(), target.into(), fixture("kvstore-before.json").into()],
-            vec!["diff".into(), "-o".into(), target.into(), fixture("kvstore-before.json").into(), fixture("kvstore-after.json").into()],
+            vec![
+                "flamegraph".into(),
+                "-o".into(),
+                target.into(),
+                fixture("kvstore-before.json").into(),
+            ],
+            vec![
+                "export".into(),
+                "--format".into(),
+                "pprof".into(),
+                "-o".into(),
+                target.into(),
+                fixture("kvstore-before.json").into(),
+            ],
+            vec![
+                "export".into(),
+                "--format".into(),
+                "folded".into(),
+                "-o".into(),
+                target.into(),
+                fixture("kvstore-before.json").into(),
+            ],
+            vec![
+                "diff".into(),
+                "-o".into(),
+                target.into(),
+                fixture("kvstore-before.json").into(),
+                fixture("kvstore-after.json").into(),
+            ],
         ];
         for args in runs {
             let out = alloc_report().args(&args).output().unwrap();
@@ -505,14 +614,18 @@ fn wrong_flags_get_claps_error() {
         &["flamegraph", "--metric", "nope", "x.json"],
         &["flamegraph", "--bogus", "x.json"],
         &["summary", "--top", "many", "x.json"],
-        &["export", "x.json"],                       // --format missing
+        &["export", "x.json"], // --format missing
         &["export", "--format", "svg", "x.json"],
         &["diff", "only-one.json"],
     ];
     for args in cases {
         let out = alloc_report().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).starts_with("error:"), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("error:"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
     let out = alloc_report().output().unwrap();
     assert_eq!(out.status.code(), Some(2));

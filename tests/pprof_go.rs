@@ -88,10 +88,19 @@ fn check(profile: &Profile) {
 
     // Totals per sample type, as `-top` reports them.
     for (index, total) in [
-        ("alloc_objects", profile.sites.iter().map(|s| s.allocs).sum::<u64>()),
+        (
+            "alloc_objects",
+            profile.sites.iter().map(|s| s.allocs).sum::<u64>(),
+        ),
         ("alloc_space", profile.sites.iter().map(|s| s.bytes).sum()),
-        ("inuse_objects", profile.sites.iter().map(|s| s.live_blocks).sum()),
-        ("inuse_space", profile.sites.iter().map(|s| s.live_bytes).sum()),
+        (
+            "inuse_objects",
+            profile.sites.iter().map(|s| s.live_blocks).sum(),
+        ),
+        (
+            "inuse_space",
+            profile.sites.iter().map(|s| s.live_bytes).sum(),
+        ),
     ] {
         let top = pprof(
             &["-top", &format!("-sample_index={index}"), "-unit=B"],
@@ -122,7 +131,12 @@ fn go_tool_pprof_reads_the_export_with_the_profiles_figures() {
     let file = dir.path().join("heap.pb.gz");
     std::fs::write(&file, to_pprof_gz(&profile)).unwrap();
     let top = pprof(
-        &["-top", "-sample_index=alloc_space", "-unit=B", "-nodefraction=0"],
+        &[
+            "-top",
+            "-sample_index=alloc_space",
+            "-unit=B",
+            "-nodefraction=0",
+        ],
         &file,
     );
     let wal = top
@@ -134,7 +148,10 @@ fn go_tool_pprof_reads_the_export_with_the_profiles_figures() {
         .iter()
         .find(|s| s.frames[0].function.contains("WalWriter"))
         .unwrap();
-    assert_eq!(wal.split_whitespace().next().unwrap(), format!("{}B", site.bytes));
+    assert_eq!(
+        wal.split_whitespace().next().unwrap(),
+        format!("{}B", site.bytes)
+    );
 }
 
 #[test]

@@ -25,7 +25,12 @@ fn saved_fixtures_match_the_generator() {
 #[test]
 fn folded_stacks() {
     for (name, profile) in fixtures::saved_fixtures() {
-        for metric in [Metric::Bytes, Metric::Allocs, Metric::Live, Metric::ShortLived] {
+        for metric in [
+            Metric::Bytes,
+            Metric::Allocs,
+            Metric::Live,
+            Metric::ShortLived,
+        ] {
             let folded = FoldedStacks::from_profile(&profile, metric);
             let stem = name.trim_end_matches(".json");
             golden::check(

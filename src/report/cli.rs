@@ -67,13 +67,13 @@ pub struct DrawArgs {
 
 impl DrawArgs {
     fn options(&self) -> FlamegraphOptions {
-        let mut o = FlamegraphOptions::default();
-        o.metric = self.metric;
-        o.title = self.title.clone();
-        o.icicle = self.icicle;
-        o.min_width = self.min_width;
-        o.image_width = self.width;
-        o
+        FlamegraphOptions {
+            metric: self.metric,
+            title: self.title.clone(),
+            icicle: self.icicle,
+            min_width: self.min_width,
+            image_width: self.width,
+        }
     }
 }
 

@@ -92,14 +92,16 @@ pub fn site_changes(before: &Profile, after: &Profile) -> Vec<SiteChange> {
     let mut by_stack: HashMap<String, SiteChange> = HashMap::new();
     for (profile, is_after) in [(before, false), (after, true)] {
         for site in &profile.sites {
-            let change = by_stack.entry(stack_key(site)).or_insert_with(|| SiteChange {
-                frames: site
-                    .frames
-                    .iter()
-                    .map(|f| crate::report::names::display_name(f).into_owned())
-                    .collect(),
-                ..SiteChange::default()
-            });
+            let change = by_stack
+                .entry(stack_key(site))
+                .or_insert_with(|| SiteChange {
+                    frames: site
+                        .frames
+                        .iter()
+                        .map(|f| crate::report::names::display_name(f).into_owned())
+                        .collect(),
+                    ..SiteChange::default()
+                });
             let (allocs, bytes) = if is_after {
                 (&mut change.allocs_after, &mut change.bytes_after)
             } else {

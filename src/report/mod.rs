@@ -16,6 +16,35 @@
 //! | [`export`] | [`export()`] in an [`ExportFormat`] |
 //! | [`output`], [`progress`] | atomic output files, progress on stderr |
 //! | [`cli`] | the `alloc-report` command line |
+//!
+//! # The command line
+//!
+//! ```text
+//! alloc-report flamegraph PROFILE [-o flamegraph.svg] [--metric allocs|bytes|live|peak|leaked|short-lived|slack]
+//!                                 [--title TITLE] [--icicle] [--min-width PERCENT] [--width PIXELS]
+//! alloc-report summary PROFILE [--json] [--top N]
+//! alloc-report diff BEFORE AFTER [-o diff.svg] [--top N] [--metric …]
+//! alloc-report export PROFILE --format folded|pprof [--metric …] [-o FILE]
+//! ```
+//!
+//! Output files are written whole or not at all (a temporary file, then a rename). Errors are
+//! one line on stderr naming the file and the problem, with exit status 1; a wrong flag gets
+//! clap's message and status 2.
+//!
+//! # Using it as a library
+//!
+//! ```no_run
+//! use allocscope::profile::Profile;
+//! use allocscope::report::{write_flamegraph, FlamegraphOptions, Metric, Summary};
+//!
+//! let profile = Profile::read("app.allocscope.json")?;
+//! let mut opts = FlamegraphOptions::default();
+//! opts.metric = Metric::Leaked;
+//! let mut svg = Vec::new();
+//! write_flamegraph(&profile, &opts, &mut svg)?;
+//! Summary::new(&profile, 10).write_text(std::io::stdout())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod cli;
 pub mod diff;

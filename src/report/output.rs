@@ -33,12 +33,10 @@ impl Output {
                 let mut out = std::io::stdout().lock();
                 match out.write_all(bytes).and_then(|()| out.flush()) {
                     // A reader that stopped early (`| head`) is not an error.
-                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                        Err(ProfileError::Io {
-                            path: "<stdout>".to_string(),
-                            source: e,
-                        })
-                    }
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(ProfileError::Io {
+                        path: "<stdout>".to_string(),
+                        source: e,
+                    }),
                     _ => Ok(()),
                 }
             }

@@ -207,7 +207,7 @@ fn saturating_i64(n: u64) -> i64 {
 }
 
 /// Builds the pprof message of a profile.
-pub fn to_proto(profile: &Profile) -> proto::Profile {
+pub fn to_proto<'p>(profile: &'p Profile) -> proto::Profile {
     let mut strings = Strings::new();
     let value_type = |strings: &mut Strings, t: &str, u: &str| proto::ValueType {
         r#type: strings.intern(t),
@@ -223,22 +223,23 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
 
     const MAPPING_ID: u64 = 1;
     let mut functions: Vec<proto::Function> = Vec::new();
-    let mut function_ids: HashMap<(String, Option<String>), u64> = HashMap::new();
+    // Keyed by the names as stored (borrowed from the profile: no allocation per frame);
+    // two stored names that display alike stay two functions, which pprof merges by name.
+    let mut function_ids: HashMap<(&str, Option<&str>), u64> = HashMap::new();
     let mut locations: Vec<proto::Location> = Vec::new();
     let mut location_ids: HashMap<(u64, Vec<(u64, i64)>), u64> = HashMap::new();
     let mut samples = Vec::with_capacity(profile.sites.len());
     let (mut lowest, mut highest) = (u64::MAX, 0u64);
 
-    let mut function_id = |strings: &mut Strings, frame: &Frame| -> u64 {
-        let name = display_name(frame).into_owned();
-        let key = (name, frame.file.clone());
+    let mut function_id = |strings: &mut Strings, frame: &'p Frame| -> u64 {
+        let key = (frame.function.as_str(), frame.file.as_deref());
         if let Some(&id) = function_ids.get(&key) {
             return id;
         }
         let id = functions.len() as u64 + 1;
         functions.push(proto::Function {
             id,
-            name: strings.intern(&key.0),
+            name: strings.intern(&display_name(frame)),
             system_name: strings.intern(&frame.function),
             filename: strings.intern(frame.file.as_deref().unwrap_or("")),
             start_line: 0,
@@ -331,7 +332,7 @@ pub fn to_proto(profile: &Profile) -> proto::Profile {
 /// The gzipped pprof encoding of a profile (what `go tool pprof` reads).
 pub fn to_pprof_gz(profile: &Profile) -> Vec<u8> {
     let raw = to_proto(profile).encode_to_vec();
-    let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 4), Compression::default());
+    let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 4), Compression::fast());
     // Writing to a Vec cannot fail.
     let _ = gz.write_all(&raw);
     gz.finish().unwrap_or_default()

@@ -241,7 +241,8 @@ impl Summary {
 
         writeln!(w)?;
         writeln!(w, "Totals (exact)")?;
-        let row = |w: &mut dyn Write, label: &str, value: String| writeln!(w, "  {label:<22}{value}");
+        let row =
+            |w: &mut dyn Write, label: &str, value: String| writeln!(w, "  {label:<22}{value}");
         row(&mut w, "allocations", units::count(self.allocs))?;
         row(&mut w, "reallocations", units::count(self.reallocs))?;
         row(&mut w, "frees", units::count(self.frees))?;
@@ -295,7 +296,14 @@ impl Summary {
         writeln!(
             w,
             "  {:>10} {:>12} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11}",
-            "class (B)", "allocs", "requested", "usable", "waste", "waste%", "live blocks", "live waste"
+            "class (B)",
+            "allocs",
+            "requested",
+            "usable",
+            "waste",
+            "waste%",
+            "live blocks",
+            "live waste"
         )?;
         let mut total = SizeClassRow {
             size: 0,
@@ -348,7 +356,11 @@ fn write_sites(
     sites: &[SiteSummary],
     distinct: usize,
 ) -> io::Result<()> {
-    writeln!(w, "{heading} (of {} distinct stacks)", units::count(distinct as u64))?;
+    writeln!(
+        w,
+        "{heading} (of {} distinct stacks)",
+        units::count(distinct as u64)
+    )?;
     if sites.is_empty() {
         return writeln!(w, "  (no call sites recorded)");
     }
@@ -421,10 +433,7 @@ fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Resul
 /// equivalent) at merge time. Until then it names the largest term beyond the requested
 /// bytes, which is a fact of the table, not a diagnosis.
 fn gap_diagnosis(gap: &GapBreakdown) -> Option<String> {
-    let (name, value) = gap_terms(gap)
-        .into_iter()
-        .skip(1)
-        .max_by_key(|&(_, v)| v)?;
+    let (name, value) = gap_terms(gap).into_iter().skip(1).max_by_key(|&(_, v)| v)?;
     (value > 0).then(|| {
         format!(
             "the largest term beyond the requested bytes is {name}: {} MiB, {} of RSS",

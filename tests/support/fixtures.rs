@@ -8,7 +8,7 @@
 #![allow(dead_code)]
 
 use allocscope::profile::{
-    CallSite, Frame, Lifetimes, Profile, ProfileMeta, SiteSizeClass, Totals, TimelinePoint,
+    CallSite, Frame, Lifetimes, Profile, ProfileMeta, SiteSizeClass, TimelinePoint, Totals,
     PROFILE_FORMAT, PROFILE_VERSION,
 };
 use allocscope::{GapBreakdown, SizeClassCounts};
@@ -56,9 +56,24 @@ pub struct SiteSpec {
 fn roots() -> Vec<(&'static str, Option<&'static str>, Option<u32>, bool)> {
     vec![
         ("kvstore::main", Some("src/main.rs"), Some(48), false),
-        ("core::ops::function::FnOnce::call_once", Some("/rustc/library/core/src/ops/function.rs"), Some(250), false),
-        ("std::rt::lang_start::{{closure}}", Some("/rustc/library/std/src/rt.rs"), Some(206), false),
-        ("std::rt::lang_start_internal", Some("/rustc/library/std/src/rt.rs"), Some(175), false),
+        (
+            "core::ops::function::FnOnce::call_once",
+            Some("/rustc/library/core/src/ops/function.rs"),
+            Some(250),
+            false,
+        ),
+        (
+            "std::rt::lang_start::{{closure}}",
+            Some("/rustc/library/std/src/rt.rs"),
+            Some(206),
+            false,
+        ),
+        (
+            "std::rt::lang_start_internal",
+            Some("/rustc/library/std/src/rt.rs"),
+            Some(175),
+            false,
+        ),
         ("main", None, None, false),
     ]
 }
@@ -77,9 +92,19 @@ pub fn kvstore_sites(smallvec: bool) -> Vec<SiteSpec> {
     let mut sites = vec![
         SiteSpec {
             frames: stack(&[
-                ("kvstore::index::Index<K,V>::insert", Some("src/index.rs"), Some(88), false),
+                (
+                    "kvstore::index::Index<K,V>::insert",
+                    Some("src/index.rs"),
+                    Some(88),
+                    false,
+                ),
                 ("kvstore::db::Db::put", Some("src/db.rs"), Some(131), false),
-                ("kvstore::server::handle_connection::{{closure}}", Some("src/server.rs"), Some(57), false),
+                (
+                    "kvstore::server::handle_connection::{{closure}}",
+                    Some("src/server.rs"),
+                    Some(57),
+                    false,
+                ),
             ]),
             size: 4000,
             count: 2_000,
@@ -90,9 +115,19 @@ pub fn kvstore_sites(smallvec: bool) -> Vec<SiteSpec> {
         },
         SiteSpec {
             frames: stack(&[
-                ("<alloc::string::String as core::clone::Clone>::clone", Some("/rustc/library/alloc/src/string.rs"), Some(2110), true),
+                (
+                    "<alloc::string::String as core::clone::Clone>::clone",
+                    Some("/rustc/library/alloc/src/string.rs"),
+                    Some(2110),
+                    true,
+                ),
                 ("kvstore::db::Db::get", Some("src/db.rs"), Some(152), false),
-                ("kvstore::server::handle_connection::{{closure}}", Some("src/server.rs"), Some(61), false),
+                (
+                    "kvstore::server::handle_connection::{{closure}}",
+                    Some("src/server.rs"),
+                    Some(61),
+                    false,
+                ),
             ]),
             size: 100,
             count: 30_000,
@@ -103,9 +138,19 @@ pub fn kvstore_sites(smallvec: bool) -> Vec<SiteSpec> {
         },
         SiteSpec {
             frames: stack(&[
-                ("_ZN7kvstore3wal9WalWriter6append17h8f3a2b1c0d9e7f65E", Some("src/wal.rs"), Some(33), false),
+                (
+                    "_ZN7kvstore3wal9WalWriter6append17h8f3a2b1c0d9e7f65E",
+                    Some("src/wal.rs"),
+                    Some(33),
+                    false,
+                ),
                 ("kvstore::db::Db::put", Some("src/db.rs"), Some(129), false),
-                ("kvstore::server::handle_connection::{{closure}}", Some("src/server.rs"), Some(57), false),
+                (
+                    "kvstore::server::handle_connection::{{closure}}",
+                    Some("src/server.rs"),
+                    Some(57),
+                    false,
+                ),
             ]),
             size: 20_000,
             count: 300,
@@ -116,7 +161,12 @@ pub fn kvstore_sites(smallvec: bool) -> Vec<SiteSpec> {
         },
         SiteSpec {
             frames: stack(&[
-                ("kvstore::cache::LruCache<K,V>::get_or_insert::h0123456789abcdef", Some("src/cache.rs"), Some(71), false),
+                (
+                    "kvstore::cache::LruCache<K,V>::get_or_insert::h0123456789abcdef",
+                    Some("src/cache.rs"),
+                    Some(71),
+                    false,
+                ),
                 ("kvstore::db::Db::get", Some("src/db.rs"), Some(148), false),
             ]),
             size: 200,
@@ -127,9 +177,12 @@ pub fn kvstore_sites(smallvec: bool) -> Vec<SiteSpec> {
             at_peak: 1_200,
         },
         SiteSpec {
-            frames: stack(&[
-                ("kvstore::config::Config::load", Some("src/config.rs"), Some(12), false),
-            ]),
+            frames: stack(&[(
+                "kvstore::config::Config::load",
+                Some("src/config.rs"),
+                Some(12),
+                false,
+            )]),
             size: 24,
             count: 10,
             freed: 0,
@@ -157,7 +210,12 @@ pub fn kvstore_sites(smallvec: bool) -> Vec<SiteSpec> {
     } else {
         SiteSpec {
             frames: stack(&[
-                ("kvstore::key::Key::from_bytes", Some("src/key.rs"), Some(17), false),
+                (
+                    "kvstore::key::Key::from_bytes",
+                    Some("src/key.rs"),
+                    Some(17),
+                    false,
+                ),
                 ("kvstore::db::Db::put", Some("src/db.rs"), Some(127), false),
             ]),
             size: 12,
@@ -195,7 +253,9 @@ pub fn build_profile(
                 file: file.map(str::to_string),
                 line,
                 // Same address for a frame inlined into the next one, as unwinders report.
-                addr: 0x5555_0000_0000 + (n as u64) * 0x1000 + (i as u64 + u64::from(!inlined)) * 0x10,
+                addr: 0x5555_0000_0000
+                    + (n as u64) * 0x1000
+                    + (i as u64 + u64::from(!inlined)) * 0x10,
                 inlined,
             })
             .collect();
@@ -244,7 +304,7 @@ pub fn build_profile(
         totals.live_blocks += live;
         totals.peak_live_bytes += spec.size * spec.at_peak;
     }
-    sites.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
     let size_classes: Vec<SizeClassCounts> = classes.into_values().collect();
     let gap = with_gap.then(|| {
         let requested = totals.live_bytes as i64;
@@ -298,7 +358,12 @@ pub fn build_profile(
             allocator: allocator.to_string(),
             allocator_config: None,
             sampling_bytes,
-            unwinder: if sampling_bytes == 0 { "off" } else { "frame-pointers" }.to_string(),
+            unwinder: if sampling_bytes == 0 {
+                "off"
+            } else {
+                "frame-pointers"
+            }
+            .to_string(),
             peak_rss: gap.map_or(20 << 20, |g| g.rss as u64 + (1 << 20)),
             allocscope_version: "0.1.0".to_string(),
         },
@@ -317,12 +382,24 @@ pub fn build_profile(
 
 /// `kvstore` over jemalloc, sampled every 512 KiB, before the SmallVec change.
 pub fn kvstore_before() -> Profile {
-    build_profile("kvstore", "jemalloc", 512 * 1024, &kvstore_sites(false), true)
+    build_profile(
+        "kvstore",
+        "jemalloc",
+        512 * 1024,
+        &kvstore_sites(false),
+        true,
+    )
 }
 
 /// The same after the SmallVec change.
 pub fn kvstore_after() -> Profile {
-    build_profile("kvstore", "jemalloc", 512 * 1024, &kvstore_sites(true), true)
+    build_profile(
+        "kvstore",
+        "jemalloc",
+        512 * 1024,
+        &kvstore_sites(true),
+        true,
+    )
 }
 
 /// `kvstore` over the system allocator in exact mode: no gap (no statistics).
@@ -349,7 +426,9 @@ pub fn large(n: usize) -> Profile {
         state ^= state << 17;
         state
     };
-    const MODULES: [&str; 8] = ["server", "db", "index", "cache", "wal", "codec", "net", "query"];
+    const MODULES: [&str; 8] = [
+        "server", "db", "index", "cache", "wal", "codec", "net", "query",
+    ];
     const TYPES: [&str; 6] = [
         "Handler",
         "Table<K,V>",
@@ -363,7 +442,13 @@ pub fn large(n: usize) -> Profile {
         let depth = 8 + (next() % 17) as usize;
         let mut frames: Vec<(String, u32)> = Vec::with_capacity(depth);
         // Leaf first; the leaf carries the index so every stack is distinct.
-        frames.push((format!("app::alloc_site_{i}::<impl app::{}>::make", TYPES[i % TYPES.len()]), (i % 500) as u32));
+        frames.push((
+            format!(
+                "app::alloc_site_{i}::<impl app::{}>::make",
+                TYPES[i % TYPES.len()]
+            ),
+            (i % 500) as u32,
+        ));
         for d in 1..depth {
             let r = next();
             frames.push((
@@ -420,6 +505,6 @@ pub fn large(n: usize) -> Profile {
             }
         })
         .collect();
-    profile.sites.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    profile.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
     profile
 }

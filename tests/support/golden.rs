@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 /// `tests/<rel>` in the crate.
 pub fn tests_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(rel)
 }
 
 /// True when `BLESS` is set to anything but `0` or empty.
@@ -29,7 +31,10 @@ pub fn check(rel: &str, actual: &[u8]) {
         )
     });
     if expected != actual {
-        let (exp, act) = (String::from_utf8_lossy(&expected), String::from_utf8_lossy(actual));
+        let (exp, act) = (
+            String::from_utf8_lossy(&expected),
+            String::from_utf8_lossy(actual),
+        );
         let first = exp
             .lines()
             .zip(act.lines())
