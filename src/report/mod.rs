@@ -13,7 +13,7 @@
 //! | [`diff`] | [`write_diff_flamegraph`], [`site_changes`], [`write_change_tables`] |
 //! | [`summary`] | [`Summary`]: text and stable JSON |
 //! | [`pprof`] | [`to_pprof_gz`]: gzipped `profile.proto` for `go tool pprof` |
-//! | [`export`] | [`export()`] in an [`ExportFormat`] |
+//! | [`export`](mod@export) | [`export()`] in an [`ExportFormat`] |
 //! | [`output`], [`progress`] | atomic output files, progress on stderr |
 //! | [`cli`] | the `alloc-report` command line |
 //!
