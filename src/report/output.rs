@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::profile::{write_atomically, ProfileError};
+use crate::report::progress::Progress;
 
 /// The destination of a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +29,10 @@ impl Output {
     /// left behind and an existing file is untouched.
     pub fn write(&self, bytes: &[u8]) -> Result<(), ProfileError> {
         match self {
-            Output::File(path) => write_atomically(path, bytes),
+            Output::File(path) => {
+                let _progress = Progress::start(format!("writing {}", path.display()));
+                write_atomically(path, bytes)
+            }
             Output::Stdout => {
                 let mut out = std::io::stdout().lock();
                 match out.write_all(bytes).and_then(|()| out.flush()) {
