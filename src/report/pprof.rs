@@ -228,6 +228,7 @@ pub fn to_proto<'p>(profile: &'p Profile) -> proto::Profile {
     let mut function_ids: HashMap<(&str, Option<&str>), u64> = HashMap::new();
     let mut locations: Vec<proto::Location> = Vec::new();
     let mut location_ids: HashMap<(u64, Vec<(u64, i64)>), u64> = HashMap::new();
+    let mut single_line_ids: HashMap<(u64, u64, i64), u64> = HashMap::new();
     let mut samples = Vec::with_capacity(profile.sites.len());
     let (mut lowest, mut highest) = (u64::MAX, 0u64);
 
@@ -267,26 +268,37 @@ pub fn to_proto<'p>(profile: &'p Profile) -> proto::Profile {
             }
             lowest = lowest.min(frame.addr);
             highest = highest.max(frame.addr);
-            let key = (frame.addr, std::mem::take(&mut lines));
-            let id = match location_ids.get(&key) {
-                Some(&id) => id,
+            // Most locations are one frame: key those without allocating.
+            let single = match lines.as_slice() {
+                &[(function_id, line)] => Some((frame.addr, function_id, line)),
+                _ => None,
+            };
+            let known = match single {
+                Some(key) => single_line_ids.get(&key).copied(),
+                None => location_ids.get(&(frame.addr, lines.clone())).copied(),
+            };
+            let id = match known {
+                Some(id) => id,
                 None => {
                     let id = locations.len() as u64 + 1;
                     locations.push(proto::Location {
                         id,
                         mapping_id: MAPPING_ID,
-                        address: key.0,
-                        line: key
-                            .1
+                        address: frame.addr,
+                        line: lines
                             .iter()
                             .map(|&(function_id, line)| proto::Line { function_id, line })
                             .collect(),
                         is_folded: false,
                     });
-                    location_ids.insert(key, id);
+                    match single {
+                        Some(key) => single_line_ids.insert(key, id),
+                        None => location_ids.insert((frame.addr, lines.clone()), id),
+                    };
                     id
                 }
             };
+            lines.clear();
             location_id.push(id);
         }
         samples.push(proto::Sample {
