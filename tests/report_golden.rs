@@ -55,3 +55,27 @@ fn summary_text_and_json() {
         );
     }
 }
+
+#[test]
+fn summary_figures_match_hand_computed_ones() {
+    let s = Summary::new(&fixtures::kvstore_before(), 5);
+    // Rounding waste per site, (class − size) × count:
+    // 4000→4096: 96×2000, 100→112: 12×30000, 20000→20480: 480×300, 200→224: 24×5000,
+    // 24→32: 8×10, 12→16: 4×40000.
+    assert_eq!(
+        s.rounding_waste_bytes,
+        96 * 2000 + 12 * 30_000 + 480 * 300 + 24 * 5000 + 8 * 10 + 4 * 40_000
+    );
+    assert_eq!(s.allocs, 2000 + 30_000 + 300 + 5000 + 10 + 40_000);
+    assert_eq!(
+        s.live_bytes_at_exit,
+        4000 * 800 + 20_000 + 200 * 1000 + 24 * 10 + 12 * 1000
+    );
+    assert_eq!(
+        s.top_sites_by_allocs[0].frames[0],
+        "kvstore::key::Key::from_bytes"
+    );
+    assert_eq!(s.top_sites_by_allocs[0].allocs, 40_000);
+    let gap = s.gap.unwrap();
+    assert_eq!(gap.requested, s.live_bytes_at_exit as i64);
+}

@@ -99,3 +99,57 @@ pub fn stack_key(site: &CallSite) -> String {
     }
     key
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Frame, Lifetimes};
+
+    fn frame(function: &str, addr: u64) -> Frame {
+        Frame {
+            function: function.to_string(),
+            file: None,
+            line: None,
+            addr,
+            inlined: false,
+        }
+    }
+
+    fn site(frames: Vec<Frame>, allocs: u64, bytes: u64) -> CallSite {
+        CallSite {
+            frames,
+            allocs,
+            bytes,
+            live_blocks: 0,
+            live_bytes: 0,
+            peak_bytes: 0,
+            slack_bytes: 0,
+            samples: 1,
+            size_classes: Vec::new(),
+            lifetimes: Lifetimes::default(),
+        }
+    }
+
+    #[test]
+    fn folds_root_first_merges_equal_names_and_skips_zeros() {
+        let json = include_str!("../../tests/fixtures/kvstore-before.json");
+        let mut profile = Profile::from_slice(json.as_bytes(), "fixture").unwrap();
+        profile.sites = vec![
+            // Same names, different addresses (two builds' worth): one stack.
+            site(vec![frame("leaf", 1), frame("main", 2)], 3, 30),
+            site(vec![frame("leaf", 5), frame("main", 6)], 4, 40),
+            // A `;` inside a name does not add a frame.
+            site(vec![frame("<[u8; 8]>::new", 7), frame("main", 8)], 1, 0),
+            site(Vec::new(), 2, 20),
+        ];
+        let bytes = FoldedStacks::from_profile(&profile, Metric::Bytes);
+        assert_eq!(bytes.to_text(), "? 20\nmain;leaf 70\n");
+        assert_eq!(bytes.total(), 90);
+        let allocs = FoldedStacks::from_profile(&profile, Metric::Allocs);
+        assert_eq!(
+            allocs.to_text(),
+            "? 2\nmain;<[u8: 8]>::new 1\nmain;leaf 7\n"
+        );
+        assert!(FoldedStacks::from_profile(&profile, Metric::Live).is_empty());
+    }
+}
