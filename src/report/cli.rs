@@ -138,12 +138,6 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
-/// Leaves a profile to the end of the process instead of freeing it: freeing a large profile
-/// block by block takes a noticeable part of a short run, and the process is about to exit.
-fn leak(profile: Profile) {
-    std::mem::forget(profile);
-}
-
 /// Reads a profile, showing progress if that takes long.
 fn read_profile(path: &Path) -> anyhow::Result<Profile> {
     let _progress = Progress::start(format!("reading {}", path.display()));
@@ -153,6 +147,13 @@ fn read_profile(path: &Path) -> anyhow::Result<Profile> {
 impl Command {
     /// Runs the subcommand.
     pub fn run(self) -> anyhow::Result<()> {
+        self.run_keeping(&mut Vec::new())
+    }
+
+    /// Runs the subcommand and hands the profiles it read to `keep` rather than freeing them,
+    /// so that [`main`] can leave them to the end of the process: freeing a large profile
+    /// block by block is a noticeable part of a short run.
+    fn run_keeping(self, keep: &mut Vec<Profile>) -> anyhow::Result<()> {
         match self {
             Command::Flamegraph(args) => {
                 let profile = read_profile(&args.profile)?;
@@ -163,7 +164,7 @@ impl Command {
                         .with_context(|| args.profile.display().to_string())?;
                 }
                 Output::from_arg(&args.output).write(&svg)?;
-                leak(profile);
+                keep.push(profile);
             }
             Command::Summary(args) => {
                 let profile = read_profile(&args.profile)?;
@@ -176,7 +177,7 @@ impl Command {
                     text
                 };
                 Output::Stdout.write(&text)?;
-                leak(profile);
+                keep.push(profile);
             }
             Command::Diff(args) => {
                 let before = read_profile(&args.before)?;
@@ -196,8 +197,8 @@ impl Command {
                     write_change_tables(&before, &after, args.top, &mut table)?;
                     Output::Stdout.write(&table)?;
                 }
-                leak(before);
-                leak(after);
+                keep.push(before);
+                keep.push(after);
             }
             Command::Export(args) => {
                 let output = match &args.output {
@@ -216,7 +217,7 @@ impl Command {
                     export(&profile, args.format, args.metric)
                 };
                 output.write(&bytes)?;
-                leak(profile);
+                keep.push(profile);
             }
         }
         Ok(())
@@ -227,7 +228,10 @@ impl Command {
 /// status 1 (clap's own errors exit with status 2).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.run() {
+    let mut profiles = Vec::new();
+    let result = cli.command.run_keeping(&mut profiles);
+    std::mem::forget(profiles);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("alloc-report: error: {}", one_line(&e));
