@@ -51,7 +51,7 @@ fn frame_y(svg: &str, name: &str) -> f64 {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["flamegraph", "summary", "diff", "export"] {
+    for sub in ["flamegraph", "summary", "diff", "export", "html", "compare"] {
         let out = alloc_report().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "{sub} --help");
         assert!(
@@ -62,7 +62,7 @@ fn every_subcommand_has_help() {
     }
     let out = alloc_report().arg("--help").output().unwrap();
     assert!(out.status.success());
-    for sub in ["flamegraph", "summary", "diff", "export"] {
+    for sub in ["flamegraph", "summary", "diff", "export", "html", "compare"] {
         assert!(stdout(&out).contains(sub));
     }
 }
@@ -495,6 +495,19 @@ fn bad_profiles_get_one_line_naming_the_file_and_no_output() {
                 good.clone().into(),
                 bad.clone().into(),
             ],
+            vec![
+                "html".into(),
+                "-o".into(),
+                out_file.clone().into(),
+                bad.clone().into(),
+            ],
+            vec!["compare".into(), good.clone().into(), bad.clone().into()],
+            vec![
+                "compare".into(),
+                "--json".into(),
+                bad.clone().into(),
+                good.clone().into(),
+            ],
         ];
         for args in runs {
             let out = alloc_report().args(&args).output().unwrap();
@@ -628,5 +641,73 @@ fn wrong_flags_get_claps_error() {
         );
     }
     let out = alloc_report().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn html_writes_one_self_contained_page_with_the_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("report.html");
+    let out = alloc_report()
+        .arg("html")
+        .arg("-o")
+        .arg(&out_file)
+        .arg(fixture("kvstore-after.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&out_file).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"));
+    // Self-contained: no script or stylesheet is fetched from anywhere.
+    assert!(!html.contains("src=\"http"), "no remote scripts");
+    assert!(!html.contains("href=\"http"), "no remote stylesheets");
+    // The profile's call sites are embedded.
+    assert!(html.contains("kvstore::db::Db::get"));
+    assert_eq!(files_in(dir.path()), vec!["report.html".to_string()]);
+}
+
+#[test]
+fn compare_prints_the_profiles_side_by_side_and_as_json() {
+    let before = fixture("kvstore-before.json");
+    let after = fixture("kvstore-after.json");
+    let out = alloc_report()
+        .arg("compare")
+        .arg(&before)
+        .arg(&after)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("kvstore-before") && text.contains("kvstore-after"),
+        "{text}"
+    );
+    let out = alloc_report()
+        .args(["compare", "--json"])
+        .arg(&before)
+        .arg(&after)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b = allocscope::profile::Profile::read(&before).unwrap();
+    let a = allocscope::profile::Profile::read(&after).unwrap();
+    let names: Vec<_> = json["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["kvstore-before", "kvstore-after"]);
+    let row = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "allocations")
+        .expect("an allocations row");
+    assert_eq!(row["values"][0].as_u64(), Some(b.totals.allocs), "{row}");
+    assert_eq!(row["values"][1].as_u64(), Some(a.totals.allocs), "{row}");
+    // One profile is not a comparison: clap says so.
+    let out = alloc_report().arg("compare").arg(&before).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -10,9 +10,11 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 
 use crate::profile::Profile;
+use crate::report::compare;
 use crate::report::diff::{write_change_tables, write_diff_flamegraph};
 use crate::report::export::{export, ExportFormat};
 use crate::report::flamegraph::{write_flamegraph, FlamegraphOptions};
+use crate::report::html::{self, HtmlOptions};
 use crate::report::metric::Metric;
 use crate::report::output::Output;
 use crate::report::progress::Progress;
@@ -43,6 +45,37 @@ pub enum Command {
     Diff(DiffArgs),
     /// Write the profile as folded stacks or as a gzipped pprof heap profile.
     Export(ExportArgs),
+    /// Write a self-contained HTML report (gap, size classes, timeline, call sites,
+    /// interactive flamegraph) that opens from disk in any browser.
+    Html(HtmlArgs),
+    /// Compare profiles of the same program side by side (e.g. over different allocators):
+    /// times, allocations, peaks, RSS and the gap terms, with the differences in words.
+    Compare(CompareArgs),
+}
+
+/// Arguments of `alloc-report html`.
+#[derive(Debug, Args)]
+pub struct HtmlArgs {
+    /// The profile file (JSON written by allocscope).
+    pub profile: PathBuf,
+    /// Output HTML file (`-` for stdout).
+    #[arg(short, long, default_value = "report.html")]
+    pub output: PathBuf,
+    /// Title of the page (default: the program's name).
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+/// Arguments of `alloc-report compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Profiles of the same program; the first is the baseline. Each is named by its file
+    /// stem (or its full path where two stems are the same).
+    #[arg(required = true, num_args = 2..)]
+    pub profiles: Vec<PathBuf>,
+    /// Print the comparison as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How a flamegraph looks (shared by `flamegraph` and `diff`).
@@ -218,6 +251,50 @@ impl Command {
                 };
                 output.write(&bytes)?;
                 keep.push(profile);
+            }
+            Command::Html(args) => {
+                let profile = read_profile(&args.profile)?;
+                let html = {
+                    let _progress = Progress::start("rendering HTML report");
+                    let mut options = HtmlOptions::default();
+                    options.title = args.title.clone();
+                    options.diagnosis = profile.gap.as_ref().map(|g| vec![g.diagnosis()]);
+                    html::render_with_options(&profile, &options)
+                };
+                Output::from_arg(&args.output).write(html.as_bytes())?;
+                keep.push(profile);
+            }
+            Command::Compare(args) => {
+                let stems: Vec<String> = args
+                    .profiles
+                    .iter()
+                    .map(|p| {
+                        p.file_stem()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .collect();
+                let mut loaded = Vec::new();
+                for (path, stem) in args.profiles.iter().zip(&stems) {
+                    let unique = stems.iter().filter(|s| *s == stem).count() == 1;
+                    let name = if unique {
+                        stem.clone()
+                    } else {
+                        path.display().to_string()
+                    };
+                    loaded.push((name, read_profile(path)?));
+                }
+                let comparison = compare::compare(&loaded);
+                let text = if args.json {
+                    let mut json = serde_json::to_string_pretty(&comparison)?;
+                    json.push('\n');
+                    json
+                } else {
+                    comparison.to_string()
+                };
+                Output::Stdout.write(text.as_bytes())?;
+                keep.extend(loaded.into_iter().map(|(_, p)| p));
             }
         }
         Ok(())

@@ -426,19 +426,8 @@ fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Resul
     )
 }
 
-/// The one sentence of diagnosis the summary prints under the gap table.
-///
-/// MERGE POINT: this is the single place where `GapBreakdown::explain()` (written on the gap
-/// branch in `src/gap.rs`) plugs in; replace the body with `Some(gap.explain())` (or its
-/// equivalent) at merge time. Until then it names the largest term beyond the requested
-/// bytes, which is a fact of the table, not a diagnosis.
+/// The diagnosis the summary prints under the gap table: the dominant term and what to do
+/// about it, worded once for the whole crate by [`GapBreakdown::diagnosis`].
 fn gap_diagnosis(gap: &GapBreakdown) -> Option<String> {
-    let (name, value) = gap_terms(gap).into_iter().skip(1).max_by_key(|&(_, v)| v)?;
-    (value > 0).then(|| {
-        format!(
-            "the largest term beyond the requested bytes is {name}: {} MiB, {} of RSS",
-            units::mib(value),
-            units::percent(value as f64, gap.rss as f64)
-        )
-    })
+    Some(gap.diagnosis()).filter(|d| !d.is_empty())
 }
