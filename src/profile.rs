@@ -258,31 +258,40 @@ impl Profile {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ProfileError::Empty { path: name.into() });
         }
-        // Check format and version first, so an old or foreign file gets a precise message.
-        #[derive(Deserialize)]
-        struct Header {
-            format: Option<serde_json::Value>,
-            version: Option<serde_json::Value>,
-        }
-        if let Ok(h) = serde_json::from_slice::<Header>(bytes) {
+        let header_error = |bytes: &[u8]| -> Option<ProfileError> {
+            #[derive(Deserialize)]
+            struct Header {
+                format: Option<serde_json::Value>,
+                version: Option<serde_json::Value>,
+            }
+            let h = serde_json::from_slice::<Header>(bytes).ok()?;
             let fmt_ok = h.format.as_ref().and_then(|v| v.as_str()) == Some(PROFILE_FORMAT);
             let ver_ok =
-                h.version.as_ref().and_then(|v| v.as_u64()) == Some(PROFILE_VERSION as u64);
-            if !fmt_ok || !ver_ok {
+                h.version.as_ref().and_then(|v| v.as_u64()) == Some(u64::from(PROFILE_VERSION));
+            (!fmt_ok || !ver_ok).then(|| {
                 let show = |v: &Option<serde_json::Value>| match v {
                     Some(v) => v.to_string(),
                     None => "missing".to_string(),
                 };
-                return Err(ProfileError::Version {
+                ProfileError::Version {
                     path: name.into(),
                     found: format!("format {} version {}", show(&h.format), show(&h.version)),
-                });
-            }
+                }
+            })
+        };
+        // Parse once in full (profiles can be hundreds of MB); only when that fails, or the
+        // result is of another format or version, look at the header for a precise message.
+        match serde_json::from_slice::<Profile>(bytes) {
+            Ok(p) if p.format == PROFILE_FORMAT && p.version == PROFILE_VERSION => Ok(p),
+            Ok(_) => Err(header_error(bytes).unwrap_or_else(|| ProfileError::Invalid {
+                path: name.into(),
+                message: "unexpected format or version".into(),
+            })),
+            Err(e) => Err(header_error(bytes).unwrap_or_else(|| ProfileError::Invalid {
+                path: name.into(),
+                message: e.to_string(),
+            })),
         }
-        serde_json::from_slice(bytes).map_err(|e| ProfileError::Invalid {
-            path: name.into(),
-            message: e.to_string(),
-        })
     }
 
     /// Writes the profile atomically: to a temporary file beside `path`, then renamed over it.

@@ -119,7 +119,8 @@ pub fn snapshot() -> Snapshot {
     crate::counters::observe_live(live_bytes);
     let size_classes = t.size_classes();
     let usable_live: u64 = size_classes.iter().map(|c| c.live_usable_bytes).sum();
-    let gap = crate::gap::compute(live_bytes, usable_live);
+    // Reading jemalloc and /proc is allocscope's own work, not the program's.
+    let gap = crate::reentrancy::untracked(|| crate::gap::compute(live_bytes, usable_live));
     Snapshot {
         allocs: t.allocs(),
         reallocs: t.reallocs(),

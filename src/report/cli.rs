@@ -1,0 +1,332 @@
+//! The `alloc-report` command line: argument parsing and the subcommands, so that the binary
+//! is one call to [`main`]. To add a subcommand, add a variant to [`Command`] with its
+//! `Args` struct and an arm in [`Command::run`].
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+
+use crate::profile::Profile;
+use crate::report::compare;
+use crate::report::diff::{write_change_tables, write_diff_flamegraph};
+use crate::report::export::{export, ExportFormat};
+use crate::report::flamegraph::{write_flamegraph, FlamegraphOptions};
+use crate::report::html::{self, HtmlOptions};
+use crate::report::metric::Metric;
+use crate::report::output::Output;
+use crate::report::progress::Progress;
+use crate::report::summary::Summary;
+
+/// `alloc-report`: reports on allocscope profile files.
+#[derive(Debug, Parser)]
+#[command(
+    name = "alloc-report",
+    version,
+    about = "Reports on allocscope profiles: flamegraphs, summary, diff, export to folded stacks or pprof"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+#[non_exhaustive]
+pub enum Command {
+    /// Draw a flamegraph (SVG) of one figure of the call sites.
+    Flamegraph(FlamegraphArgs),
+    /// Print totals, size classes, top call sites and the RSS gap.
+    Summary(SummaryArgs),
+    /// Compare two profiles: a differential flamegraph and the call sites that changed most.
+    Diff(DiffArgs),
+    /// Write the profile as folded stacks or as a gzipped pprof heap profile.
+    Export(ExportArgs),
+    /// Write a self-contained HTML report (gap, size classes, timeline, call sites,
+    /// interactive flamegraph) that opens from disk in any browser.
+    Html(HtmlArgs),
+    /// Compare profiles of the same program side by side (e.g. over different allocators):
+    /// times, allocations, peaks, RSS and the gap terms, with the differences in words.
+    Compare(CompareArgs),
+}
+
+/// Arguments of `alloc-report html`.
+#[derive(Debug, Args)]
+pub struct HtmlArgs {
+    /// The profile file (JSON written by allocscope).
+    pub profile: PathBuf,
+    /// Output HTML file (`-` for stdout).
+    #[arg(short, long, default_value = "report.html")]
+    pub output: PathBuf,
+    /// Title of the page (default: the program's name).
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+/// Arguments of `alloc-report compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Profiles of the same program; the first is the baseline. Each is named by its file
+    /// stem (or its full path where two stems are the same).
+    #[arg(required = true, num_args = 2..)]
+    pub profiles: Vec<PathBuf>,
+    /// Print the comparison as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a flamegraph looks (shared by `flamegraph` and `diff`).
+#[derive(Debug, Args)]
+pub struct DrawArgs {
+    /// The figure that gives frames their width.
+    #[arg(long, value_enum, default_value_t = Metric::Bytes)]
+    pub metric: Metric,
+    /// Title of the graph (default: the metric and its unit).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Draw an icicle graph: roots at the top, allocating functions at the bottom.
+    #[arg(long)]
+    pub icicle: bool,
+    /// Leave out frames narrower than this percentage of the whole graph's width.
+    #[arg(long, default_value_t = 0.1, value_name = "PERCENT")]
+    pub min_width: f64,
+    /// Image width in pixels (default: fluid).
+    #[arg(long, value_name = "PIXELS")]
+    pub width: Option<usize>,
+}
+
+impl DrawArgs {
+    fn options(&self) -> FlamegraphOptions {
+        FlamegraphOptions {
+            metric: self.metric,
+            title: self.title.clone(),
+            icicle: self.icicle,
+            min_width: self.min_width,
+            image_width: self.width,
+        }
+    }
+}
+
+/// Arguments of `alloc-report flamegraph`.
+#[derive(Debug, Args)]
+pub struct FlamegraphArgs {
+    /// The profile file (JSON written by allocscope).
+    pub profile: PathBuf,
+    /// Output SVG file (`-` for stdout).
+    #[arg(short, long, default_value = "flamegraph.svg")]
+    pub output: PathBuf,
+    /// How to draw.
+    #[command(flatten)]
+    pub draw: DrawArgs,
+}
+
+/// Arguments of `alloc-report summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// The profile file (JSON written by allocscope).
+    pub profile: PathBuf,
+    /// Print stable JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// How many call sites to list in each ranking.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+}
+
+/// Arguments of `alloc-report diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The profile before the change.
+    pub before: PathBuf,
+    /// The profile after the change.
+    pub after: PathBuf,
+    /// Output SVG file of the differential flamegraph (`-` for stdout, which then gets no
+    /// table).
+    #[arg(short, long, default_value = "diff.svg")]
+    pub output: PathBuf,
+    /// How many call sites to list in each table.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// How to draw.
+    #[command(flatten)]
+    pub draw: DrawArgs,
+}
+
+/// Arguments of `alloc-report export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The profile file (JSON written by allocscope).
+    pub profile: PathBuf,
+    /// The format to write.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// The figure of folded stacks (pprof carries all of them).
+    #[arg(long, value_enum, default_value_t = Metric::Bytes)]
+    pub metric: Metric,
+    /// Output file (default: stdout).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Reads a profile, showing progress if that takes long.
+fn read_profile(path: &Path) -> anyhow::Result<Profile> {
+    let _progress = Progress::start(format!("reading {}", path.display()));
+    Ok(Profile::read(path)?)
+}
+
+impl Command {
+    /// Runs the subcommand.
+    pub fn run(self) -> anyhow::Result<()> {
+        self.run_keeping(&mut Vec::new())
+    }
+
+    /// Runs the subcommand and hands the profiles it read to `keep` rather than freeing them,
+    /// so that [`main`] can leave them to the end of the process: freeing a large profile
+    /// block by block is a noticeable part of a short run.
+    fn run_keeping(self, keep: &mut Vec<Profile>) -> anyhow::Result<()> {
+        match self {
+            Command::Flamegraph(args) => {
+                let profile = read_profile(&args.profile)?;
+                let mut svg = Vec::new();
+                {
+                    let _progress = Progress::start("rendering flamegraph");
+                    write_flamegraph(&profile, &args.draw.options(), &mut svg)
+                        .with_context(|| args.profile.display().to_string())?;
+                }
+                Output::from_arg(&args.output).write(&svg)?;
+                keep.push(profile);
+            }
+            Command::Summary(args) => {
+                let profile = read_profile(&args.profile)?;
+                let summary = Summary::new(&profile, args.top);
+                let text = if args.json {
+                    summary.to_json().into_bytes()
+                } else {
+                    let mut text = Vec::new();
+                    summary.write_text(&mut text)?;
+                    text
+                };
+                Output::Stdout.write(&text)?;
+                keep.push(profile);
+            }
+            Command::Diff(args) => {
+                let before = read_profile(&args.before)?;
+                let after = read_profile(&args.after)?;
+                let mut svg = Vec::new();
+                {
+                    let _progress = Progress::start("rendering differential flamegraph");
+                    write_diff_flamegraph(&before, &after, &args.draw.options(), &mut svg)
+                        .with_context(|| {
+                            format!("{} vs {}", args.before.display(), args.after.display())
+                        })?;
+                }
+                let output = Output::from_arg(&args.output);
+                output.write(&svg)?;
+                if output != Output::Stdout {
+                    let mut table = Vec::new();
+                    write_change_tables(&before, &after, args.top, &mut table)?;
+                    Output::Stdout.write(&table)?;
+                }
+                keep.push(before);
+                keep.push(after);
+            }
+            Command::Export(args) => {
+                let output = match &args.output {
+                    Some(path) => Output::from_arg(path),
+                    None => Output::Stdout,
+                };
+                if args.format == ExportFormat::Pprof
+                    && output == Output::Stdout
+                    && std::io::stdout().is_terminal()
+                {
+                    bail!("refusing to write binary pprof data to a terminal; use -o FILE");
+                }
+                let profile = read_profile(&args.profile)?;
+                let bytes = {
+                    let _progress = Progress::start("exporting");
+                    export(&profile, args.format, args.metric)
+                };
+                output.write(&bytes)?;
+                keep.push(profile);
+            }
+            Command::Html(args) => {
+                let profile = read_profile(&args.profile)?;
+                let html = {
+                    let _progress = Progress::start("rendering HTML report");
+                    let mut options = HtmlOptions::default();
+                    options.title = args.title.clone();
+                    options.diagnosis = profile.gap.as_ref().map(|g| vec![g.diagnosis()]);
+                    html::render_with_options(&profile, &options)
+                };
+                Output::from_arg(&args.output).write(html.as_bytes())?;
+                keep.push(profile);
+            }
+            Command::Compare(args) => {
+                let stems: Vec<String> = args
+                    .profiles
+                    .iter()
+                    .map(|p| {
+                        p.file_stem()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .collect();
+                let mut loaded = Vec::new();
+                for (path, stem) in args.profiles.iter().zip(&stems) {
+                    let unique = stems.iter().filter(|s| *s == stem).count() == 1;
+                    let name = if unique {
+                        stem.clone()
+                    } else {
+                        path.display().to_string()
+                    };
+                    loaded.push((name, read_profile(path)?));
+                }
+                let comparison = compare::compare(&loaded);
+                let text = if args.json {
+                    let mut json = serde_json::to_string_pretty(&comparison)?;
+                    json.push('\n');
+                    json
+                } else {
+                    comparison.to_string()
+                };
+                Output::Stdout.write(text.as_bytes())?;
+                keep.extend(loaded.into_iter().map(|(_, p)| p));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses the command line, runs it, and turns an error into one line on stderr and exit
+/// status 1 (clap's own errors exit with status 2).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut profiles = Vec::new();
+    let result = cli.command.run_keeping(&mut profiles);
+    std::mem::forget(profiles);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("alloc-report: error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, each cause once (an error whose message already
+/// quotes its source, like an I/O error with its path, does not repeat it).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message.replace(['\n', '\r'], " ")
+}

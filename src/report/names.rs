@@ -1,0 +1,97 @@
+//! Frame names as users know them: demangled, without hash suffixes, safe in folded stacks.
+//!
+//! The profiler already stores demangled names without the `::h0123…` hash, but a profile
+//! written by another tool or by hand may not, so every name goes through [`display_name`].
+
+use std::borrow::Cow;
+
+use crate::profile::Frame;
+
+/// The name shown for a frame: its function, demangled (legacy `_ZN…E` and v0 `_R…`
+/// symbols), without a trailing `::h<16 hex digits>` hash, or `"?"` when empty.
+pub fn display_name(frame: &Frame) -> Cow<'_, str> {
+    function_name(&frame.function)
+}
+
+/// [`display_name`] for a bare function name.
+pub fn function_name(name: &str) -> Cow<'_, str> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Cow::Borrowed("?");
+    }
+    if name.starts_with("_ZN") || name.starts_with("_R") || name.starts_with("__ZN") {
+        if let Ok(d) = rustc_demangle::try_demangle(name) {
+            // `{:#}` leaves out the hash suffix.
+            return Cow::Owned(format!("{d:#}"));
+        }
+    }
+    match strip_hash(name) {
+        Some(stripped) => Cow::Borrowed(stripped),
+        None => Cow::Borrowed(name),
+    }
+}
+
+/// `name` without a trailing `::h` + 16 hex digits, if it has one.
+fn strip_hash(name: &str) -> Option<&str> {
+    const HASH_LEN: usize = 3 + 16; // "::h" + 16 hex digits
+    let split = name.len().checked_sub(HASH_LEN)?;
+    let (head, tail) = (name.get(..split)?, name.get(split..)?);
+    let digits = tail.strip_prefix("::h")?;
+    if !head.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Some(head)
+    } else {
+        None
+    }
+}
+
+/// Makes a frame name safe inside a folded-stacks line (`root;…;leaf COUNT`): a `;` would
+/// split the frame in two (`[u8; 8]`), so it becomes `:`; control characters (line breaks,
+/// tabs) become spaces.
+pub fn sanitize_for_folded(name: &str) -> Cow<'_, str> {
+    if !name.chars().any(|c| c == ';' || c.is_control()) {
+        return Cow::Borrowed(name);
+    }
+    Cow::Owned(
+        name.chars()
+            .map(|c| match c {
+                ';' => ':',
+                c if c.is_control() => ' ',
+                c => c,
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demangles_legacy_and_strips_hash() {
+        assert_eq!(
+            function_name("_ZN7kvstore5cache5Cache3get17h0123456789abcdefE"),
+            "kvstore::cache::Cache::get"
+        );
+        assert_eq!(
+            function_name("kvstore::log::Logger::write::h0123456789abcdef"),
+            "kvstore::log::Logger::write"
+        );
+        // Not a hash: too short, or not hex.
+        assert_eq!(function_name("a::h0123"), "a::h0123");
+        assert_eq!(
+            function_name("a::hxyz3456789abcdef0"),
+            "a::hxyz3456789abcdef0"
+        );
+        assert_eq!(function_name("  "), "?");
+    }
+
+    #[test]
+    fn sanitizes_semicolons_and_line_breaks() {
+        assert_eq!(
+            sanitize_for_folded("<smallvec::SmallVec<[u8; 8]>>::push"),
+            "<smallvec::SmallVec<[u8: 8]>>::push"
+        );
+        assert_eq!(sanitize_for_folded("a\nb\tc"), "a b c");
+        assert!(matches!(sanitize_for_folded("plain"), Cow::Borrowed(_)));
+    }
+}

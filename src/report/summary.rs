@@ -1,0 +1,433 @@
+//! The `summary` report: totals, peak, size classes with rounding waste, top call sites with
+//! lifetime figures, the RSS gap, and the sampling interval that bounds the figures'
+//! precision. [`Summary`] is both the JSON document (`--json`) and the source of the text.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::gap::GapBreakdown;
+use crate::profile::{CallSite, Profile};
+use crate::report::diff::site_label;
+use crate::report::flamegraph::sampling_note;
+use crate::report::names::display_name;
+use crate::report::units;
+
+/// The value of [`Summary::format`].
+pub const SUMMARY_FORMAT: &str = "allocscope-summary";
+/// The current value of [`Summary::version`]; keys are only ever added within a version.
+pub const SUMMARY_VERSION: u32 = 1;
+
+/// Everything the summary shows, serialized as the stable `--json` document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Always [`SUMMARY_FORMAT`].
+    pub format: &'static str,
+    /// Always [`SUMMARY_VERSION`].
+    pub version: u32,
+    /// The profiled program.
+    pub program: String,
+    /// Its command line.
+    pub args: Vec<String>,
+    /// The inner allocator.
+    pub allocator: String,
+    /// Wall time of the run, seconds.
+    pub duration_secs: f64,
+    /// Calls to `alloc` and `alloc_zeroed` (exact).
+    pub allocs: u64,
+    /// Calls to `dealloc` (exact).
+    pub frees: u64,
+    /// Calls to `realloc` (exact).
+    pub reallocs: u64,
+    /// Bytes requested, reallocs' new sizes included (exact).
+    pub bytes_allocated: u64,
+    /// Bytes freed, reallocs' old sizes included (exact).
+    pub bytes_freed: u64,
+    /// Highest live requested bytes during the run (exact).
+    pub peak_live_bytes: u64,
+    /// Live requested bytes when the profile was written: leaked at exit (exact).
+    pub live_bytes_at_exit: u64,
+    /// Live blocks when the profile was written (exact).
+    pub live_blocks_at_exit: u64,
+    /// Peak RSS of the process (`VmHWM`), bytes.
+    pub peak_rss: u64,
+    /// Mean sampling interval in bytes behind the call-site figures: 1 exact, 0 no stacks.
+    pub sampling_bytes: u64,
+    /// Size classes, ascending.
+    pub size_classes: Vec<SizeClassRow>,
+    /// Usable − requested bytes over all allocations (exact).
+    pub rounding_waste_bytes: u64,
+    /// The RSS gap when the profile was written, if the allocator gives statistics.
+    pub gap: Option<GapBreakdown>,
+    /// The RSS gap at the live-bytes peak, if recorded.
+    pub gap_at_peak: Option<GapBreakdown>,
+    /// One sentence on what dominates the gap, when there is a gap.
+    pub diagnosis: Option<String>,
+    /// Number of distinct call stacks in the profile.
+    pub distinct_sites: usize,
+    /// The call sites that requested the most bytes, most first.
+    pub top_sites: Vec<SiteSummary>,
+    /// The call sites that allocated most often, most first.
+    pub top_sites_by_allocs: Vec<SiteSummary>,
+}
+
+/// One size class and its rounding waste.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SizeClassRow {
+    /// Usable bytes of a block of this class.
+    pub size: u64,
+    /// Blocks that entered the class.
+    pub allocs: u64,
+    /// Bytes those blocks requested.
+    pub requested_bytes: u64,
+    /// Usable bytes of those blocks.
+    pub usable_bytes: u64,
+    /// `usable_bytes − requested_bytes`.
+    pub rounding_waste_bytes: u64,
+    /// Blocks of the class live at exit.
+    pub live_blocks: u64,
+    /// Rounding waste of the live blocks.
+    pub live_rounding_waste_bytes: u64,
+}
+
+/// One call site as the summary shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SiteSummary {
+    /// Function names, leaf (the user's allocating function) first.
+    pub frames: Vec<String>,
+    /// `file:line` of the allocating frame, when known.
+    pub location: Option<String>,
+    /// Allocations made here.
+    pub allocs: u64,
+    /// Bytes requested here.
+    pub bytes: u64,
+    /// Blocks still live at exit.
+    pub live_blocks: u64,
+    /// Bytes still live at exit.
+    pub live_bytes: u64,
+    /// Bytes live at the process's peak.
+    pub peak_bytes: u64,
+    /// Size-class rounding waste over this site's allocations.
+    pub slack_bytes: u64,
+    /// Allocations freed.
+    pub freed: u64,
+    /// Allocations freed within 1 ms.
+    pub freed_under_1ms: u64,
+    /// Median lifetime of the freed allocations, ns.
+    pub median_lifetime_ns: Option<u64>,
+    /// Samples behind the estimates; a figure from n samples is good to about ±1/√n.
+    pub samples: u64,
+}
+
+impl SiteSummary {
+    fn from_site(site: &CallSite) -> SiteSummary {
+        let location = site.frames.first().and_then(|f| {
+            f.file.as_ref().map(|file| match f.line {
+                Some(line) => format!("{file}:{line}"),
+                None => file.clone(),
+            })
+        });
+        SiteSummary {
+            frames: site
+                .frames
+                .iter()
+                .map(|f| display_name(f).into_owned())
+                .collect(),
+            location,
+            allocs: site.allocs,
+            bytes: site.bytes,
+            live_blocks: site.live_blocks,
+            live_bytes: site.live_bytes,
+            peak_bytes: site.peak_bytes,
+            slack_bytes: site.slack_bytes,
+            freed: site.lifetimes.freed,
+            freed_under_1ms: site.lifetimes.under_1ms,
+            median_lifetime_ns: site.lifetimes.median_ns,
+            samples: site.samples,
+        }
+    }
+}
+
+/// The `top` sites by `key`, largest first; ties keep the profile's order.
+fn top_sites(profile: &Profile, top: usize, key: impl Fn(&CallSite) -> u64) -> Vec<SiteSummary> {
+    let mut ranked: Vec<&CallSite> = profile.sites.iter().filter(|s| key(s) > 0).collect();
+    ranked.sort_by_key(|s| std::cmp::Reverse(key(s)));
+    ranked
+        .into_iter()
+        .take(top)
+        .map(SiteSummary::from_site)
+        .collect()
+}
+
+impl Summary {
+    /// Summarizes `profile`, keeping the `top` call sites of each ranking.
+    pub fn new(profile: &Profile, top: usize) -> Summary {
+        let size_classes: Vec<SizeClassRow> = profile
+            .size_classes
+            .iter()
+            .map(|c| SizeClassRow {
+                size: c.size,
+                allocs: c.allocs,
+                requested_bytes: c.requested_bytes,
+                usable_bytes: c.usable_bytes,
+                rounding_waste_bytes: c.usable_bytes.saturating_sub(c.requested_bytes),
+                live_blocks: c.live_blocks,
+                live_rounding_waste_bytes: c
+                    .live_usable_bytes
+                    .saturating_sub(c.live_requested_bytes),
+            })
+            .collect();
+        let t = &profile.totals;
+        Summary {
+            format: SUMMARY_FORMAT,
+            version: SUMMARY_VERSION,
+            program: profile.meta.program.clone(),
+            args: profile.meta.args.clone(),
+            allocator: profile.meta.allocator.clone(),
+            duration_secs: profile.meta.duration_secs,
+            allocs: t.allocs,
+            frees: t.frees,
+            reallocs: t.reallocs,
+            bytes_allocated: t.bytes_allocated,
+            bytes_freed: t.bytes_freed,
+            peak_live_bytes: t.peak_live_bytes,
+            live_bytes_at_exit: t.live_bytes,
+            live_blocks_at_exit: t.live_blocks,
+            peak_rss: profile.meta.peak_rss,
+            sampling_bytes: profile.meta.sampling_bytes,
+            rounding_waste_bytes: size_classes
+                .iter()
+                .map(|c| c.rounding_waste_bytes)
+                .fold(0, u64::saturating_add),
+            size_classes,
+            gap: profile.gap,
+            gap_at_peak: profile.gap_at_peak,
+            diagnosis: profile.gap.as_ref().and_then(gap_diagnosis),
+            distinct_sites: profile.sites.len(),
+            top_sites: top_sites(profile, top, |s| s.bytes),
+            top_sites_by_allocs: top_sites(profile, top, |s| s.allocs),
+        }
+    }
+
+    /// The stable JSON document, pretty-printed, with a final newline.
+    pub fn to_json(&self) -> String {
+        // Serializing plain structs of numbers and strings cannot fail.
+        let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
+        json.push('\n');
+        json
+    }
+
+    /// Writes the text report.
+    pub fn write_text(&self, mut w: impl Write) -> io::Result<()> {
+        writeln!(
+            w,
+            "allocscope summary: {} ({}, {:.1} s)",
+            self.program, self.allocator, self.duration_secs
+        )?;
+        if !self.args.is_empty() {
+            writeln!(w, "command:  {}", self.args.join(" "))?;
+        }
+        writeln!(w, "sampling: {}", sampling_note(self.sampling_bytes))?;
+        if self.sampling_bytes > 1 {
+            writeln!(
+                w,
+                "          totals and size classes are exact; a call-site figure from n samples \
+                 is good to about ±1/√n"
+            )?;
+        }
+
+        writeln!(w)?;
+        writeln!(w, "Totals (exact)")?;
+        let row =
+            |w: &mut dyn Write, label: &str, value: String| writeln!(w, "  {label:<22}{value}");
+        row(&mut w, "allocations", units::count(self.allocs))?;
+        row(&mut w, "reallocations", units::count(self.reallocs))?;
+        row(&mut w, "frees", units::count(self.frees))?;
+        row(&mut w, "bytes allocated", bytes_exact(self.bytes_allocated))?;
+        row(&mut w, "bytes freed", bytes_exact(self.bytes_freed))?;
+        row(&mut w, "peak live", bytes_exact(self.peak_live_bytes))?;
+        row(
+            &mut w,
+            "live at exit",
+            format!(
+                "{} in {} blocks",
+                bytes_exact(self.live_bytes_at_exit),
+                units::count(self.live_blocks_at_exit)
+            ),
+        )?;
+        row(&mut w, "peak RSS", bytes_exact(self.peak_rss))?;
+
+        self.write_size_classes(&mut w)?;
+        for (heading, sites) in [
+            ("Top call sites by bytes", &self.top_sites),
+            ("Top call sites by allocations", &self.top_sites_by_allocs),
+        ] {
+            writeln!(w)?;
+            write_sites(&mut w, heading, sites, self.distinct_sites)?;
+        }
+
+        writeln!(w)?;
+        match &self.gap {
+            Some(gap) => write_gap(&mut w, "RSS gap when the profile was written", gap)?,
+            None => writeln!(
+                w,
+                "RSS gap: not available (the allocator gives no statistics)"
+            )?,
+        }
+        if let Some(diagnosis) = &self.diagnosis {
+            writeln!(w, "  diagnosis: {diagnosis}")?;
+        }
+        if let Some(gap) = &self.gap_at_peak {
+            writeln!(w)?;
+            write_gap(&mut w, "RSS gap at the live-bytes peak", gap)?;
+        }
+        Ok(())
+    }
+
+    fn write_size_classes(&self, w: &mut impl Write) -> io::Result<()> {
+        writeln!(w)?;
+        writeln!(w, "Size classes (exact)")?;
+        if self.size_classes.is_empty() {
+            return writeln!(w, "  (none)");
+        }
+        writeln!(
+            w,
+            "  {:>10} {:>12} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11}",
+            "class (B)",
+            "allocs",
+            "requested",
+            "usable",
+            "waste",
+            "waste%",
+            "live blocks",
+            "live waste"
+        )?;
+        let mut total = SizeClassRow {
+            size: 0,
+            allocs: 0,
+            requested_bytes: 0,
+            usable_bytes: 0,
+            rounding_waste_bytes: 0,
+            live_blocks: 0,
+            live_rounding_waste_bytes: 0,
+        };
+        let line = |w: &mut dyn Write, class: String, c: &SizeClassRow| {
+            writeln!(
+                w,
+                "  {:>10} {:>12} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11}",
+                class,
+                units::count(c.allocs),
+                units::bytes(c.requested_bytes),
+                units::bytes(c.usable_bytes),
+                units::bytes(c.rounding_waste_bytes),
+                units::percent(c.rounding_waste_bytes as f64, c.usable_bytes as f64),
+                units::count(c.live_blocks),
+                units::bytes(c.live_rounding_waste_bytes),
+            )
+        };
+        for c in &self.size_classes {
+            line(w, units::count(c.size), c)?;
+            total.allocs += c.allocs;
+            total.requested_bytes += c.requested_bytes;
+            total.usable_bytes += c.usable_bytes;
+            total.rounding_waste_bytes += c.rounding_waste_bytes;
+            total.live_blocks += c.live_blocks;
+            total.live_rounding_waste_bytes += c.live_rounding_waste_bytes;
+        }
+        line(w, "total".to_string(), &total)
+    }
+}
+
+/// `"12.3 MiB (12,897,484 bytes)"`, or `"512 B"` under 1 KiB.
+fn bytes_exact(n: u64) -> String {
+    if n < 1024 {
+        units::bytes(n)
+    } else {
+        format!("{} ({} bytes)", units::bytes(n), units::count(n))
+    }
+}
+
+fn write_sites(
+    w: &mut impl Write,
+    heading: &str,
+    sites: &[SiteSummary],
+    distinct: usize,
+) -> io::Result<()> {
+    writeln!(
+        w,
+        "{heading} (of {} distinct stacks)",
+        units::count(distinct as u64)
+    )?;
+    if sites.is_empty() {
+        return writeln!(w, "  (no call sites recorded)");
+    }
+    writeln!(
+        w,
+        "  {:>3} {:>12} {:>11} {:>11} {:>11} {:>9} {:>11} {:>8}  site",
+        "#", "allocs", "bytes", "live", "peak", "freed<1ms", "median life", "samples"
+    )?;
+    for (i, s) in sites.iter().enumerate() {
+        writeln!(
+            w,
+            "  {:>3} {:>12} {:>11} {:>11} {:>11} {:>9} {:>11} {:>8}  {}",
+            i + 1,
+            units::count(s.allocs),
+            units::bytes(s.bytes),
+            units::bytes(s.live_bytes),
+            units::bytes(s.peak_bytes),
+            units::percent(s.freed_under_1ms as f64, s.freed as f64),
+            s.median_lifetime_ns
+                .map_or_else(|| "-".to_string(), units::duration_ns),
+            units::count(s.samples),
+            site_label(&s.frames),
+        )?;
+        if let Some(location) = &s.location {
+            writeln!(w, "  {:>85}  at {location}", "")?;
+        }
+    }
+    Ok(())
+}
+
+/// The gap's terms in the order they add up to RSS.
+pub fn gap_terms(gap: &GapBreakdown) -> [(&'static str, i64); 8] {
+    [
+        ("requested", gap.requested),
+        ("size-class rounding", gap.size_class_rounding),
+        ("allocator caches", gap.allocator_caches),
+        ("fragmentation", gap.fragmentation),
+        ("dirty pages", gap.dirty),
+        ("allocator metadata", gap.metadata),
+        ("muzzy pages", gap.muzzy),
+        ("not jemalloc (non-heap)", gap.non_heap),
+    ]
+}
+
+fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Result<()> {
+    writeln!(w, "{heading}")?;
+    writeln!(w, "  {:<26} {:>10} {:>9}", "term", "MiB", "% of RSS")?;
+    for (name, value) in gap_terms(gap) {
+        writeln!(
+            w,
+            "  {:<26} {:>10} {:>9}",
+            name,
+            units::mib(value),
+            units::percent(value as f64, gap.rss as f64)
+        )?;
+    }
+    writeln!(
+        w,
+        "  {:<26} {:>10} {:>9}",
+        "RSS",
+        units::mib(gap.rss),
+        units::percent(gap.rss as f64, gap.rss as f64)
+    )
+}
+
+/// The diagnosis the summary prints under the gap table: the dominant term and what to do
+/// about it, worded once for the whole crate by [`GapBreakdown::diagnosis`].
+fn gap_diagnosis(gap: &GapBreakdown) -> Option<String> {
+    Some(gap.diagnosis()).filter(|d| !d.is_empty())
+}
