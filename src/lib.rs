@@ -119,6 +119,8 @@
 #![warn(missing_docs)]
 
 mod allocator_config;
+#[cfg(all(feature = "serde", target_os = "linux"))]
+mod autostart;
 mod callsites;
 mod clock;
 mod config;

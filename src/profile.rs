@@ -283,14 +283,18 @@ impl Profile {
         // result is of another format or version, look at the header for a precise message.
         match serde_json::from_slice::<Profile>(bytes) {
             Ok(p) if p.format == PROFILE_FORMAT && p.version == PROFILE_VERSION => Ok(p),
-            Ok(_) => Err(header_error(bytes).unwrap_or_else(|| ProfileError::Invalid {
-                path: name.into(),
-                message: "unexpected format or version".into(),
-            })),
-            Err(e) => Err(header_error(bytes).unwrap_or_else(|| ProfileError::Invalid {
-                path: name.into(),
-                message: e.to_string(),
-            })),
+            Ok(_) => Err(
+                header_error(bytes).unwrap_or_else(|| ProfileError::Invalid {
+                    path: name.into(),
+                    message: "unexpected format or version".into(),
+                }),
+            ),
+            Err(e) => Err(
+                header_error(bytes).unwrap_or_else(|| ProfileError::Invalid {
+                    path: name.into(),
+                    message: e.to_string(),
+                }),
+            ),
         }
     }
 

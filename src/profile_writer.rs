@@ -174,6 +174,7 @@ fn build() -> Profile {
                     .cmp(&b.frames.first().map(|f| &f.function))
             })
     });
+    let timeline = crate::timeline::points();
     Profile {
         format: PROFILE_FORMAT.to_string(),
         version: PROFILE_VERSION,
@@ -181,12 +182,20 @@ fn build() -> Profile {
         totals: Totals::from(&snap),
         size_classes: snap.size_classes.clone(),
         gap: snap.gap,
-        // LEAD: wire timeline (gap at the timeline's highest point)
-        gap_at_peak: None,
+        gap_at_peak: gap_at_peak(&timeline),
         sites,
-        // LEAD: wire timeline
-        timeline: Vec::new(),
+        timeline,
     }
+}
+
+/// The gap at the periodic snapshot with the most live requested bytes (the closest the
+/// timeline came to the peak), if that snapshot has one.
+fn gap_at_peak(timeline: &[crate::profile::TimelinePoint]) -> Option<crate::GapBreakdown> {
+    timeline
+        .iter()
+        .filter(|p| p.gap.is_some())
+        .max_by_key(|p| p.live_bytes)
+        .and_then(|p| p.gap)
 }
 
 fn meta() -> ProfileMeta {
@@ -219,16 +228,14 @@ fn meta() -> ProfileMeta {
         allocator: crate::installed_allocator()
             .map_or("none", crate::AllocatorKind::name)
             .to_string(),
-        // LEAD: wire allocator_config
-        allocator_config: None,
+        allocator_config: crate::allocator_config(),
         sampling_bytes: r,
         unwinder: if r == 0 {
             "off".to_string()
         } else {
             config::unwinder().name().to_string()
         },
-        // LEAD: wire peak_rss
-        peak_rss: 0,
+        peak_rss: crate::procfs::peak_rss().unwrap_or(0),
         allocscope_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }

@@ -15,11 +15,8 @@
 //! entries); `ALLOCSCOPE_IDLE_MS` (default 1000) is the idle phase.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use allocscope::profile::{
-    Profile, ProfileMeta, TimelinePoint, Totals, PROFILE_FORMAT, PROFILE_VERSION,
-};
 use allocscope::timeline::{self, TimelineOptions};
 
 /// A parsed version: three numbers, pre-release identifiers and build metadata.
@@ -81,10 +78,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 /// Runs the workload and writes the profile to `$ALLOCSCOPE_OUT` if set.
 pub fn main() {
-    let started = Instant::now();
-    let start_unix_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
     let scale = env_u64("ALLOCSCOPE_WORKLOAD_SCALE", 1).max(1);
     let idle = Duration::from_millis(env_u64("ALLOCSCOPE_IDLE_MS", 1000));
     let n = 1_000_000 * scale;
@@ -137,80 +130,12 @@ pub fn main() {
     );
     print!("{verdict}");
 
-    if let Ok(path) = std::env::var("ALLOCSCOPE_OUT") {
-        // LEAD: replace this call with `allocscope::write_profile(&path)` once the profile
-        // writer lands on main (and drop `write_local_profile` and its helpers below);
-        // `write_local_profile` fills what the crate can tell already, without call sites.
-        if let Err(e) = write_local_profile(&path, started, start_unix_ms, timeline) {
-            eprintln!("{path}: cannot write profile: {e}");
-            std::process::exit(1);
-        }
-    }
+    // With `ALLOCSCOPE_OUT` set, allocscope writes the profile (call sites, timeline, gap at
+    // exit and at the timeline's peak) when the process exits.
     drop(versions);
 }
 
 /// The kernel's peak RSS (`VmHWM`), bytes; 0 when unavailable.
 fn peak_rss() -> u64 {
     allocscope::untracked(|| allocscope::procfs::peak_rss().unwrap_or(0))
-}
-
-/// User + system CPU time of the process, seconds.
-fn cpu_time_secs() -> f64 {
-    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `ru` points to writable memory of the size getrusage expects.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
-    if rc != 0 {
-        return 0.0;
-    }
-    // SAFETY: getrusage returned 0, so it filled the struct (and it was zeroed before).
-    let ru = unsafe { ru.assume_init() };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-/// A profile of what this process can measure itself, written atomically.
-fn write_local_profile(
-    path: &str,
-    started: Instant,
-    start_unix_ms: u64,
-    timeline: Vec<TimelinePoint>,
-) -> Result<(), allocscope::profile::ProfileError> {
-    let s = allocscope::snapshot();
-    let allocator = allocscope::installed_allocator()
-        .map_or("unknown", |k| k.name())
-        .to_string();
-    let args: Vec<String> = std::env::args().collect();
-    let gap_at_peak = timeline
-        .iter()
-        .filter(|p| p.gap.is_some())
-        .max_by_key(|p| p.live_bytes)
-        .and_then(|p| p.gap);
-    let profile = Profile {
-        format: PROFILE_FORMAT.into(),
-        version: PROFILE_VERSION,
-        meta: ProfileMeta {
-            program: args
-                .first()
-                .and_then(|a| std::path::Path::new(a).file_name())
-                .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
-            args,
-            pid: std::process::id(),
-            start_time_unix_ms: start_unix_ms,
-            duration_secs: started.elapsed().as_secs_f64(),
-            cpu_time_secs: cpu_time_secs(),
-            allocator_config: allocscope::allocator_config(),
-            allocator,
-            sampling_bytes: 0,
-            unwinder: "off".into(),
-            peak_rss: peak_rss(),
-            allocscope_version: env!("CARGO_PKG_VERSION").into(),
-        },
-        totals: Totals::from(&s),
-        size_classes: s.size_classes.clone(),
-        gap: s.gap,
-        gap_at_peak,
-        sites: Vec::new(),
-        timeline,
-    };
-    profile.write(path)
 }
