@@ -11,8 +11,10 @@
 //! `ALLOCSCOPE_CHROMIUM` to use another binary. Without it the browser tests print why they
 //! are skipped and pass; the checks on the HTML text itself still run.
 //!
-//! The profiles are generated here until the profiler lands; [`profile_under_test`] is the one
-//! place to switch to a profile from a real run.
+//! The main test runs on a profile from a real run: this test binary's global allocator is
+//! allocscope's `Profiler` over jemalloc, [`profile_under_test`] runs a small workload with a
+//! timeline and collects the profile. Generated profiles cover the edge cases (names that
+//! must be escaped, no jemalloc statistics, no stacks, 100k stacks).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -35,16 +37,61 @@ const EVIL: &str = r#"demo::html::escape</script><script>document.title="pwned"<
 // ---------------------------------------------------------------------------------------------
 // Profiles
 
-/// The profile the main browser test runs on: the file named by `ALLOCSCOPE_TEST_PROFILE`
-/// (a real profiled run), else a generated one. Once the profiler writes profiles, make this a
-/// run of a test program (the other tests keep their generated edge cases).
+#[global_allocator]
+static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =
+    allocscope::Profiler::new(allocscope::Jemalloc);
+
+/// The profile the main browser test runs on: the file named by `ALLOCSCOPE_TEST_PROFILE`,
+/// else a real profiled run of [`workload`] in this process.
 fn profile_under_test() -> Profile {
     match std::env::var_os("ALLOCSCOPE_TEST_PROFILE") {
         Some(path) => {
             Profile::read(&path).unwrap_or_else(|e| panic!("ALLOCSCOPE_TEST_PROFILE: {e}"))
         }
-        None => generated_profile(),
+        None => real_profile(),
     }
+}
+
+/// Parses version strings into small structs and builds and drops a map of strings, like the
+/// seeds' package resolvers do, keeping one version in eight.
+#[inline(never)]
+fn workload() -> Vec<(u32, Vec<String>)> {
+    let mut kept = Vec::new();
+    for i in 0..40_000u32 {
+        let text = format!("{}.{}.{}-rc.{}", i % 5, i % 17, i, i % 3);
+        let parts: Vec<String> = text.split(['.', '-']).map(str::to_string).collect();
+        if i % 8 == 0 {
+            kept.push((i, parts));
+        }
+    }
+    let map: HashMap<String, String> = (0..40_000)
+        .map(|i| (format!("crate-{i}"), format!("{i}.0.0")))
+        .collect();
+    assert_eq!(map.len(), 40_000);
+    drop(map);
+    kept
+}
+
+/// A real profiled run: a dense sampling interval, a timeline every 5 ms, the workload, then
+/// the profile as `ALLOCSCOPE_OUT` would write it. Run once per process.
+fn real_profile() -> Profile {
+    static PROFILE: std::sync::OnceLock<Profile> = std::sync::OnceLock::new();
+    PROFILE
+        .get_or_init(|| {
+            allocscope::Config::new().sample_bytes(4096).apply();
+            allocscope::timeline::start(
+                allocscope::timeline::TimelineOptions::default().interval(Duration::from_millis(5)),
+            )
+            .unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            let kept = workload();
+            std::thread::sleep(Duration::from_millis(20));
+            allocscope::timeline::stop();
+            let p = allocscope::collect_profile();
+            drop(kept);
+            p
+        })
+        .clone()
 }
 
 /// Deterministic xorshift64* so the generated profiles do not change between runs.
@@ -1028,7 +1075,7 @@ fn check_flame(page: &Value, p: &Profile) {
 
 #[test]
 fn embedded_data_is_escaped_and_complete() {
-    let p = profile_under_test();
+    let p = generated_profile();
     let page = html::render(&p);
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(
