@@ -256,9 +256,10 @@ impl Command {
                 let profile = read_profile(&args.profile)?;
                 let html = {
                     let _progress = Progress::start("rendering HTML report");
-                    let mut options = HtmlOptions::default();
-                    options.title = args.title.clone();
-                    options.diagnosis = profile.gap.as_ref().map(|g| vec![g.diagnosis()]);
+                    let options = HtmlOptions {
+                        title: args.title.clone(),
+                        diagnosis: profile.gap.as_ref().map(|g| vec![g.diagnosis()]),
+                    };
                     html::render_with_options(&profile, &options)
                 };
                 Output::from_arg(&args.output).write(html.as_bytes())?;
