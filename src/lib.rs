@@ -81,6 +81,55 @@
 //! When no `Profiler` is the global allocator, [`measure`] and [`snapshot()`] return zeros and
 //! [`is_installed`] says so; nothing panics.
 //!
+//! # Call sites and the profile file
+//!
+//! Stack capture is on by default: Poisson byte sampling with a mean interval of 512 KiB (as
+//! Go, jemalloc and tcmalloc sample), each sample weighted so per-site sums are unbiased; or
+//! exact mode, every allocation's stack. Frees of sampled blocks are recognised (sampled blocks
+//! are page-aligned, so a free whose pointer is not skips the lookup), so each call site knows
+//! its live bytes now, at exit (leaks) and at the process's peak, its size classes, its slack,
+//! and how long its objects lived (freed within 1 µs / 1 ms / 1 s, median lifetime).
+//!
+//! Without code changes, from the environment: `ALLOCSCOPE_OUT=path` writes a profile at
+//! normal exit (with a timeline recorded from before `main`), `ALLOCSCOPE_SAMPLE_BYTES=R`
+//! (`1` = exact), `ALLOCSCOPE=off`, `ALLOCSCOPE_MAX_DEPTH`, `ALLOCSCOPE_UNWIND=fp|dwarf`,
+//! `ALLOCSCOPE_SEED`. In code, first thing in `main` (the environment still wins):
+//!
+//! ```no_run
+//! #[global_allocator]
+//! static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =
+//!     allocscope::Profiler::new(allocscope::Jemalloc);
+//!
+//! fn main() {
+//!     allocscope::Config::new().sample_bytes(64 * 1024).out("app.profile.json").apply();
+//!     // … the program …
+//!     allocscope::write_profile("now.profile.json").expect("profile written");
+//! }
+//! ```
+//!
+//! Stacks are walked through frame pointers (~30 ns) when the program is built with
+//! `RUSTFLAGS="-C force-frame-pointers=yes"` (std already has them); otherwise allocscope
+//! falls back to DWARF unwinding (~2.5 µs per stack: fine when sampling, slow in exact mode).
+//! Symbolizing (demangled names, inlined frames, file:line) happens when the profile is
+//! written, off the hot path. The repository's `docs/callsites.md` details modes, precision
+//! and overhead; `docs/profile-format.md` documents the file field by field, with units; the
+//! format itself is [`profile::Profile`].
+//!
+//! # Viewing: `alloc-report`
+//!
+//! `cargo install allocscope` installs `alloc-report` (feature `cli`, on by default):
+//!
+//! ```text
+//! alloc-report summary app.profile.json [--json] [--top N]     # totals, size classes, top sites, the gap
+//! alloc-report flamegraph app.profile.json --metric allocs     # also bytes, live, peak, leaked, short-lived, slack
+//! alloc-report diff before.json after.json                     # differential flamegraph + what changed
+//! alloc-report export app.profile.json --format pprof -o heap.pb.gz   # or folded
+//! alloc-report html app.profile.json -o report.html            # everything on one self-contained page
+//! alloc-report compare system.json jemalloc.json mimalloc.json # which allocator, with the why
+//! ```
+//!
+//! Everything it does is also a library: [`report`].
+//!
 //! # The RSS gap
 //!
 //! Over jemalloc, every snapshot carries `gap`, a [`GapBreakdown`] of the process's RSS into
