@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::gap::GapBreakdown;
+use crate::gap_term::GapTerm;
 use crate::profile::{CallSite, Profile};
 use crate::report::diff::site_label;
 use crate::report::flamegraph::sampling_note;
@@ -391,18 +392,10 @@ fn write_sites(
     Ok(())
 }
 
-/// The gap's terms in the order they add up to RSS.
+/// The gap's terms in the order they add up to RSS, with the labels every report uses
+/// ([`GapTerm::label`]).
 pub fn gap_terms(gap: &GapBreakdown) -> [(&'static str, i64); 8] {
-    [
-        ("requested", gap.requested),
-        ("size-class rounding", gap.size_class_rounding),
-        ("allocator caches", gap.allocator_caches),
-        ("fragmentation", gap.fragmentation),
-        ("dirty pages", gap.dirty),
-        ("allocator metadata", gap.metadata),
-        ("muzzy pages", gap.muzzy),
-        ("not jemalloc (non-heap)", gap.non_heap),
-    ]
+    GapTerm::ALL.map(|t| (t.label(), t.value(gap)))
 }
 
 fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Result<()> {

@@ -3,15 +3,7 @@
 
 /// `1234567` → `"1,234,567"`.
 pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::units::format_count(n)
 }
 
 /// A signed count with an explicit sign: `"+1,234"`, `"-5"`, `"0"`.

@@ -348,3 +348,58 @@ pub fn many_threads_keep_counts() {
     assert_eq!(a.live_blocks, b.live_blocks);
     assert_eq!(after.allocs - after.frees, after.live_blocks);
 }
+
+/// The exact-count tests over one inner allocator: installs `Profiler<$ty>` as this test
+/// binary's global allocator and runs every hand-computed pattern through `measure`.
+#[macro_export]
+macro_rules! exact_count_tests {
+    ($ty:ty, $value:expr, $kind:ident) => {
+        #[global_allocator]
+        static ALLOC: allocscope::Profiler<$ty> = allocscope::Profiler::new($value);
+
+        #[test]
+        fn installed() {
+            let _ = Box::new(1u8);
+            assert!(allocscope::is_installed());
+            assert_eq!(
+                allocscope::installed_allocator(),
+                Some(allocscope::AllocatorKind::$kind)
+            );
+        }
+
+        #[test]
+        fn boxes_of_known_size() {
+            common::boxes_of_known_size();
+        }
+
+        #[test]
+        fn vec_growth_sequence() {
+            common::vec_growth_sequence();
+        }
+
+        #[test]
+        fn alloc_zeroed_counts() {
+            common::alloc_zeroed_counts();
+        }
+
+        #[test]
+        fn zero_sized_layouts_do_not_allocate() {
+            common::zero_sized_layouts_do_not_allocate();
+        }
+
+        #[test]
+        fn over_aligned_layouts() {
+            common::over_aligned_layouts();
+        }
+
+        #[test]
+        fn realloc_in_place_and_moved() {
+            common::realloc_in_place_and_moved(&ALLOC);
+        }
+
+        #[test]
+        fn measure_exact_under_concurrency() {
+            common::measure_exact_under_concurrency();
+        }
+    };
+}
