@@ -69,6 +69,8 @@ struct Slot {
     claimed: AtomicBool,
     /// Live bytes not yet published to [`LIVE_PUBLISHED`].
     live_delta: AtomicI64,
+    /// How far `live_delta` may grow before it could reach the peak, as of the last look.
+    peak_headroom: AtomicI64,
     reallocs: [AtomicU64; NUM_REALLOC],
     classes: [ClassCounters; NUM_CLASSES],
 }
@@ -78,6 +80,7 @@ impl Slot {
     const ZERO: Slot = Slot {
         claimed: AtomicBool::new(false),
         live_delta: AtomicI64::new(0),
+        peak_headroom: AtomicI64::new(0),
         reallocs: [const { AtomicU64::new(0) }; NUM_REALLOC],
         classes: [ClassCounters::ZERO; NUM_CLASSES],
     };
@@ -170,6 +173,8 @@ fn claim_slot() -> Option<&'static Slot> {
                 let _ = SLOT_OF_THREAD.try_with(|c| c.set(SLOT_RETIRED));
                 return None;
             }
+            // A slot handed on keeps its counts, but the new owner looks at the peak afresh.
+            slot.peak_headroom.store(0, Relaxed);
             let _ = SLOT_OF_THREAD.try_with(|c| c.set(i + 1));
             let _ = SLOT_PTR.try_with(|p| p.set(slot));
             return Some(slot);
@@ -211,7 +216,12 @@ pub(crate) fn on_realloc(old_size: usize, new_size: usize, align: usize, moved: 
 #[inline(always)]
 fn class_in<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
     let (idx, large) = class_of_request(size, align);
-    if let Some(c) = s.classes.get(idx) {
+    debug_assert!(idx < NUM_CLASSES);
+    // SAFETY: `class_of_request` returns an index below `NUM_CLASSES` (the lookup table holds
+    // classes of sizes up to 4 KiB; `class_index` caps at `NUM_CLASSES - 1`), the length of
+    // `classes`.
+    let c = unsafe { s.classes.get_unchecked(idx) };
+    {
         add::<SHARED>(&c.blocks_in, 1);
         add::<SHARED>(&c.requested_in, size as u64);
         if large {
@@ -223,7 +233,12 @@ fn class_in<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
 #[inline(always)]
 fn class_out<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
     let (idx, large) = class_of_request(size, align);
-    if let Some(c) = s.classes.get(idx) {
+    debug_assert!(idx < NUM_CLASSES);
+    // SAFETY: `class_of_request` returns an index below `NUM_CLASSES` (the lookup table holds
+    // classes of sizes up to 4 KiB; `class_index` caps at `NUM_CLASSES - 1`), the length of
+    // `classes`.
+    let c = unsafe { s.classes.get_unchecked(idx) };
+    {
         add::<SHARED>(&c.blocks_out, 1);
         add::<SHARED>(&c.requested_out, size as u64);
         if large {
@@ -240,27 +255,45 @@ fn shortfall(idx: usize, size: usize, align: usize) -> u64 {
 }
 
 /// Returns the live bytes as this thread sees them when a new peak was reached, else 0.
+///
+/// The shared figures (published live bytes, the peak) are read only when this thread's
+/// unpublished delta exceeds its `peak_headroom` (the room below the peak it saw at its last
+/// look) or when it publishes: in a single-threaded program that is exact, since only this
+/// thread moves either figure; with several threads every publish looks afresh, which keeps
+/// the documented bound.
 #[inline(always)]
 fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
-    let d = if SHARED {
+    if SHARED {
         // The fallback has many writers: publish at once.
-        LIVE_PUBLISHED.fetch_add(delta, Relaxed);
-        0
-    } else {
-        let d = s.live_delta.load(Relaxed) + delta;
-        if d.unsigned_abs() > PEAK_SLACK_PER_THREAD {
-            LIVE_PUBLISHED.fetch_add(d, Relaxed);
-            s.live_delta.store(0, Relaxed);
-            0
-        } else {
-            s.live_delta.store(d, Relaxed);
-            d
-        }
-    };
-    if delta <= 0 {
+        let live = LIVE_PUBLISHED.fetch_add(delta, Relaxed) + delta;
+        return if delta > 0 { raise_peak(live) } else { 0 };
+    }
+    let d = s.live_delta.load(Relaxed) + delta;
+    if d.unsigned_abs() > PEAK_SLACK_PER_THREAD {
+        let live = LIVE_PUBLISHED.fetch_add(d, Relaxed) + d;
+        s.live_delta.store(0, Relaxed);
+        return look_at_peak(s, live, 0);
+    }
+    s.live_delta.store(d, Relaxed);
+    if delta <= 0 || d <= s.peak_headroom.load(Relaxed) {
         return 0;
     }
-    let live = LIVE_PUBLISHED.load(Relaxed) + d;
+    look_at_peak(s, LIVE_PUBLISHED.load(Relaxed) + d, d)
+}
+
+/// Compares `live` (published + this thread's unpublished `d`) with the peak, raises it if
+/// needed, and remembers how far `d` may grow before the next look.
+#[inline(always)]
+fn look_at_peak(s: &Slot, live: i64, d: i64) -> u64 {
+    let raised = raise_peak(live);
+    let peak = PEAK_LIVE.load(Relaxed).min(i64::MAX as u64) as i64;
+    s.peak_headroom.store(peak - (live - d), Relaxed);
+    raised
+}
+
+/// Raises the peak to `live` if it is higher; returns `live` then, else 0.
+#[inline(always)]
+fn raise_peak(live: i64) -> u64 {
     if live > 0 && live as u64 > PEAK_LIVE.load(Relaxed) {
         PEAK_LIVE.fetch_max(live as u64, Relaxed);
         return live as u64;
