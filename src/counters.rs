@@ -8,9 +8,9 @@
 //! teardown, counts into a shared fallback slot with atomic read-modify-write operations.
 //!
 //! Live bytes for the peak are batched: each thread keeps a signed delta and publishes it to
-//! a global total when it exceeds [`PEAK_SLACK_PER_THREAD`]. The peak is checked on every
-//! allocation as `global + own delta`, which is exact for one thread and off by at most
-//! `PEAK_SLACK_PER_THREAD` per other thread otherwise.
+//! a global total when it exceeds [`PEAK_SLACK_PER_THREAD`]. The peak is checked as
+//! `global + own delta` whenever that could exceed it (see `live_change`), which is exact for
+//! one thread and off by at most `PEAK_SLACK_PER_THREAD` per thread otherwise.
 
 use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 use crate::size_class::{class_of_request, usable_size, SizeClass, NUM_CLASSES};
 use crate::snapshot::{Counts, SizeClassCounts};
 
-/// How far the process-wide peak may miss the true one, per thread other than the one that
-/// reaches it: unpublished live-byte deltas of other threads are at most this large.
+/// How far the process-wide peak may miss the true one, per thread of a multi-threaded
+/// program: a thread's unpublished live-byte delta is at most this large. (In a program with a
+/// single thread the peak is exact.)
 pub const PEAK_SLACK_PER_THREAD: u64 = 64 * 1024;
 
 /// Number of per-thread slots.

@@ -58,7 +58,7 @@
 //! The peak is exact in a single-threaded program. With several threads, each thread
 //! publishes its live-byte changes in batches of up to [`PEAK_SLACK_PER_THREAD`] bytes so the
 //! hot path never writes a shared cache line; the recorded peak can then differ from the true
-//! one by at most that much per other thread.
+//! one by at most that much per thread.
 //!
 //! # Testing allocations with `measure`
 //!

@@ -8,7 +8,7 @@
 //!
 //! Precision: sites' `peak_bytes` describe a moment whose live total is at least
 //! `peak − step(peak)` — within 1 % (or 16 KiB) of the true peak — plus the multi-thread slack
-//! of the counters' peak ([`crate::PEAK_SLACK_PER_THREAD`] per other thread).
+//! of the counters' peak ([`crate::PEAK_SLACK_PER_THREAD`] per thread).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 

@@ -96,7 +96,7 @@ pub struct Snapshot {
     pub live_blocks: u64,
     /// The highest `live_bytes` seen. Exact for a single-threaded program; with several
     /// threads it may miss a peak by at most [`crate::PEAK_SLACK_PER_THREAD`] bytes per
-    /// other thread allocating at that moment.
+    /// thread allocating at that moment.
     pub peak_live_bytes: u64,
     /// Counters per size class, ascending, only classes that saw a block.
     pub size_classes: Vec<SizeClassCounts>,
