@@ -6,6 +6,15 @@ use allocscope::{measure, Counts};
 use std::alloc::{GlobalAlloc, Layout};
 use std::hint::black_box;
 
+/// The counters of the size class of `size` bytes in `s` (zeros if it saw no block).
+pub fn size_class(s: &allocscope::Snapshot, size: u64) -> allocscope::SizeClassCounts {
+    s.size_classes
+        .iter()
+        .find(|c| c.size == size)
+        .copied()
+        .unwrap_or_default()
+}
+
 /// `n` boxes of 40 bytes collected into a Vec whose exact capacity is known up front.
 pub fn boxes_of_known_size() {
     let (v, c) = measure(|| {
@@ -144,20 +153,13 @@ pub fn size_classes_count_rounding() {
     let before = allocscope::snapshot();
     let blocks: Vec<Box<[u8; 17]>> = (0..1000).map(|_| Box::new([0u8; 17])).collect();
     let mid = allocscope::snapshot();
-    let class = |s: &allocscope::Snapshot, size| {
-        s.size_classes
-            .iter()
-            .find(|c| c.size == size)
-            .copied()
-            .unwrap_or_default()
-    };
-    let (b32, m32) = (class(&before, 32), class(&mid, 32));
+    let (b32, m32) = (size_class(&before, 32), size_class(&mid, 32));
     assert_eq!(m32.allocs - b32.allocs, 1000);
     assert_eq!(m32.requested_bytes - b32.requested_bytes, 17 * 1000);
     assert_eq!(m32.usable_bytes - b32.usable_bytes, 32 * 1000);
     assert_eq!(m32.live_blocks - b32.live_blocks, 1000);
     // The Vec buffer of 1000 pointers: 8000 bytes fall in jemalloc's 8192 class.
-    let (b8k, m8k) = (class(&before, 8192), class(&mid, 8192));
+    let (b8k, m8k) = (size_class(&before, 8192), size_class(&mid, 8192));
     assert_eq!(m8k.allocs - b8k.allocs, 1);
     assert_eq!(m8k.usable_bytes - b8k.usable_bytes, 8192);
     // The classes' live blocks add up to the process's.
@@ -171,7 +173,7 @@ pub fn size_classes_count_rounding() {
     assert_eq!(live_bytes, mid.live_bytes);
     drop(blocks);
     let after = allocscope::snapshot();
-    assert_eq!(class(&after, 32).live_blocks, b32.live_blocks);
+    assert_eq!(size_class(&after, 32).live_blocks, b32.live_blocks);
 }
 
 /// The peak of live bytes: allocate 3 MiB, free it, allocate 1 MiB. Exact when this is the
@@ -208,13 +210,7 @@ pub fn threads_across_frees_exact() {
     const PER_THREAD: u64 = 2_000;
     // 3000-byte boxes fall in the 3072 class, which nothing else in a quiet test uses.
     type Block = Box<[u8; 3000]>;
-    let class = |s: &allocscope::Snapshot| {
-        s.size_classes
-            .iter()
-            .find(|c| c.size == 3072)
-            .copied()
-            .unwrap_or_default()
-    };
+    let class = |s: &allocscope::Snapshot| size_class(s, 3072);
     let before = allocscope::snapshot();
     let (tx, rx) = mpsc::sync_channel::<Vec<Block>>(THREADS as usize);
     let producers: Vec<_> = (0..THREADS)
@@ -313,13 +309,7 @@ pub fn many_threads_keep_counts() {
     const AT_ONCE: usize = 300; // more than the 256 slots
     const ROUNDS: usize = 2;
     const PER_THREAD: u64 = 10;
-    let class = |s: &allocscope::Snapshot| {
-        s.size_classes
-            .iter()
-            .find(|c| c.size == 3072)
-            .copied()
-            .unwrap_or_default()
-    };
+    let class = |s: &allocscope::Snapshot| size_class(s, 3072);
     let before = allocscope::snapshot();
     for _ in 0..ROUNDS {
         let barrier = Arc::new(Barrier::new(AT_ONCE));
