@@ -110,8 +110,11 @@
 //! Stacks are walked through frame pointers (~30 ns) when the program is built with
 //! `RUSTFLAGS="-C force-frame-pointers=yes"` (std already has them); otherwise allocscope
 //! falls back to DWARF unwinding (~2.5 µs per stack: fine when sampling, slow in exact mode).
-//! Symbolizing (demangled names, inlined frames, file:line) happens when the profile is
-//! written, off the hot path. The repository's `docs/callsites.md` details modes, precision
+//! The profile written at exit holds raw addresses and the process's mappings (path, build
+//! ID); `alloc-report` resolves names from the binary when it reads the profile (full Rust
+//! paths, inlined frames, file:line), so the profiled process parses no debug info
+//! (`ALLOCSCOPE_SYMBOLIZE=exit` resolves them at exit instead; `docs/symbolization.md`).
+//! The repository's `docs/callsites.md` details modes, precision
 //! and overhead; `docs/profile-format.md` documents the file field by field, with units; the
 //! format itself is [`profile::Profile`].
 //!
@@ -126,7 +129,11 @@
 //! alloc-report export app.profile.json --format pprof -o heap.pb.gz   # or folded
 //! alloc-report html app.profile.json -o report.html            # everything on one self-contained page
 //! alloc-report compare system.json jemalloc.json mimalloc.json # which allocator, with the why
+//! alloc-report symbolize app.profile.json -o named.json         # names baked in, binary no longer needed
 //! ```
+//!
+//! Every subcommand takes `--binary PATH` (a copy of the program that ran), `--debug-dir DIR`
+//! (separate debug files of a stripped binary) and `--all-frames` (no trimming).
 //!
 //! Everything it does is also a library: [`report`].
 //!

@@ -15,11 +15,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::gap::GapBreakdown;
 use crate::snapshot::{SizeClassCounts, Snapshot};
+pub use crate::symbolize::{symbolize, SymbolizeError, SymbolizeOptions};
 
 /// The value of [`Profile::format`].
 pub const PROFILE_FORMAT: &str = "allocscope-profile";
-/// The current value of [`Profile::version`]. Readers reject any other.
-pub const PROFILE_VERSION: u32 = 1;
+/// The current value of [`Profile::version`]: version 2 adds raw stacks (`sites[].addrs`) and
+/// the process's `mappings`, symbolized when the profile is read.
+pub const PROFILE_VERSION: u32 = 2;
+/// The oldest version readers still accept (version 1: names only, no raw addresses).
+pub const PROFILE_MIN_VERSION: u32 = 1;
 
 /// A whole profile file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +48,38 @@ pub struct Profile {
     pub sites: Vec<CallSite>,
     /// Periodic snapshots taken during the run, oldest first (may be empty).
     pub timeline: Vec<TimelinePoint>,
+    /// The executable objects of the process (the program first, then shared libraries),
+    /// for symbolizing `sites[].addrs` away from the profiled process. Empty in version 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mappings: Vec<Mapping>,
+}
+
+/// One executable object (the program or a shared library) as it was loaded in the profiled
+/// process: enough to find its file again and to turn a runtime address into an address in
+/// that file (see docs/profile-format.md, "Symbolization").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// Absolute path of the file as loaded (`/proc/self/exe` for the program).
+    pub path: String,
+    /// The ELF build ID (`NT_GNU_BUILD_ID`), lowercase hex; null when the file has none.
+    pub build_id: Option<String>,
+    /// Load bias: runtime address − ELF virtual address (0 for a non-PIE executable).
+    pub bias: u64,
+    /// The object's executable segments as mapped.
+    pub segments: Vec<Segment>,
+}
+
+/// One executable `PT_LOAD` segment of a [`Mapping`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// First runtime address.
+    pub start: u64,
+    /// One past the last runtime address.
+    pub end: u64,
+    /// Offset of the segment in the file.
+    pub file_offset: u64,
 }
 
 /// Metadata of a profiled run.
@@ -161,9 +197,14 @@ pub struct SiteSizeClass {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallSite {
-    /// Frames, leaf (the user's allocating function) first; allocator and profiler frames
-    /// are already trimmed.
+    /// Frames, leaf first, inlined frames expanded, nothing trimmed (reports trim the
+    /// allocator's plumbing and the runtime's prologue, see `report::names::trim_frames`).
+    /// Empty until the profile is symbolized (then `addrs` holds the stack).
     pub frames: Vec<Frame>,
+    /// The raw stack: return addresses as captured in the process, innermost first. Empty in
+    /// version 1 profiles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addrs: Vec<u64>,
     /// Allocations (allocs and reallocs) made here (estimated in sampled mode).
     pub allocs: u64,
     /// Bytes requested here (estimated in sampled mode).
@@ -232,7 +273,7 @@ pub enum ProfileError {
         message: String,
     },
     /// The file is a profile of another format or version.
-    #[error("{path}: unsupported profile {found} (this allocscope reads {PROFILE_FORMAT} version {PROFILE_VERSION})")]
+    #[error("{path}: unsupported profile {found} (this allocscope reads {PROFILE_FORMAT} versions {PROFILE_MIN_VERSION} to {PROFILE_VERSION})")]
     Version {
         /// The file.
         path: String,
@@ -266,8 +307,11 @@ impl Profile {
             }
             let h = serde_json::from_slice::<Header>(bytes).ok()?;
             let fmt_ok = h.format.as_ref().and_then(|v| v.as_str()) == Some(PROFILE_FORMAT);
-            let ver_ok =
-                h.version.as_ref().and_then(|v| v.as_u64()) == Some(u64::from(PROFILE_VERSION));
+            let ver_ok = h
+                .version
+                .as_ref()
+                .and_then(|v| v.as_u64())
+                .is_some_and(version_supported);
             (!fmt_ok || !ver_ok).then(|| {
                 let show = |v: &Option<serde_json::Value>| match v {
                     Some(v) => v.to_string(),
@@ -282,7 +326,7 @@ impl Profile {
         // Parse once in full (profiles can be hundreds of MB); only when that fails, or the
         // result is of another format or version, look at the header for a precise message.
         match serde_json::from_slice::<Profile>(bytes) {
-            Ok(p) if p.format == PROFILE_FORMAT && p.version == PROFILE_VERSION => Ok(p),
+            Ok(p) if p.format == PROFILE_FORMAT && version_supported(u64::from(p.version)) => Ok(p),
             Ok(_) => Err(
                 header_error(bytes).unwrap_or_else(|| ProfileError::Invalid {
                     path: name.into(),
@@ -299,19 +343,40 @@ impl Profile {
     }
 
     /// Writes the profile atomically: to a temporary file beside `path`, then renamed over it.
-    /// On error nothing is left behind and an existing file at `path` is untouched.
+    /// On error nothing is left behind and an existing file at `path` is untouched. The JSON
+    /// is streamed to the file (never held whole in memory: this runs at the profiled
+    /// program's exit).
     pub fn write(&self, path: impl AsRef<Path>) -> Result<(), ProfileError> {
-        let json = serde_json::to_vec(self).map_err(|e| ProfileError::Invalid {
-            path: path.as_ref().display().to_string(),
-            message: e.to_string(),
-        })?;
-        write_atomically(path.as_ref(), &json)
+        write_atomically_with(path.as_ref(), |f| {
+            let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+            serde_json::to_writer(&mut w, self).map_err(std::io::Error::other)?;
+            w.flush()
+        })
     }
+
+    /// True when some call site still has only raw addresses (no names yet).
+    pub fn needs_symbolization(&self) -> bool {
+        self.sites
+            .iter()
+            .any(|s| s.frames.is_empty() && !s.addrs.is_empty())
+    }
+}
+
+fn version_supported(v: u64) -> bool {
+    (u64::from(PROFILE_MIN_VERSION)..=u64::from(PROFILE_VERSION)).contains(&v)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader never sees a partial file and a failed write leaves no file behind.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProfileError> {
+    write_atomically_with(path, |f| f.write_all(bytes))
+}
+
+/// [`write_atomically`] with the content written by `write` into the temporary file.
+fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), ProfileError> {
     let io = |source| ProfileError::Io {
         path: path.display().to_string(),
         source,
@@ -330,7 +395,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProfileError> {
     ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        write(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -1,6 +1,5 @@
 //! Assembling and writing the profile file ([`crate::profile::Profile`]).
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 
@@ -11,20 +10,31 @@ use crate::profile::{
 use crate::sampler::COUNT_ONE;
 use crate::site_table::{self, LIFETIME_BUCKETS, OVERFLOW_SITE};
 use crate::size_class::{SizeClass, NUM_CLASSES};
-use crate::symbolize::Symbolizer;
 use crate::{config, peak};
 
 /// Writes a profile of the run so far to `path`, atomically (temporary file, then rename).
 ///
-/// Takes the counters' [`crate::snapshot()`], symbolizes every call site (the first call parses
-/// the binary's debug info: expect tens to hundreds of milliseconds) and writes JSON. Nothing
-/// it allocates is counted. Also done automatically at exit with `ALLOCSCOPE_OUT=path` or
+/// Takes the counters' [`crate::snapshot()`], records every call site's raw return addresses
+/// and the process's executable objects (path, build ID, load bias; no debug info is read)
+/// and streams JSON to the file; `alloc-report` symbolizes when it reads the profile. With
+/// `ALLOCSCOPE_SYMBOLIZE=exit` the names are resolved here instead (this parses the binary's
+/// debug info: see docs/symbolization.md for the cost). Nothing it allocates is counted. Also done automatically at exit with `ALLOCSCOPE_OUT=path` or
 /// [`crate::Config::out`].
 pub fn write_profile(path: impl AsRef<Path>) -> Result<(), ProfileError> {
-    crate::reentrancy::untracked(|| collect_profile().write(path))
+    crate::reentrancy::untracked(|| {
+        let mut profile = collect_profile();
+        if crate::symbolize::at_exit_requested() {
+            let options = crate::symbolize::SymbolizeOptions::default();
+            if let Err(e) = crate::symbolize::symbolize(&mut profile, &options) {
+                eprintln!("allocscope: ALLOCSCOPE_SYMBOLIZE=exit: {e}; raw addresses written");
+            }
+        }
+        profile.write(path)
+    })
 }
 
-/// The profile of the run so far, in memory (what [`write_profile`] writes).
+/// The profile of the run so far, in memory (what [`write_profile`] writes), with raw
+/// addresses: symbolize it with `alloc-report` (or `allocscope::profile::symbolize`).
 pub fn collect_profile() -> Profile {
     crate::reentrancy::untracked(build)
 }
@@ -74,9 +84,10 @@ impl Figures {
         }
     }
 
-    fn into_site(self, frames: Vec<Frame>) -> CallSite {
+    fn into_site(self, frames: Vec<Frame>, addrs: Vec<u64>) -> CallSite {
         CallSite {
             frames,
+            addrs,
             allocs: count(self.allocs),
             bytes: self.bytes,
             live_blocks: count(self.live_count.max(0) as u64),
@@ -132,9 +143,10 @@ fn median(hist: &[u64]) -> Option<u64> {
 fn build() -> Profile {
     let snap = crate::snapshot();
     peak::settle(snap.live_bytes);
-    let max_depth = config::max_depth();
-    let mut sym = Symbolizer::default();
-    let mut merged: HashMap<Vec<Frame>, Figures> = HashMap::new();
+    // Raw stacks only: names come later, from the binary (docs/symbolization.md). Stacks
+    // differ by address, so sites never merge here; `alloc-report` merges those that
+    // symbolize and trim alike.
+    let mut sites: Vec<CallSite> = Vec::with_capacity(site_table::count() as usize);
     for n in 0..site_table::count() {
         let Some(s) = site_table::site(n) else {
             continue;
@@ -142,8 +154,9 @@ fn build() -> Profile {
         if s.samples.load(Acquire) == 0 {
             continue;
         }
-        let mut frames = sym.stack(s.raw_frames(), max_depth);
-        if frames.is_empty() {
+        let addrs: Vec<u64> = s.raw_frames().map(|a| a as u64).collect();
+        let mut frames = Vec::new();
+        if addrs.is_empty() {
             let function = if n == OVERFLOW_SITE {
                 "[allocscope: site table full]"
             } else {
@@ -157,22 +170,15 @@ fn build() -> Profile {
                 inlined: false,
             });
         }
-        merged.entry(frames).or_default().add(s);
+        let mut f = Figures::default();
+        f.add(s);
+        sites.push(f.into_site(frames, addrs));
     }
-    let mut sites: Vec<CallSite> = merged
-        .into_iter()
-        .map(|(frames, f)| f.into_site(frames))
-        .collect();
     sites.sort_by(|a, b| {
         b.bytes
             .cmp(&a.bytes)
             .then(b.allocs.cmp(&a.allocs))
-            .then_with(|| {
-                a.frames
-                    .first()
-                    .map(|f| &f.function)
-                    .cmp(&b.frames.first().map(|f| &f.function))
-            })
+            .then_with(|| a.addrs.cmp(&b.addrs))
     });
     let timeline = crate::timeline::points();
     Profile {
@@ -185,6 +191,7 @@ fn build() -> Profile {
         gap_at_peak: gap_at_peak(&timeline),
         sites,
         timeline,
+        mappings: crate::symbolize::mappings(),
     }
 }
 

@@ -65,6 +65,7 @@ fn profile(
         gap_at_peak,
         sites: Vec::new(),
         timeline: Vec::new(),
+        mappings: Vec::new(),
     }
 }
 

@@ -167,6 +167,7 @@ fn site(
     let freed = allocs - live_blocks;
     let under_1ms = freed * rng.below(100) / 100;
     CallSite {
+        addrs: Vec::new(),
         frames,
         allocs,
         bytes,
@@ -453,6 +454,7 @@ fn generated_profile() -> Profile {
         )),
         sites,
         timeline,
+        mappings: Vec::new(),
     }
 }
 
@@ -515,6 +517,7 @@ fn large_profile(n: usize) -> Profile {
             let allocs = 1 + rng.below(10_000);
             let bytes = allocs * (8 + rng.below(4000));
             CallSite {
+                addrs: Vec::new(),
                 frames: outer_first.into_iter().rev().collect(),
                 allocs,
                 bytes,

@@ -41,6 +41,29 @@ fn folded_stacks() {
     }
 }
 
+/// What every report shows by default: stacks trimmed of the runtime's prologue and closure
+/// shims (`report::names::trim_profile`), as `alloc-report` does unless `--all-frames`.
+#[test]
+fn trimmed_folded_stacks() {
+    for (name, mut profile) in fixtures::saved_fixtures() {
+        allocscope::report::names::trim_profile(&mut profile);
+        let folded = FoldedStacks::from_profile(&profile, Metric::Bytes);
+        let text = folded.to_text();
+        for bad in ["lang_start", "call_once"] {
+            assert!(!text.contains(bad), "{bad} in {text}");
+        }
+        assert!(
+            text.lines().all(|l| l.starts_with("kvstore::main")),
+            "{text}"
+        );
+        let stem = name.trim_end_matches(".json");
+        golden::check(
+            &format!("golden/{stem}.trimmed.bytes.folded"),
+            text.as_bytes(),
+        );
+    }
+}
+
 #[test]
 fn summary_text_and_json() {
     for (name, profile) in fixtures::saved_fixtures() {

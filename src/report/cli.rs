@@ -31,6 +31,27 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// How profiles are read (symbolization, trimming); valid with every subcommand.
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// How profiles are read: where the profiled program's files are, and which frames to show.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LoadArgs {
+    /// A copy of the profiled program (or of a library) to symbolize from, used when its build
+    /// ID is the one recorded in the profile; may be repeated. Default: the recorded path.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub binary: Vec<PathBuf>,
+    /// A directory of separate debug files (`.build-id/ab/cdef….debug`, or the binary's
+    /// `.gnu_debuglink` name) for a stripped binary; may be repeated. `/usr/lib/debug` is
+    /// always searched.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub debug_dir: Vec<PathBuf>,
+    /// Show every frame: the allocator's plumbing, closure shims and the runtime's frames
+    /// below `main` are left out by default.
+    #[arg(long, global = true)]
+    pub all_frames: bool,
 }
 
 /// The subcommands.
@@ -51,6 +72,19 @@ pub enum Command {
     /// Compare profiles of the same program side by side (e.g. over different allocators):
     /// times, allocations, peaks, RSS and the gap terms, with the differences in words.
     Compare(CompareArgs),
+    /// Write a copy of a profile with the function names resolved, for sharing or keeping
+    /// after the binary is gone (raw frames kept, nothing trimmed).
+    Symbolize(SymbolizeArgs),
+}
+
+/// Arguments of `alloc-report symbolize`.
+#[derive(Debug, Args)]
+pub struct SymbolizeArgs {
+    /// The profile file (JSON written by allocscope).
+    pub profile: PathBuf,
+    /// Output profile file.
+    #[arg(short, long)]
+    pub output: PathBuf,
 }
 
 /// Arguments of `alloc-report html`.
@@ -171,22 +205,48 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
-/// Reads a profile, showing progress if that takes long.
-fn read_profile(path: &Path) -> anyhow::Result<Profile> {
-    let _progress = Progress::start(format!("reading {}", path.display()));
-    Ok(Profile::read(path)?)
+impl LoadArgs {
+    /// Reads a profile, symbolizes the call sites it holds as raw addresses and, unless
+    /// `--all-frames`, trims the stacks ([`crate::report::names::trim_profile`]); shows
+    /// progress if that takes long.
+    pub fn read(&self, path: &Path) -> anyhow::Result<Profile> {
+        let mut profile = self.read_symbolized(path)?;
+        if !self.all_frames {
+            crate::report::names::trim_profile(&mut profile);
+        }
+        Ok(profile)
+    }
+
+    /// Reads and symbolizes a profile, nothing trimmed.
+    pub fn read_symbolized(&self, path: &Path) -> anyhow::Result<Profile> {
+        let mut profile = {
+            let _progress = Progress::start(format!("reading {}", path.display()));
+            Profile::read(path)?
+        };
+        if profile.needs_symbolization() {
+            let _progress = Progress::start(format!("symbolizing {}", path.display()));
+            let options = crate::profile::SymbolizeOptions {
+                binaries: self.binary.clone(),
+                debug_dirs: self.debug_dir.clone(),
+            };
+            crate::profile::symbolize(&mut profile, &options)
+                .with_context(|| path.display().to_string())?;
+        }
+        Ok(profile)
+    }
 }
 
 impl Command {
-    /// Runs the subcommand.
+    /// Runs the subcommand, reading profiles with the default [`LoadArgs`].
     pub fn run(self) -> anyhow::Result<()> {
-        self.run_keeping(&mut Vec::new())
+        self.run_keeping(&LoadArgs::default(), &mut Vec::new())
     }
 
     /// Runs the subcommand and hands the profiles it read to `keep` rather than freeing them,
     /// so that [`main`] can leave them to the end of the process: freeing a large profile
     /// block by block is a noticeable part of a short run.
-    fn run_keeping(self, keep: &mut Vec<Profile>) -> anyhow::Result<()> {
+    fn run_keeping(self, load: &LoadArgs, keep: &mut Vec<Profile>) -> anyhow::Result<()> {
+        let read_profile = |path: &Path| load.read(path);
         match self {
             Command::Flamegraph(args) => {
                 let profile = read_profile(&args.profile)?;
@@ -297,6 +357,11 @@ impl Command {
                 Output::Stdout.write(text.as_bytes())?;
                 keep.extend(loaded.into_iter().map(|(_, p)| p));
             }
+            Command::Symbolize(args) => {
+                let profile = load.read_symbolized(&args.profile)?;
+                profile.write(&args.output)?;
+                keep.push(profile);
+            }
         }
         Ok(())
     }
@@ -307,7 +372,7 @@ impl Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut profiles = Vec::new();
-    let result = cli.command.run_keeping(&mut profiles);
+    let result = cli.command.run_keeping(&cli.load, &mut profiles);
     std::mem::forget(profiles);
     match result {
         Ok(()) => ExitCode::SUCCESS,

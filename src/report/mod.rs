@@ -25,7 +25,12 @@
 //! alloc-report summary PROFILE [--json] [--top N]
 //! alloc-report diff BEFORE AFTER [-o diff.svg] [--top N] [--metric …]
 //! alloc-report export PROFILE --format folded|pprof [--metric …] [-o FILE]
+//! alloc-report symbolize PROFILE -o OUT
 //! ```
+//!
+//! Every subcommand symbolizes profiles that hold raw addresses (`--binary PATH`,
+//! `--debug-dir DIR`, see [`crate::profile::symbolize`]) and shows trimmed stacks
+//! ([`names::trim_profile`]) unless `--all-frames`.
 //!
 //! Output files are written whole or not at all (a temporary file, then a rename). Errors are
 //! one line on stderr naming the file and the problem, with exit status 1; a wrong flag gets

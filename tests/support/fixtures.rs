@@ -9,7 +9,7 @@
 
 use allocscope::profile::{
     CallSite, Frame, Lifetimes, Profile, ProfileMeta, SiteSizeClass, TimelinePoint, Totals,
-    PROFILE_FORMAT, PROFILE_VERSION,
+    PROFILE_FORMAT,
 };
 use allocscope::{GapBreakdown, SizeClassCounts};
 
@@ -265,6 +265,7 @@ pub fn build_profile(
             (spec.size * spec.count).div_ceil(sampling_bytes).max(1)
         };
         sites.push(CallSite {
+            addrs: Vec::new(),
             frames,
             allocs: spec.count,
             bytes: spec.size * spec.count,
@@ -347,7 +348,8 @@ pub fn build_profile(
         .collect();
     Profile {
         format: PROFILE_FORMAT.to_string(),
-        version: PROFILE_VERSION,
+        // Version 1 (names, no raw addresses): old profiles stay readable.
+        version: 1,
         meta: ProfileMeta {
             program: program.to_string(),
             args: vec![program.to_string(), "--requests".into(), "50000".into()],
@@ -377,6 +379,7 @@ pub fn build_profile(
         }),
         sites,
         timeline,
+        mappings: Vec::new(),
     }
 }
 
@@ -473,6 +476,7 @@ pub fn large(n: usize) -> Profile {
             let count = 1 + next() % 100;
             let freed = count - count / 4;
             CallSite {
+                addrs: Vec::new(),
                 frames: frames
                     .into_iter()
                     .enumerate()

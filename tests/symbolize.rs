@@ -1,0 +1,243 @@
+//! Symbolization away from the profiled process (issue 10): a user's program built the way
+//! users build it (tests/namecheck: release, `debug = "line-tables-only"`, no forced frame
+//! pointers, calls a dependency) writes raw addresses; `alloc-report` names them with full
+//! paths, finds a moved binary with `--binary`, refuses another build, and reads a stripped
+//! binary's separate debug file (binutils' objcopy).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const REPORT: &str = env!("CARGO_BIN_EXE_alloc-report");
+
+fn manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/namecheck/Cargo.toml")
+}
+
+/// Builds the fixture (release) and copies the binary to `to`.
+fn build_fixture(variant: bool, to: &Path) {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/namecheck");
+    let mut c = Command::new(env!("CARGO"));
+    c.args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(manifest())
+        .arg("--target-dir")
+        .arg(&target)
+        // Not this repository's .cargo/config.toml flags (forced frame pointers).
+        .env("RUSTFLAGS", "")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    if variant {
+        c.args(["--features", "variant"]);
+    }
+    let st = c.status().expect("run cargo");
+    assert!(st.success(), "building tests/namecheck failed");
+    std::fs::copy(target.join("release/namecheck"), to).expect("copy binary");
+}
+
+fn report(args: &[&str]) -> Output {
+    Command::new(REPORT)
+        .args(args)
+        .output()
+        .expect("run alloc-report")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "alloc-report failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn refused(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "alloc-report should have failed");
+    assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err}");
+    err
+}
+
+fn objcopy(args: &[&str]) {
+    let st = Command::new("objcopy")
+        .args(args)
+        .status()
+        .expect("objcopy (binutils)");
+    assert!(st.success(), "objcopy {args:?}");
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir1 = tmp.path().join("ran");
+    let dir2 = tmp.path().join("moved");
+    let dbg = tmp.path().join("debug");
+    for d in [&dir1, &dir2, &dbg] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let exe = dir1.join("namecheck");
+    build_fixture(false, &exe);
+    let profile = tmp.path().join("p.json");
+    let st = Command::new(&exe)
+        .env("ALLOCSCOPE_OUT", &profile)
+        .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The process wrote raw addresses and its mappings, no names.
+    let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+    assert_eq!(raw["mappings"][0]["path"], s(&exe));
+    assert!(raw["mappings"][0]["build_id"].is_string());
+    let sites = raw["sites"].as_array().unwrap();
+    assert!(sites
+        .iter()
+        .any(|x| x["frames"].as_array().unwrap().is_empty()
+            && !x["addrs"].as_array().unwrap().is_empty()));
+
+    // Same machine: names resolved from the recorded path, full paths, trimmed.
+    let folded = ok(&report(&[
+        "export",
+        s(&profile),
+        "--format",
+        "folded",
+        "--metric",
+        "allocs",
+    ]));
+    println!("{folded}");
+    // The dependency's out-of-line function (symbol table) and its inlined helper (DWARF
+    // short name, qualified from the file's crate and module).
+    assert!(
+        folded.contains(
+            "namecheck::main;namecheck::build_table;namecheck_dep::version::Version::parse 2000"
+        ),
+        "{folded}"
+    );
+    assert!(
+        folded.contains(
+            "namecheck_dep::version::Version::parse;namecheck_dep::version::make_label 2000"
+        ),
+        "{folded}"
+    );
+    // The program's own inlined function, qualified from its caller's crate.
+    assert!(
+        folded.contains("namecheck::main;namecheck::fill_buffers;namecheck::make_buffer 100"),
+        "{folded}"
+    );
+    // The spawned thread's stacks start at its closure.
+    assert!(
+        folded.lines().filter(|l| l.contains("build_table")).count() >= 2,
+        "{folded}"
+    );
+    // Trimmed: roots are the program's main and the thread's closure; no plumbing.
+    for line in folded.lines().filter(|l| l.contains("build_table")) {
+        assert!(
+            line.starts_with("namecheck::main;") || line.starts_with("namecheck::{"),
+            "{line}"
+        );
+        let leaf = line.rsplit(';').next().unwrap();
+        assert!(leaf.starts_with("namecheck"), "leaf {leaf}");
+    }
+    for line in folded.lines().filter(|l| l.contains("namecheck")) {
+        for bad in [
+            "lang_start",
+            "call_once",
+            "__rust_alloc",
+            "allocscope::",
+            "raw_vec",
+            "__libc_start",
+            "backtrace",
+        ] {
+            assert!(!line.contains(bad), "{bad} in {line}");
+        }
+    }
+    // --all-frames shows everything.
+    let all = ok(&report(&[
+        "export",
+        s(&profile),
+        "--format",
+        "folded",
+        "--all-frames",
+    ]));
+    assert!(all.contains("std::rt::lang_start"), "{all}");
+    assert!(all.contains("allocscope::"), "{all}");
+
+    // `symbolize` bakes the names in; the result reads without the binary.
+    let baked = tmp.path().join("baked.json");
+    ok(&report(&["symbolize", s(&profile), "-o", s(&baked)]));
+
+    // Moved binary: refused without --binary, resolved with it.
+    let moved = dir2.join("namecheck-copy");
+    std::fs::rename(&exe, &moved).unwrap();
+    let err = refused(&report(&["summary", s(&profile)]));
+    assert!(err.contains("--binary"), "{err}");
+    let summary = ok(&report(&["summary", s(&profile), "--binary", s(&moved)]));
+    assert!(
+        summary.contains("namecheck_dep::version::Version::parse"),
+        "{summary}"
+    );
+    let from_baked = ok(&report(&[
+        "export",
+        s(&baked),
+        "--format",
+        "folded",
+        "--metric",
+        "allocs",
+    ]));
+    assert_eq!(from_baked, folded);
+
+    // A rebuilt binary (another build ID) is refused, as --binary or at the recorded path.
+    let rebuilt = dir2.join("namecheck-rebuilt");
+    build_fixture(true, &rebuilt);
+    let err = refused(&report(&["summary", s(&profile), "--binary", s(&rebuilt)]));
+    assert!(err.contains("build ID"), "{err}");
+    std::fs::copy(&rebuilt, &exe).unwrap();
+    let err = refused(&report(&[
+        "flamegraph",
+        s(&profile),
+        "-o",
+        s(&tmp.path().join("f.svg")),
+    ]));
+    assert!(err.contains("build ID"), "{err}");
+
+    // Stripped binary + separate debug file, found by build ID under --debug-dir…
+    let debug_file = tmp.path().join("namecheck.debug");
+    objcopy(&["--only-keep-debug", s(&moved), s(&debug_file)]);
+    let stripped = dir2.join("namecheck-stripped");
+    objcopy(&["--strip-all", s(&moved), s(&stripped)]);
+    let id = raw["mappings"][0]["build_id"].as_str().unwrap();
+    let by_id = dbg.join(".build-id").join(&id[..2]);
+    std::fs::create_dir_all(&by_id).unwrap();
+    std::fs::copy(&debug_file, by_id.join(format!("{}.debug", &id[2..]))).unwrap();
+    let args = [
+        "export",
+        s(&profile),
+        "--format",
+        "folded",
+        "--metric",
+        "allocs",
+    ];
+    let with_dir = ok(&report(
+        &[
+            &args[..],
+            &["--binary", s(&stripped), "--debug-dir", s(&dbg)],
+        ]
+        .concat(),
+    ));
+    assert_eq!(with_dir, folded);
+    // …or by its .gnu_debuglink name beside the binary.
+    let linked = dir2.join("namecheck-linked");
+    objcopy(&[
+        &format!("--add-gnu-debuglink={}", s(&debug_file)),
+        s(&stripped),
+        s(&linked),
+    ]);
+    std::fs::copy(&debug_file, dir2.join("namecheck.debug")).unwrap();
+    let with_link = ok(&report(&[&args[..], &["--binary", s(&linked)]].concat()));
+    assert_eq!(with_link, folded);
+    // Without the debug file, the stripped binary's names are not made up: no paths at all.
+    let bare = ok(&report(
+        &[&args[..], &["--binary", s(&stripped), "--all-frames"]].concat(),
+    ));
+    assert!(!bare.contains("namecheck_dep"), "{bare}");
+}
