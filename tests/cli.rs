@@ -159,7 +159,8 @@ fn summary_text_matches_golden_and_json_carries_the_profiles_figures() {
     for (name, profile) in fixtures::saved_fixtures() {
         let stem = name.trim_end_matches(".json");
         let out = alloc_report()
-            .args(["summary", "--top", "5"])
+            // The library's output on the raw frames (the default trims them).
+            .args(["summary", "--top", "5", "--all-frames"])
             .arg(fixture(name))
             .output()
             .unwrap();
@@ -167,7 +168,7 @@ fn summary_text_matches_golden_and_json_carries_the_profiles_figures() {
         golden::check(&format!("golden/{stem}.summary.txt"), &out.stdout);
 
         let out = alloc_report()
-            .args(["summary", "--json", "--top", "3"])
+            .args(["summary", "--json", "--top", "3", "--all-frames"])
             .arg(fixture(name))
             .output()
             .unwrap();
@@ -217,6 +218,18 @@ fn summary_text_matches_golden_and_json_carries_the_profiles_figures() {
         // The allocating functions of the two biggest sites, demangled.
         assert_eq!(top[0]["frames"][0], "kvstore::index::Index<K,V>::insert");
         assert_eq!(top[1]["frames"][0], "kvstore::wal::WalWriter::append");
+
+        // By default the runtime's frames below `kvstore::main` are trimmed.
+        let out = alloc_report()
+            .args(["summary", "--json", "--top", "3"])
+            .arg(fixture(name))
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for entry in json["top_sites"].as_array().unwrap() {
+            let frames = entry["frames"].as_array().unwrap();
+            assert_eq!(frames.last().unwrap(), "kvstore::main", "{entry}");
+        }
     }
 }
 
@@ -284,7 +297,7 @@ fn diff_of_a_profile_with_itself_changes_nothing() {
 fn export_folded_matches_golden_and_the_flamegraph_input() {
     for metric in ["bytes", "allocs"] {
         let out = alloc_report()
-            .args(["export", "--format", "folded", "--metric", metric])
+            .args(["export", "--format", "folded", "--metric", metric, "--all-frames"])
             .arg(fixture("kvstore-after.json"))
             .output()
             .unwrap();
@@ -294,8 +307,16 @@ fn export_folded_matches_golden_and_the_flamegraph_input() {
             &out.stdout,
         );
     }
+    // By default stacks are trimmed: the same lines as the library's trim_profile.
     let out = alloc_report()
         .args(["export", "--format", "folded"])
+        .arg(fixture("kvstore-before.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    golden::check("golden/kvstore-before.trimmed.bytes.folded", &out.stdout);
+    let out = alloc_report()
+        .args(["export", "--format", "folded", "--all-frames"])
         .arg(fixture("kvstore-before.json"))
         .output()
         .unwrap();
@@ -320,7 +341,7 @@ fn export_pprof_writes_a_gzipped_profile_proto() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("heap.pb.gz");
     let out = alloc_report()
-        .args(["export", "--format", "pprof", "-o"])
+        .args(["export", "--format", "pprof", "--all-frames", "-o"])
         .arg(&path)
         .arg(fixture("kvstore-before.json"))
         .output()
