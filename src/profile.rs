@@ -19,7 +19,7 @@ pub use crate::symbolize::{symbolize, SymbolizeError, SymbolizeOptions};
 
 /// The value of [`Profile::format`].
 pub const PROFILE_FORMAT: &str = "allocscope-profile";
-/// The current value of [`Profile::version`]: version 2 adds raw stacks (`sites[].addrs`) and
+/// The current value of [`Profile::version`]: version 2 adds raw stacks (`sites[].stack`) and
 /// the process's `mappings`, symbolized when the profile is read.
 pub const PROFILE_VERSION: u32 = 2;
 /// The oldest version readers still accept (version 1: names only, no raw addresses).
@@ -49,9 +49,13 @@ pub struct Profile {
     /// Periodic snapshots taken during the run, oldest first (may be empty).
     pub timeline: Vec<TimelinePoint>,
     /// The executable objects of the process (the program first, then shared libraries),
-    /// for symbolizing `sites[].addrs` away from the profiled process. Empty in version 1.
+    /// for symbolizing `sites[].stack` away from the profiled process. Empty in version 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mappings: Vec<Mapping>,
+    /// The distinct return addresses of all raw stacks (`sites[].stack` indexes it), as
+    /// captured in the process. Empty in version 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<u64>,
 }
 
 /// One executable object (the program or a shared library) as it was loaded in the profiled
@@ -199,12 +203,12 @@ pub struct SiteSizeClass {
 pub struct CallSite {
     /// Frames, leaf first, inlined frames expanded, nothing trimmed (reports trim the
     /// allocator's plumbing and the runtime's prologue, see `report::names::trim_frames`).
-    /// Empty until the profile is symbolized (then `addrs` holds the stack).
+    /// Empty until the profile is symbolized (then `stack` holds the stack).
     pub frames: Vec<Frame>,
-    /// The raw stack: return addresses as captured in the process, innermost first. Empty in
-    /// version 1 profiles.
+    /// The raw stack, innermost first: indices into [`Profile::addresses`] (each distinct
+    /// return address is written once). Empty in version 1 profiles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub addrs: Vec<u64>,
+    pub stack: Vec<u32>,
     /// Allocations (allocs and reallocs) made here (estimated in sampled mode).
     pub allocs: u64,
     /// Bytes requested here (estimated in sampled mode).
@@ -358,7 +362,7 @@ impl Profile {
     pub fn needs_symbolization(&self) -> bool {
         self.sites
             .iter()
-            .any(|s| s.frames.is_empty() && !s.addrs.is_empty())
+            .any(|s| s.frames.is_empty() && !s.stack.is_empty())
     }
 }
 

@@ -84,10 +84,10 @@ impl Figures {
         }
     }
 
-    fn into_site(self, frames: Vec<Frame>, addrs: Vec<u64>) -> CallSite {
+    fn into_site(self, frames: Vec<Frame>, stack: Vec<u32>) -> CallSite {
         CallSite {
             frames,
-            addrs,
+            stack,
             allocs: count(self.allocs),
             bytes: self.bytes,
             live_blocks: count(self.live_count.max(0) as u64),
@@ -147,6 +147,8 @@ fn build() -> Profile {
     // differ by address, so sites never merge here; `alloc-report` merges those that
     // symbolize and trim alike.
     let mut sites: Vec<CallSite> = Vec::with_capacity(site_table::count() as usize);
+    let mut addresses: Vec<u64> = Vec::new();
+    let mut index: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
     for n in 0..site_table::count() {
         let Some(s) = site_table::site(n) else {
             continue;
@@ -154,9 +156,18 @@ fn build() -> Profile {
         if s.samples.load(Acquire) == 0 {
             continue;
         }
-        let addrs: Vec<u64> = s.raw_frames().map(|a| a as u64).collect();
+        let stack: Vec<u32> = s
+            .raw_frames()
+            .map(|a| {
+                let next = addresses.len() as u32;
+                *index.entry(a as u64).or_insert_with(|| {
+                    addresses.push(a as u64);
+                    next
+                })
+            })
+            .collect();
         let mut frames = Vec::new();
-        if addrs.is_empty() {
+        if stack.is_empty() {
             let function = if n == OVERFLOW_SITE {
                 "[allocscope: site table full]"
             } else {
@@ -172,13 +183,13 @@ fn build() -> Profile {
         }
         let mut f = Figures::default();
         f.add(s);
-        sites.push(f.into_site(frames, addrs));
+        sites.push(f.into_site(frames, stack));
     }
     sites.sort_by(|a, b| {
         b.bytes
             .cmp(&a.bytes)
             .then(b.allocs.cmp(&a.allocs))
-            .then_with(|| a.addrs.cmp(&b.addrs))
+            .then_with(|| a.stack.cmp(&b.stack))
     });
     let timeline = crate::timeline::points();
     Profile {
@@ -192,6 +203,7 @@ fn build() -> Profile {
         sites,
         timeline,
         mappings: crate::symbolize::mappings(),
+        addresses,
     }
 }
 

@@ -57,7 +57,7 @@ unsafe extern "C" fn collect(
     // SAFETY: the loader passes a valid `info` for this call; `data` is the `Vec` passed by
     // `mappings`, alive and not otherwise borrowed during `dl_iterate_phdr`.
     let (info, out) = unsafe { (&*info, &mut *data.cast::<Vec<Mapping>>()) };
-    let bias = info.dlpi_addr as u64;
+    let bias = u64::from(info.dlpi_addr);
     let path = if info.dlpi_name.is_null() {
         String::new()
     } else {
@@ -182,7 +182,7 @@ pub enum SymbolizeError {
     },
 }
 
-/// Fills `frames` of every call site that has only raw `addrs`. Sites that already have
+/// Fills `frames` of every call site that has only a raw `stack`. Sites that already have
 /// frames (version 1 profiles, profiles symbolized at exit or by `alloc-report symbolize`)
 /// are left alone. Fails if the program itself cannot be found or is another build;
 /// shared libraries that cannot be found give `[file+0xoffset]` frames instead.
@@ -192,9 +192,11 @@ pub fn symbolize(profile: &mut Profile, options: &SymbolizeOptions) -> Result<()
     }
     let mut resolver = Resolver::new(&profile.mappings, options)?;
     for site in &mut profile.sites {
-        if site.frames.is_empty() && !site.addrs.is_empty() {
-            let mut frames = Vec::with_capacity(site.addrs.len() + 8);
-            for &a in &site.addrs {
+        if site.frames.is_empty() && !site.stack.is_empty() {
+            let mut frames = Vec::with_capacity(site.stack.len() + 8);
+            for &i in &site.stack {
+                // An index outside the table (a hand-edited file) is an unknown frame.
+                let a = profile.addresses.get(i as usize).copied().unwrap_or(0);
                 frames.extend(resolver.frames(a).iter().cloned());
             }
             site.frames = frames;

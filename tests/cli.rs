@@ -297,7 +297,14 @@ fn diff_of_a_profile_with_itself_changes_nothing() {
 fn export_folded_matches_golden_and_the_flamegraph_input() {
     for metric in ["bytes", "allocs"] {
         let out = alloc_report()
-            .args(["export", "--format", "folded", "--metric", metric, "--all-frames"])
+            .args([
+                "export",
+                "--format",
+                "folded",
+                "--metric",
+                metric,
+                "--all-frames",
+            ])
             .arg(fixture("kvstore-after.json"))
             .output()
             .unwrap();

@@ -66,6 +66,7 @@ fn profile(
         sites: Vec::new(),
         timeline: Vec::new(),
         mappings: Vec::new(),
+        addresses: Vec::new(),
     }
 }
 

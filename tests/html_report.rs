@@ -167,7 +167,7 @@ fn site(
     let freed = allocs - live_blocks;
     let under_1ms = freed * rng.below(100) / 100;
     CallSite {
-        addrs: Vec::new(),
+        stack: Vec::new(),
         frames,
         allocs,
         bytes,
@@ -455,6 +455,7 @@ fn generated_profile() -> Profile {
         sites,
         timeline,
         mappings: Vec::new(),
+        addresses: Vec::new(),
     }
 }
 
@@ -517,7 +518,7 @@ fn large_profile(n: usize) -> Profile {
             let allocs = 1 + rng.below(10_000);
             let bytes = allocs * (8 + rng.below(4000));
             CallSite {
-                addrs: Vec::new(),
+                stack: Vec::new(),
                 frames: outer_first.into_iter().rev().collect(),
                 allocs,
                 bytes,

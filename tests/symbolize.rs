@@ -93,7 +93,24 @@ fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
     assert!(sites
         .iter()
         .any(|x| x["frames"].as_array().unwrap().is_empty()
-            && !x["addrs"].as_array().unwrap().is_empty()));
+            && !x["stack"].as_array().unwrap().is_empty()));
+
+    // ALLOCSCOPE_SYMBOLIZE=exit: names resolved in the process (for binaries that vanish).
+    let at_exit = tmp.path().join("at-exit.json");
+    let st = Command::new(&exe)
+        .env("ALLOCSCOPE_OUT", &at_exit)
+        .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
+        .env("ALLOCSCOPE_SYMBOLIZE", "exit")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let named: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&at_exit).unwrap()).unwrap();
+    assert!(named["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| !x["frames"].as_array().unwrap().is_empty()));
 
     // Same machine: names resolved from the recorded path, full paths, trimmed.
     let folded = ok(&report(&[
@@ -185,6 +202,20 @@ fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
         "allocs",
     ]));
     assert_eq!(from_baked, folded);
+    let from_exit = ok(&report(&[
+        "export",
+        s(&at_exit),
+        "--format",
+        "folded",
+        "--metric",
+        "allocs",
+    ]));
+    assert!(
+        from_exit.contains(
+            "namecheck_dep::version::Version::parse;namecheck_dep::version::make_label 2000"
+        ),
+        "{from_exit}"
+    );
 
     // A rebuilt binary (another build ID) is refused, as --binary or at the recorded path.
     let rebuilt = dir2.join("namecheck-rebuilt");

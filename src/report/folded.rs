@@ -117,7 +117,7 @@ mod tests {
 
     fn site(frames: Vec<Frame>, allocs: u64, bytes: u64) -> CallSite {
         CallSite {
-            addrs: Vec::new(),
+            stack: Vec::new(),
             frames,
             allocs,
             bytes,

@@ -265,7 +265,7 @@ pub fn build_profile(
             (spec.size * spec.count).div_ceil(sampling_bytes).max(1)
         };
         sites.push(CallSite {
-            addrs: Vec::new(),
+            stack: Vec::new(),
             frames,
             allocs: spec.count,
             bytes: spec.size * spec.count,
@@ -380,6 +380,7 @@ pub fn build_profile(
         sites,
         timeline,
         mappings: Vec::new(),
+        addresses: Vec::new(),
     }
 }
 
@@ -476,7 +477,7 @@ pub fn large(n: usize) -> Profile {
             let count = 1 + next() % 100;
             let freed = count - count / 4;
             CallSite {
-                addrs: Vec::new(),
+                stack: Vec::new(),
                 frames: frames
                     .into_iter()
                     .enumerate()
