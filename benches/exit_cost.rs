@@ -13,6 +13,9 @@
 //! `ALLOCSCOPE_SYMBOLIZE=exit` (names resolved in the process). Targets (issue 10): the default
 //! adds ≤ 5 MB and ≤ 20 ms.
 
+// One boxed allocation per stack is the point of the workload.
+#![allow(clippy::vec_box)]
+
 use std::alloc::System;
 use std::hint::black_box;
 use std::process::Command;

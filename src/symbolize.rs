@@ -57,7 +57,7 @@ unsafe extern "C" fn collect(
     // SAFETY: the loader passes a valid `info` for this call; `data` is the `Vec` passed by
     // `mappings`, alive and not otherwise borrowed during `dl_iterate_phdr`.
     let (info, out) = unsafe { (&*info, &mut *data.cast::<Vec<Mapping>>()) };
-    let bias = u64::from(info.dlpi_addr);
+    let bias: u64 = info.dlpi_addr;
     let path = if info.dlpi_name.is_null() {
         String::new()
     } else {
