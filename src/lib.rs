@@ -213,6 +213,8 @@ mod symbolize;
 #[cfg(feature = "serde")]
 pub mod timeline;
 #[cfg(feature = "serde")]
+pub mod trim;
+#[cfg(feature = "serde")]
 mod units;
 
 pub use allocator_config::allocator_config;

@@ -56,6 +56,10 @@ pub struct Profile {
     /// captured in the process. Empty in version 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<u64>,
+    /// `ALLOCSCOPE_MAX_DEPTH` of the run: reports keep at most this many frames of a
+    /// trimmed stack, nearest the allocation. Absent in version 1 (stacks already cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<u32>,
 }
 
 /// One executable object (the program or a shared library) as it was loaded in the profiled

@@ -204,6 +204,7 @@ fn build() -> Profile {
         timeline,
         mappings: crate::symbolize::mappings(),
         addresses,
+        max_depth: Some(config::max_depth() as u32),
     }
 }
 

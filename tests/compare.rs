@@ -67,6 +67,7 @@ fn profile(
         timeline: Vec::new(),
         mappings: Vec::new(),
         addresses: Vec::new(),
+        max_depth: None,
     }
 }
 

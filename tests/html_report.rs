@@ -456,6 +456,7 @@ fn generated_profile() -> Profile {
         timeline,
         mappings: Vec::new(),
         addresses: Vec::new(),
+        max_depth: None,
     }
 }
 

@@ -54,8 +54,12 @@ pub fn run_child_with_stderr(name: &str, env: &[(&str, &str)]) -> (Profile, Stri
         String::from_utf8_lossy(&output.stderr)
     );
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let profile = Profile::read(&out)
+    let mut profile = Profile::read(&out)
         .unwrap_or_else(|e| panic!("no profile from child: {e}\nstderr: {stderr}"));
+    // As every report reads it: names from the binary, stacks trimmed to the user's part.
+    allocscope::profile::symbolize(&mut profile, &Default::default())
+        .unwrap_or_else(|e| panic!("symbolizing the child's profile: {e}"));
+    allocscope::trim::trim_profile(&mut profile);
     (profile, stderr)
 }
 

@@ -381,6 +381,7 @@ pub fn build_profile(
         timeline,
         mappings: Vec::new(),
         addresses: Vec::new(),
+        max_depth: None,
     }
 }
 
