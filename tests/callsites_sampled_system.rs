@@ -88,6 +88,8 @@ fn estimator_unbiased_across_seeds() {
 /// Estimated bytes of the sites whose first frame is each of `names`, summed over the
 /// whole run so far.
 fn site_bytes(names: &[&str]) -> Vec<u64> {
-    let p = allocscope::collect_profile();
+    let mut p = allocscope::collect_profile();
+    allocscope::profile::symbolize(&mut p, &Default::default()).unwrap();
+    allocscope::trim::trim_profile(&mut p);
     names.iter().map(|n| common::bytes_of(&p, n)).collect()
 }

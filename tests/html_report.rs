@@ -87,7 +87,8 @@ fn real_profile() -> Profile {
             let kept = workload();
             std::thread::sleep(Duration::from_millis(20));
             allocscope::timeline::stop();
-            let p = allocscope::collect_profile();
+            let mut p = allocscope::collect_profile();
+            allocscope::profile::symbolize(&mut p, &Default::default()).unwrap();
             drop(kept);
             p
         })

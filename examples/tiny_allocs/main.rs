@@ -36,7 +36,13 @@ fn main() {
         "{} allocations, {} bytes, for {n} versions",
         counts.allocs, counts.bytes_allocated
     );
-    let profile = allocscope::collect_profile();
+    // Raw addresses: resolve names from this binary and trim to the user's frames, as
+    // `alloc-report` does.
+    let mut profile = allocscope::collect_profile();
+    if let Err(e) = allocscope::profile::symbolize(&mut profile, &Default::default()) {
+        eprintln!("tiny_allocs: no names: {e}");
+    }
+    allocscope::trim::trim_profile(&mut profile);
     let mut sites = profile.sites.clone();
     sites.sort_by_key(|s| std::cmp::Reverse(s.allocs));
     println!(
