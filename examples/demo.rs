@@ -51,7 +51,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let profile_path = out_dir.join("demo.profile.json");
     allocscope::write_profile(&profile_path)?;
-    let profile = allocscope::profile::Profile::read(&profile_path)?;
+    // As `alloc-report` reads it: names resolved from this binary, stacks trimmed.
+    let profile = allocscope::report::cli::LoadArgs::default().read(&profile_path)?;
 
     let flamegraph_path = out_dir.join("flamegraph.svg");
     let mut svg = Vec::new();
