@@ -355,6 +355,13 @@ pub struct PartialGap {
     pub file_backed: Option<u64>,
     /// glibc's malloc totals, when the process uses glibc.
     pub malloc: Option<MallocInfo>,
+    /// allocscope's own memory ([`crate::OwnMemory::total`]), inside `anonymous`; `None`
+    /// when no profiler is installed (and in data written before it existed).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub profiler: Option<u64>,
+    /// Bytes of large live blocks never touched: inside `requested`, not in `anonymous`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub untouched: Option<u64>,
 }
 
 /// glibc's `mallinfo2` totals over all malloc arenas, in bytes.
@@ -421,13 +428,22 @@ impl PartialGap {
             anonymous: status.map(|s| s.rss_anon),
             file_backed: status.map(|s| s.rss_file + s.rss_shmem),
             malloc: MallocInfo::read(),
+            profiler: installed.map(|_| crate::own_memory().total()),
+            untouched: installed.map(|_| crate::large_blocks::untouched_bytes()),
         }
     }
 
-    /// Anonymous memory beyond the requested bytes and their rounding: what cannot be split.
+    /// Anonymous memory beyond the requested bytes (less their untouched pages), their
+    /// rounding and allocscope's own memory: what cannot be split.
     pub fn unsplit(&self) -> Option<i64> {
         let anon = self.anonymous? as i64;
-        Some(anon - self.requested? as i64 - self.size_class_rounding_estimate? as i64)
+        let own = self.profiler.unwrap_or(0) as i64;
+        let untouched = self.untouched.unwrap_or(0) as i64;
+        Some(
+            anon - (self.requested? as i64 - untouched)
+                - self.size_class_rounding_estimate? as i64
+                - own,
+        )
     }
 }
 
@@ -447,6 +463,12 @@ impl fmt::Display for PartialGap {
         }
         if let Some(a) = self.anonymous {
             write_row(f, "anonymous", u(a), rss)?;
+        }
+        if let Some(p) = self.profiler {
+            write_row(f, "  of which profiler", u(p), rss)?;
+        }
+        if let Some(t) = self.untouched.filter(|&t| t > 0) {
+            write_row(f, "untouched (not in RSS)", -u(t), rss)?;
         }
         if let Some(unsplit) = self.unsplit() {
             write_row(f, "  of which unsplit", unsplit, rss)?;
