@@ -156,7 +156,7 @@ pub fn assess(points: &[TimelinePoint], opts: &ConvergenceOptions) -> Convergenc
         GapTerm::ALL
             .iter()
             .filter(|&&t| t != GapTerm::Requested)
-            .map(|&t| (t, t.value(g)))
+            .map(|&t| (t, t.contribution(g)))
             .rev()
             .max_by_key(|&(_, v)| v)
     });
@@ -589,6 +589,8 @@ mod tests {
             dirty: 46 * MIB as i64,
             metadata: 3 * MIB as i64,
             muzzy: 0,
+            profiler: 0,
+            untouched: 0,
             non_heap: 3 * MIB as i64,
         };
         for p in pts.iter_mut().skip(4) {

@@ -1,8 +1,10 @@
 //! The RSS gap: where resident memory goes beyond the bytes the program asked for.
 //!
-//! Over jemalloc, [`GapBreakdown`] splits the process's RSS into eight terms that add up to
-//! it exactly, from allocscope's exact counters, jemalloc's statistics
-//! (module `jemalloc_stats`, feature `jemalloc`) and `/proc` ([`crate::procfs`]). Over an allocator without
+//! Over jemalloc, [`GapBreakdown`] splits the process's RSS into terms that add up to it
+//! exactly, from allocscope's exact counters, jemalloc's statistics
+//! (module `jemalloc_stats`, feature `jemalloc`), `/proc` ([`crate::procfs`]) and `mincore`
+//! (allocscope's own tables, and the pages of large blocks never touched); `docs/gap.md`
+//! gives each formula. Over an allocator without
 //! statistics (the system allocator, mimalloc), [`PartialGap`] says what can be known and
 //! names what cannot be split. [`GapReport`] is either, for the current moment:
 //!
@@ -24,7 +26,9 @@
 //! dirty                     7.8       6.4%
 //! metadata                  2.8       2.3%
 //! muzzy                     0.0       0.0%
-//! non_heap                  0.8       0.7%
+//! profiler                  0.3       0.2%
+//! untouched                 0.0       0.0%
+//! non_heap                  0.5       0.4%
 //! 44% of RSS is free space inside partly used pages: many small objects freed in a scattered
 //! pattern keep their pages alive. …
 //! ```
@@ -34,13 +38,15 @@ use std::fmt;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-/// The process's RSS split term by term, in bytes. The terms add up to `rss` exactly;
-/// `non_heap` is what remains and may be negative (jemalloc's `resident` counts pages that
-/// were never touched).
+/// The process's RSS split term by term, in bytes. The terms add up to `rss` exactly, with
+/// `untouched` subtracted (it is inside `requested` or another heap term, but not resident):
 ///
-/// See `../shared/NOTES.md` §1 for the formula:
 /// `rss = requested + size_class_rounding + allocator_caches + fragmentation + dirty +
-/// metadata + muzzy + non_heap`.
+/// metadata + muzzy + profiler + non_heap − untouched`
+///
+/// See `docs/gap.md` for each term and the jemalloc statistics behind it. `non_heap` is the
+/// remainder; it can only be negative when a large untouched block escaped `untouched`
+/// (more than 1024 large blocks live, or pages only ever read through the zero page).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
@@ -51,8 +57,8 @@ pub struct GapBreakdown {
     pub requested: i64,
     /// Usable − requested bytes of the live blocks (internal fragmentation).
     pub size_class_rounding: i64,
-    /// Thread caches, jemalloc's internal allocations and allocscope's own (uncounted)
-    /// allocations (`allocated − usable`).
+    /// Thread caches and jemalloc's internal allocations (`allocated − usable − profiler
+    /// heap`).
     pub allocator_caches: i64,
     /// Free space inside pages that hold live objects (`active − allocated`).
     pub fragmentation: i64,
@@ -63,36 +69,73 @@ pub struct GapBreakdown {
     pub metadata: i64,
     /// `MADV_FREE`'d pages the kernel has not reclaimed yet.
     pub muzzy: i64,
-    /// Everything that is not jemalloc's: code, stacks, C libraries' malloc, other mappings.
+    /// allocscope's own memory: its heap blocks (usable bytes) and the resident pages of its
+    /// tables ([`crate::OwnMemory`]). Absent (0) in profiles written before it existed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub profiler: i64,
+    /// Bytes of large live blocks (≥ 1 MiB) whose pages were never faulted in: counted in
+    /// `requested` (and by jemalloc as active and resident) but not in RSS, so the sum
+    /// subtracts them. Absent (0) in profiles written before it existed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub untouched: i64,
+    /// Everything that is not jemalloc's nor allocscope's: code, stacks, C libraries'
+    /// malloc, other mappings.
     pub non_heap: i64,
 }
 
+/// allocscope's own memory and the untouched bytes of large blocks, read at the moment of a
+/// gap (see [`GapBreakdown::from_parts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observer {
+    /// allocscope's own heap blocks, usable bytes (inside jemalloc's `allocated` when
+    /// jemalloc is the allocator).
+    pub profiler_heap: u64,
+    /// Resident bytes of allocscope's mapped and static tables (outside jemalloc).
+    pub profiler_tables: u64,
+    /// Bytes of large live blocks whose pages are not resident.
+    pub untouched: u64,
+}
+
+impl Observer {
+    /// Reads allocscope's own memory ([`crate::own_memory()`]) and the large blocks'
+    /// untouched pages now. Never allocates.
+    pub fn read() -> Observer {
+        let own = crate::own_memory();
+        Observer {
+            profiler_heap: own.heap,
+            profiler_tables: own.tables(),
+            untouched: crate::large_blocks::untouched_bytes(),
+        }
+    }
+}
+
 impl GapBreakdown {
-    /// The terms in order, with their serialized names (`rss` excluded).
-    pub fn terms(&self) -> [(&'static str, i64); 8] {
-        [
-            ("requested", self.requested),
-            ("size_class_rounding", self.size_class_rounding),
-            ("allocator_caches", self.allocator_caches),
-            ("fragmentation", self.fragmentation),
-            ("dirty", self.dirty),
-            ("metadata", self.metadata),
-            ("muzzy", self.muzzy),
-            ("non_heap", self.non_heap),
-        ]
+    /// The terms in order, with their serialized names (`rss` excluded), as stored: every
+    /// value counts positively towards `rss` except `untouched`, which is subtracted (see
+    /// [`GapTerm::contribution`](crate::GapTerm::contribution)).
+    pub fn terms(&self) -> [(&'static str, i64); 10] {
+        crate::GapTerm::ALL.map(|t| (t.key(), t.value(self)))
     }
 
-    /// The sum of the eight terms; equals `rss` for any breakdown this crate computes.
+    /// The sum of the terms with `untouched` subtracted; equals `rss` for any breakdown this
+    /// crate computes.
     pub fn sum_of_terms(&self) -> i64 {
-        self.terms().iter().map(|(_, v)| v).sum()
+        crate::GapTerm::ALL
+            .iter()
+            .map(|t| t.contribution(self))
+            .sum()
     }
 
-    /// Splits `rss` given allocscope's live figures and one reading of jemalloc's statistics.
+    /// Splits `rss` given allocscope's live figures, one reading of jemalloc's statistics and
+    /// allocscope's own memory.
     ///
     /// `muzzy_resident` is how much of jemalloc's muzzy pages the kernel still counts in RSS
     /// (`LazyFree` of smaps_rollup, at most `pmuzzy · page`). `metadata` is taken as
     /// `resident − active − dirty` (the resident part of the base allocator, `page_ceil(base)`
-    /// in NOTES §1), so the terms add up to `rss` exactly whatever the figures are.
+    /// in `docs/gap.md`), so the terms add up to `rss` exactly whatever the figures are.
+    /// allocscope's heap blocks are inside jemalloc's `allocated` and leave
+    /// `allocator_caches` (at most all of it); its tables and the untouched pages leave
+    /// `non_heap`.
     #[cfg(feature = "jemalloc")]
     pub fn from_parts(
         rss: u64,
@@ -100,21 +143,28 @@ impl GapBreakdown {
         usable_live: u64,
         stats: &crate::jemalloc_stats::JemallocStats,
         muzzy_resident: u64,
+        observer: Observer,
     ) -> GapBreakdown {
         let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let dirty = i(stats.dirty_bytes());
         let muzzy = i(muzzy_resident.min(stats.muzzy_bytes()));
         let metadata = stats.resident_metadata();
+        let caches_and_own = i(stats.allocated) - i(usable_live);
+        let profiler_heap = i(observer.profiler_heap).min(caches_and_own.max(0));
+        let profiler_tables = i(observer.profiler_tables);
+        let untouched = i(observer.untouched);
         GapBreakdown {
             rss: i(rss),
             requested: i(requested_live),
             size_class_rounding: i(usable_live) - i(requested_live),
-            allocator_caches: i(stats.allocated) - i(usable_live),
+            allocator_caches: caches_and_own - profiler_heap,
             fragmentation: i(stats.active) - i(stats.allocated),
             dirty,
             metadata,
             muzzy,
-            non_heap: i(rss) - i(stats.resident) - muzzy,
+            profiler: profiler_heap + profiler_tables,
+            untouched,
+            non_heap: i(rss) - i(stats.resident) - muzzy - profiler_tables + untouched,
         }
     }
 
@@ -128,6 +178,10 @@ impl GapBreakdown {
         let rss = self.rss.max(1) as f64;
         let pct = |v: i64| 100.0 * v as f64 / rss;
         let mut terms = self.terms();
+        // `untouched` is not part of RSS: never the dominant term.
+        if let Some(t) = terms.iter_mut().find(|t| t.0 == "untouched") {
+            t.1 = 0;
+        }
         // Largest first; ties keep the order of `terms()`.
         terms.sort_by_key(|t| std::cmp::Reverse(t.1));
         let [(top, top_v), ..] = terms;
@@ -145,9 +199,10 @@ impl GapBreakdown {
         // Negative beyond rounding noise (1% of RSS): say why.
         if self.non_heap < 0 && pct(self.non_heap) <= -1.0 {
             out.push_str(&format!(
-                " non_heap is negative ({:.1} MiB): jemalloc counts as resident pages it has \
-                 reserved but that were never touched, so its figures exceed what the kernel \
-                 sees by that much.",
+                " non_heap is negative ({:.1} MiB): jemalloc counts as resident pages that were \
+                 never touched, in blocks allocscope does not track as large (below 1 MiB, \
+                 or beyond its table), so its figures exceed what the kernel sees by that \
+                 much.",
                 mib(self.non_heap)
             ));
         }
@@ -169,8 +224,8 @@ fn advice(term: &str, pct: f64) -> String {
              resize, pack or pool those objects."
         ),
         "allocator_caches" => format!(
-            "{p} is parked in jemalloc's thread caches or used by its internal allocations \
-             (and allocscope's own): many allocating threads each keep freed objects; lower \
+            "{p} is parked in jemalloc's thread caches or used by its internal allocations: \
+             many allocating threads each keep freed objects; lower \
              `tcache_max` or set `tcache:false` via `_RJEM_MALLOC_CONF`, or allocate from \
              fewer threads."
         ),
@@ -193,6 +248,11 @@ fn advice(term: &str, pct: f64) -> String {
             "{p} is pages jemalloc released lazily (MADV_FREE) that the kernel has not \
              reclaimed yet: they go under memory pressure; set `muzzy_decay_ms:0` via \
              `_RJEM_MALLOC_CONF` to drop them at once."
+        ),
+        "profiler" => format!(
+            "{p} is allocscope's own memory (its tables of call sites and live blocks, its \
+             caches): the price of profiling, not the program's; a larger \
+             `ALLOCSCOPE_SAMPLE_BYTES` (sampled rather than exact mode) shrinks the live table."
         ),
         _ => format!(
             "{p} is outside jemalloc's heap: code, thread stacks, C libraries' malloc, \
@@ -219,8 +279,8 @@ impl fmt::Display for GapBreakdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{:<22}{:>9}{:>11}", "term", "MiB", "% of RSS")?;
         write_row(f, "rss", self.rss, self.rss)?;
-        for (name, v) in self.terms() {
-            write_row(f, name, v, self.rss)?;
+        for t in crate::GapTerm::ALL {
+            write_row(f, t.key(), t.contribution(self), self.rss)?;
         }
         write!(f, "{}", self.diagnosis())
     }
@@ -238,7 +298,12 @@ pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakd
     if crate::installed_allocator() != Some(crate::AllocatorKind::Jemalloc) {
         return None;
     }
+    // Order matters while the program runs: jemalloc's figures first, then allocscope's
+    // tables and the untouched pages, then RSS right after the untouched pages (a program
+    // filling a large block touches pages between two reads; reading RSS last errs on the
+    // side of RSS, by microseconds rather than by the time the other reads take).
     let stats = crate::jemalloc_stats::JemallocStats::read().ok()?;
+    let observer = Observer::read();
     let rss = crate::procfs::rss().ok()?;
     let muzzy_resident = if stats.pmuzzy > 0 {
         // Only MADV_FREE'd pages the kernel still holds count; jemalloc's are at most these.
@@ -254,6 +319,7 @@ pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakd
         usable_live,
         &stats,
         muzzy_resident,
+        observer,
     ))
 }
 
@@ -289,6 +355,13 @@ pub struct PartialGap {
     pub file_backed: Option<u64>,
     /// glibc's malloc totals, when the process uses glibc.
     pub malloc: Option<MallocInfo>,
+    /// allocscope's own memory ([`crate::OwnMemory::total`]), inside `anonymous`; `None`
+    /// when no profiler is installed (and in data written before it existed).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub profiler: Option<u64>,
+    /// Bytes of large live blocks never touched: inside `requested`, not in `anonymous`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub untouched: Option<u64>,
 }
 
 /// glibc's `mallinfo2` totals over all malloc arenas, in bytes.
@@ -355,13 +428,22 @@ impl PartialGap {
             anonymous: status.map(|s| s.rss_anon),
             file_backed: status.map(|s| s.rss_file + s.rss_shmem),
             malloc: MallocInfo::read(),
+            profiler: installed.map(|_| crate::own_memory().total()),
+            untouched: installed.map(|_| crate::large_blocks::untouched_bytes()),
         }
     }
 
-    /// Anonymous memory beyond the requested bytes and their rounding: what cannot be split.
+    /// Anonymous memory beyond the requested bytes (less their untouched pages), their
+    /// rounding and allocscope's own memory: what cannot be split.
     pub fn unsplit(&self) -> Option<i64> {
         let anon = self.anonymous? as i64;
-        Some(anon - self.requested? as i64 - self.size_class_rounding_estimate? as i64)
+        let own = self.profiler.unwrap_or(0) as i64;
+        let untouched = self.untouched.unwrap_or(0) as i64;
+        Some(
+            anon - (self.requested? as i64 - untouched)
+                - self.size_class_rounding_estimate? as i64
+                - own,
+        )
     }
 }
 
@@ -381,6 +463,12 @@ impl fmt::Display for PartialGap {
         }
         if let Some(a) = self.anonymous {
             write_row(f, "anonymous", u(a), rss)?;
+        }
+        if let Some(p) = self.profiler {
+            write_row(f, "  of which profiler", u(p), rss)?;
+        }
+        if let Some(t) = self.untouched.filter(|&t| t > 0) {
+            write_row(f, "untouched (not in RSS)", -u(t), rss)?;
         }
         if let Some(unsplit) = self.unsplit() {
             write_row(f, "  of which unsplit", unsplit, rss)?;
@@ -474,7 +562,14 @@ mod tests {
             page,
             ..JemallocStats::default()
         };
-        GapBreakdown::from_parts(128_200_000, requested, usable, &stats, 0)
+        GapBreakdown::from_parts(
+            128_200_000,
+            requested,
+            usable,
+            &stats,
+            0,
+            Observer::default(),
+        )
     }
 
     #[test]
@@ -503,12 +598,60 @@ mod tests {
         };
         // The kernel reports more LazyFree than jemalloc holds muzzy (another user of
         // MADV_FREE): only jemalloc's pages count.
-        let g = GapBreakdown::from_parts(8 << 20, 9 << 20, 10 << 20, &stats, 1 << 20);
+        let g = GapBreakdown::from_parts(
+            8 << 20,
+            9 << 20,
+            10 << 20,
+            &stats,
+            1 << 20,
+            Observer::default(),
+        );
         assert_eq!(g.muzzy, 40960);
         assert_eq!(g.non_heap, (8 << 20) - (13 << 20) - 40960);
         assert_eq!(g.sum_of_terms(), g.rss);
         let text = g.to_string();
         assert!(text.contains("non_heap is negative (-5.0 MiB)"), "{text}");
+    }
+
+    #[test]
+    fn own_memory_and_untouched_pages_move_between_terms_and_keep_the_sum() {
+        let stats = JemallocStats {
+            allocated: 300 << 20,
+            active: 302 << 20,
+            resident: 305 << 20,
+            page: 4096,
+            ..JemallocStats::default()
+        };
+        // 256 MiB requested, 16 MiB of it touched; allocscope holds 3 MiB of heap blocks
+        // (inside `allocated`) and 5 MiB of tables.
+        let rss = (305u64 << 20) - (240 << 20) + (5 << 20) + (7 << 20);
+        let observer = Observer {
+            profiler_heap: 3 << 20,
+            profiler_tables: 5 << 20,
+            untouched: 240 << 20,
+        };
+        let plain =
+            GapBreakdown::from_parts(rss, 280 << 20, 290 << 20, &stats, 0, Observer::default());
+        let g = GapBreakdown::from_parts(rss, 280 << 20, 290 << 20, &stats, 0, observer);
+        assert_eq!(g.sum_of_terms(), g.rss);
+        assert_eq!(plain.allocator_caches, 10 << 20);
+        assert_eq!(g.allocator_caches, 7 << 20);
+        assert_eq!(g.profiler, 8 << 20);
+        assert_eq!(g.untouched, 240 << 20);
+        assert_eq!(plain.non_heap, (5 << 20) + (7 << 20) - (240 << 20));
+        assert_eq!(g.non_heap, 7 << 20);
+        // allocscope's heap never takes more than jemalloc's `allocated − usable`.
+        let greedy = Observer {
+            profiler_heap: 50 << 20,
+            ..observer
+        };
+        let g = GapBreakdown::from_parts(rss, 280 << 20, 290 << 20, &stats, 0, greedy);
+        assert_eq!(g.allocator_caches, 0);
+        assert_eq!(g.profiler, (10 << 20) + (5 << 20));
+        assert_eq!(g.sum_of_terms(), g.rss);
+        let text = g.to_string();
+        assert!(text.contains("untouched"), "{text}");
+        assert!(!text.contains("negative"), "{text}");
     }
 
     #[test]

@@ -28,13 +28,19 @@ pub enum GapTerm {
     Metadata,
     /// `MADV_FREE`'d pages the kernel has not reclaimed yet.
     Muzzy,
-    /// Resident memory that is not the allocator's.
+    /// allocscope's own memory (its tables and heap blocks).
+    Profiler,
+    /// Pages of large live blocks never faulted in: counted by the heap terms, not in RSS,
+    /// so subtracted.
+    Untouched,
+    /// Resident memory that is neither the allocator's nor allocscope's.
     NonHeap,
 }
 
 impl GapTerm {
-    /// Every term, in the order of [`GapBreakdown`]'s fields (they add up to `rss`).
-    pub const ALL: [GapTerm; 8] = [
+    /// Every term, in the order of [`GapBreakdown`]'s fields (their
+    /// [contributions](GapTerm::contribution) add up to `rss`).
+    pub const ALL: [GapTerm; 10] = [
         GapTerm::Requested,
         GapTerm::SizeClassRounding,
         GapTerm::AllocatorCaches,
@@ -42,6 +48,8 @@ impl GapTerm {
         GapTerm::Dirty,
         GapTerm::Metadata,
         GapTerm::Muzzy,
+        GapTerm::Profiler,
+        GapTerm::Untouched,
         GapTerm::NonHeap,
     ];
 
@@ -55,6 +63,8 @@ impl GapTerm {
             GapTerm::Dirty => "dirty",
             GapTerm::Metadata => "metadata",
             GapTerm::Muzzy => "muzzy",
+            GapTerm::Profiler => "profiler",
+            GapTerm::Untouched => "untouched",
             GapTerm::NonHeap => "non_heap",
         }
     }
@@ -69,6 +79,8 @@ impl GapTerm {
             GapTerm::Dirty => "dirty pages",
             GapTerm::Metadata => "allocator metadata",
             GapTerm::Muzzy => "muzzy pages",
+            GapTerm::Profiler => "allocscope (profiler)",
+            GapTerm::Untouched => "untouched (not in RSS)",
             GapTerm::NonHeap => "non-heap",
         }
     }
@@ -83,6 +95,8 @@ impl GapTerm {
             GapTerm::Dirty => "dirty pages not yet returned",
             GapTerm::Metadata => "allocator bootstrap metadata",
             GapTerm::Muzzy => "MADV_FREE'd pages the kernel has not reclaimed",
+            GapTerm::Profiler => "allocscope's own tables and caches",
+            GapTerm::Untouched => "reserved pages of large blocks never touched (not resident)",
             GapTerm::NonHeap => "memory outside the allocator (code, stacks, C libraries)",
         }
     }
@@ -97,11 +111,15 @@ impl GapTerm {
             GapTerm::Dirty => "decay, not a leak",
             GapTerm::Metadata => "a fixed cost of the allocator",
             GapTerm::Muzzy => "reclaimed under memory pressure, not a leak",
+            GapTerm::Profiler => "the cost of profiling, not the program's",
+            GapTerm::Untouched => "reserved capacity, costs no memory until written",
             GapTerm::NonHeap => "not the Rust heap",
         }
     }
 
-    /// This term's value in `gap`, bytes (only `non_heap` can be negative).
+    /// This term's value in `gap`, bytes, as stored (only `non_heap` can be negative;
+    /// `untouched` is positive although it is subtracted from the sum: see
+    /// [`GapTerm::contribution`]).
     pub fn value(self, gap: &GapBreakdown) -> i64 {
         match self {
             GapTerm::Requested => gap.requested,
@@ -111,8 +129,25 @@ impl GapTerm {
             GapTerm::Dirty => gap.dirty,
             GapTerm::Metadata => gap.metadata,
             GapTerm::Muzzy => gap.muzzy,
+            GapTerm::Profiler => gap.profiler,
+            GapTerm::Untouched => gap.untouched,
             GapTerm::NonHeap => gap.non_heap,
         }
+    }
+
+    /// +1 for a term that is part of RSS, −1 for `untouched` (inside the heap terms but not
+    /// resident).
+    pub fn sign(self) -> i64 {
+        match self {
+            GapTerm::Untouched => -1,
+            _ => 1,
+        }
+    }
+
+    /// What this term adds to RSS: [`GapTerm::value`] times [`GapTerm::sign`]. The
+    /// contributions of [`GapTerm::ALL`] add up to `gap.rss` exactly.
+    pub fn contribution(self, gap: &GapBreakdown) -> i64 {
+        self.sign() * self.value(gap)
     }
 }
 
@@ -122,7 +157,8 @@ impl std::fmt::Display for GapTerm {
     }
 }
 
-/// The term that grew most from `from` to `to`, and by how many bytes.
+/// The term whose contribution to RSS grew most from `from` to `to`, and by how many bytes
+/// (more `untouched` means less RSS: it never explains growth).
 ///
 /// With `from == None` (the other side has no breakdown, e.g. glibc malloc) each term of `to`
 /// counts whole, as if it were zero on the other side — the caller should say so. Returns
@@ -130,7 +166,12 @@ impl std::fmt::Display for GapTerm {
 pub fn largest_increase(from: Option<&GapBreakdown>, to: &GapBreakdown) -> Option<(GapTerm, i64)> {
     GapTerm::ALL
         .iter()
-        .map(|&t| (t, t.value(to) - from.map_or(0, |g| t.value(g))))
+        .map(|&t| {
+            (
+                t,
+                t.contribution(to) - from.map_or(0, |g| t.contribution(g)),
+            )
+        })
         .filter(|&(_, d)| d > 0)
         // On a tie, the first term in `ALL` order wins (max_by_key keeps the last maximum).
         .rev()
@@ -154,7 +195,7 @@ mod tests {
     #[test]
     fn values_add_up_to_rss() {
         let g = GapBreakdown {
-            rss: 36,
+            rss: 36 + 9 - 10,
             requested: 1,
             size_class_rounding: 2,
             allocator_caches: 3,
@@ -162,12 +203,17 @@ mod tests {
             dirty: 5,
             metadata: 6,
             muzzy: 7,
+            profiler: 9,
+            untouched: 10,
             non_heap: 8,
         };
-        let sum: i64 = GapTerm::ALL.iter().map(|t| t.value(&g)).sum();
+        let sum: i64 = GapTerm::ALL.iter().map(|t| t.contribution(&g)).sum();
         assert_eq!(sum, g.rss);
+        assert_eq!(g.sum_of_terms(), g.rss);
         let values: Vec<i64> = GapTerm::ALL.iter().map(|t| t.value(&g)).collect();
-        assert_eq!(values, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(values, [1, 2, 3, 4, 5, 6, 7, 9, 10, 8]);
+        let keys: Vec<&str> = g.terms().iter().map(|t| t.0).collect();
+        assert_eq!(keys, GapTerm::ALL.map(GapTerm::key));
     }
 
     #[test]
@@ -179,6 +225,12 @@ mod tests {
         assert_eq!(largest_increase(Some(&b), &a), None);
         // Without the other side, terms count whole.
         assert_eq!(largest_increase(None, &a), Some((GapTerm::Requested, 100)));
+        // More untouched pages mean less RSS: never the explanation of growth.
+        let c = GapBreakdown {
+            untouched: 500,
+            ..a
+        };
+        assert_eq!(largest_increase(Some(&a), &c), None);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub const ARENAS_ALL: usize = 4096;
 
 /// One consistent reading of jemalloc's statistics, all in bytes unless a name says pages.
 ///
-/// See `../shared/NOTES.md` §1 for what each figure means and how they relate:
+/// See `docs/gap.md` for what each figure means and how they relate:
 /// `allocated ≤ active`, `resident = active + dirty + resident metadata`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

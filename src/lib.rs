@@ -141,7 +141,10 @@
 //!
 //! Over jemalloc, every snapshot carries `gap`, a [`GapBreakdown`] of the process's RSS into
 //! `requested + size_class_rounding + allocator_caches + fragmentation + dirty + metadata +
-//! muzzy + non_heap`, adding up exactly (`non_heap` is the remainder and may be negative).
+//! muzzy + profiler + non_heap − untouched`, adding up exactly: `profiler` is allocscope's
+//! own memory ([`own_memory()`]), never billed to the program; `untouched` is the pages of
+//! large blocks that were reserved but never touched, counted as requested but not resident;
+//! `non_heap` is the remainder (`docs/gap.md` has each formula).
 //! `println!("{}", allocscope::gap::report())` prints the terms in MiB and % of RSS with a
 //! diagnosis naming the dominant term and what to do about it; over an allocator without
 //! statistics it prints what can be known ([`PartialGap`]) and says what cannot be split.
@@ -188,8 +191,10 @@ pub mod gap;
 pub mod gap_term;
 #[cfg(feature = "jemalloc")]
 pub mod jemalloc_stats;
+mod large_blocks;
 mod live_table;
 mod measure;
+mod own_memory;
 mod peak;
 pub mod procfs;
 #[cfg(feature = "serde")]
@@ -225,6 +230,7 @@ pub use counters::PEAK_SLACK_PER_THREAD;
 pub use gap::{GapBreakdown, GapReport, PartialGap};
 pub use gap_term::GapTerm;
 pub use measure::measure;
+pub use own_memory::{own_memory, OwnMemory};
 #[cfg(feature = "serde")]
 pub use profile_writer::{collect_profile, write_profile};
 pub use profiler::{installed_allocator, is_installed, AllocatorKind, Profiler};

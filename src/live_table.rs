@@ -305,6 +305,34 @@ fn unspill(p: usize) -> Option<Entry> {
     None
 }
 
+/// Resident bytes of the live table: its shards' mappings and the spill array, by
+/// `mincore` (for the `profiler` term of the gap). Takes each shard's lock in turn; never
+/// allocates. Not for the hook.
+pub(crate) fn resident_bytes() -> u64 {
+    let mut total = 0u64;
+    for s in &TABLES {
+        total += with_shard(s, |t| {
+            if t.slots.is_null() {
+                0
+            } else {
+                crate::own_memory::resident_in(
+                    t.slots as usize,
+                    t.cap * core::mem::size_of::<Entry>(),
+                )
+            }
+        });
+    }
+    total
+        + crate::own_memory::resident_in(
+            SPILL_KEYS.as_ptr() as usize,
+            core::mem::size_of_val(&SPILL_KEYS),
+        )
+        + crate::own_memory::resident_in(
+            SPILL_ALIGN.as_ptr() as usize,
+            core::mem::size_of_val(&SPILL_ALIGN),
+        )
+}
+
 /// Registers the fork handlers (once).
 pub(crate) fn register_fork_handlers() {
     static DONE: AtomicBool = AtomicBool::new(false);

@@ -140,9 +140,38 @@ fn median(hist: &[u64]) -> Option<u64> {
     None
 }
 
+/// The program's own figures, read before any of allocscope's exit work (symbolizing,
+/// aggregating, writing), so that none of it shows as the program's: its duration, CPU time
+/// and peak RSS, its counters and gap, its timeline.
+struct ProgramFigures {
+    meta: ProfileMeta,
+    snap: crate::Snapshot,
+    timeline: Vec<crate::profile::TimelinePoint>,
+}
+
+impl ProgramFigures {
+    fn take() -> ProgramFigures {
+        // Clock, CPU time and VmHWM first: the cheapest reads, and the most sensitive to
+        // allocscope's own work.
+        let meta = meta();
+        let snap = crate::snapshot();
+        peak::settle(snap.live_bytes);
+        // A copy: points the recorder takes later (during the exit work) are not kept.
+        let timeline = crate::timeline::points();
+        ProgramFigures {
+            meta,
+            snap,
+            timeline,
+        }
+    }
+}
+
 fn build() -> Profile {
-    let snap = crate::snapshot();
-    peak::settle(snap.live_bytes);
+    let ProgramFigures {
+        meta,
+        snap,
+        timeline,
+    } = ProgramFigures::take();
     // Raw stacks only: names come later, from the binary (docs/symbolization.md). Stacks
     // differ by address, so sites never merge here; `alloc-report` merges those that
     // symbolize and trim alike.
@@ -191,11 +220,10 @@ fn build() -> Profile {
             .then(b.allocs.cmp(&a.allocs))
             .then_with(|| a.stack.cmp(&b.stack))
     });
-    let timeline = crate::timeline::points();
     Profile {
         format: PROFILE_FORMAT.to_string(),
         version: PROFILE_VERSION,
-        meta: meta(),
+        meta,
         totals: Totals::from(&snap),
         size_classes: snap.size_classes.clone(),
         gap: snap.gap,

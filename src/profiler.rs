@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
-use crate::{callsites, counters, reentrancy};
+use crate::{callsites, counters, large_blocks, own_memory, reentrancy};
 
 /// A global allocator that counts and profiles every allocation of the program, forwarding
 /// each call to `inner` unchanged.
@@ -131,7 +131,11 @@ impl<A: GlobalAlloc> Profiler<A> {
         note_installed::<A>();
         let Some(_guard) = reentrancy::enter_hook() else {
             // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
-            return unsafe { self.raw_alloc(layout, zeroed) };
+            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+            if !ptr.is_null() {
+                own_memory::on_alloc(layout.size(), layout.align());
+            }
+            return ptr;
         };
         let sampled = callsites::sample_alloc(layout.size());
         let used = if sampled {
@@ -160,13 +164,15 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
     #[inline(always)]
     unsafe fn raw_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        if zeroed {
+        let ptr = if zeroed {
             // SAFETY: the caller upholds `alloc_zeroed`'s contract for `layout`.
             unsafe { self.inner.alloc_zeroed(layout) }
         } else {
             // SAFETY: the caller upholds `alloc`'s contract for `layout`.
             unsafe { self.inner.alloc(layout) }
-        }
+        };
+        large_blocks::on_alloc(ptr, layout.size());
+        ptr
     }
 }
 
@@ -188,7 +194,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        large_blocks::on_free(ptr, layout.size());
         let Some(_guard) = reentrancy::enter_hook() else {
+            own_memory::on_free(layout.size(), layout.align());
             // A block freed inside the hook or on an internal thread was never sampled by it
             // unless a sampled block crosses into such a scope; look it up all the same so
             // the right layout goes back to the inner allocator.
@@ -246,6 +254,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
                 unsafe { callsites::record_alloc(ptr, layout, old_used) };
             }
             return new_ptr;
+        }
+        large_blocks::on_realloc(ptr, layout.size(), new_ptr, new_size);
+        if guard.is_none() {
+            own_memory::on_realloc(layout.size(), new_size, layout.align());
         }
         if guard.is_some() {
             let peak =

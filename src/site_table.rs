@@ -183,6 +183,21 @@ fn new_site(frames: &[usize], hash: u64) -> Option<u32> {
     Some(n as u32)
 }
 
+/// Resident bytes of the site table: the mapped chunks of site records and the static
+/// index, by `mincore` (for the `profiler` term of the gap). Never allocates.
+pub(crate) fn resident_bytes() -> u64 {
+    let chunk_bytes = CHUNK_SITES * core::mem::size_of::<Site>();
+    let chunks: u64 = CHUNKS
+        .iter()
+        .map(|c| c.load(Acquire))
+        .filter(|c| !c.is_null())
+        .map(|c| crate::own_memory::resident_in(c as usize, chunk_bytes))
+        .sum();
+    chunks
+        + crate::own_memory::resident_in(INDEX.as_ptr() as usize, core::mem::size_of_val(&INDEX))
+        + crate::own_memory::resident_in(CHUNKS.as_ptr() as usize, core::mem::size_of_val(&CHUNKS))
+}
+
 /// Lifetime histogram bucket of `ns` nanoseconds.
 #[inline]
 pub(crate) fn lifetime_bucket(ns: u64) -> usize {

@@ -29,7 +29,8 @@
 //! `peak_live_bytes`, the rates since the previous event `allocs_per_sec`, `frees_per_sec`,
 //! `bytes_allocated_per_sec`, `rss`, and when the allocator gives statistics the gap terms
 //! `requested`, `size_class_rounding`, `allocator_caches`, `fragmentation`, `dirty`,
-//! `metadata`, `muzzy`, `non_heap` (see [`crate::GapBreakdown`]).
+//! `metadata`, `muzzy`, `profiler` (allocscope's own memory), `untouched` (subtracted:
+//! reserved pages never touched), `non_heap` (see [`crate::GapBreakdown`]).
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -65,6 +66,8 @@ const FIELDS: &[&str] = &[
     "dirty",
     "metadata",
     "muzzy",
+    "profiler",
+    "untouched",
     "non_heap",
 ];
 
@@ -257,7 +260,7 @@ fn emit(
     }
     let message = tracing_core::field::display(message);
     let term = |f: fn(&crate::GapBreakdown) -> i64| gap.as_ref().map(f);
-    let [requested, rounding, caches, fragmentation, dirty, metadata_term, muzzy, non_heap] = [
+    let [requested, rounding, caches, fragmentation, dirty, metadata_term, muzzy, profiler, untouched, non_heap] = [
         term(|g| g.requested),
         term(|g| g.size_class_rounding),
         term(|g| g.allocator_caches),
@@ -265,6 +268,8 @@ fn emit(
         term(|g| g.dirty),
         term(|g| g.metadata),
         term(|g| g.muzzy),
+        term(|g| g.profiler),
+        term(|g| g.untouched),
         term(|g| g.non_heap),
     ];
     fn opt<T: Value>(v: &Option<T>) -> Option<&dyn Value> {
@@ -292,6 +297,8 @@ fn emit(
         opt(&dirty),
         opt(&metadata_term),
         opt(&muzzy),
+        opt(&profiler),
+        opt(&untouched),
         opt(&non_heap),
     ];
     let fields = metadata.fields();

@@ -98,10 +98,11 @@ impl Recorder {
 fn point(t_secs: f64) -> TimelinePoint {
     let snap = crate::snapshot();
     let (rss, resident) = match snap.gap {
-        // Resident by the gap's definition: rss = resident + muzzy + non_heap.
+        // jemalloc's resident less allocscope's own blocks, by the gap's definition:
+        // rss = resident + muzzy + profiler tables + non_heap − untouched.
         Some(g) => (
             g.rss.max(0) as u64,
-            Some((g.rss - g.non_heap - g.muzzy).max(0) as u64),
+            Some((g.rss - g.non_heap - g.muzzy - g.profiler + g.untouched).max(0) as u64),
         ),
         None => (crate::procfs::rss().unwrap_or(0), None),
     };

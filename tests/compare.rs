@@ -88,6 +88,8 @@ fn jemalloc() -> Profile {
         dirty: 57 * MI,
         metadata: 3 * MI,
         muzzy: 0,
+        profiler: 0,
+        untouched: 0,
         non_heap: 4 * MI,
     };
     let at_exit = GapBreakdown {
@@ -99,6 +101,8 @@ fn jemalloc() -> Profile {
         dirty: 45 * MI,
         metadata: 3 * MI,
         muzzy: 0,
+        profiler: 0,
+        untouched: 0,
         non_heap: 0,
     };
     profile(
@@ -154,6 +158,8 @@ fn check_figures(profiles: &[(String, Profile)], c: &Comparison) {
                 Metric::Gap(mo, GapTerm::Dirty) => Figure::Bytes(gap(mo)?.dirty),
                 Metric::Gap(mo, GapTerm::Metadata) => Figure::Bytes(gap(mo)?.metadata),
                 Metric::Gap(mo, GapTerm::Muzzy) => Figure::Bytes(gap(mo)?.muzzy),
+                Metric::Gap(mo, GapTerm::Profiler) => Figure::Bytes(gap(mo)?.profiler),
+                Metric::Gap(mo, GapTerm::Untouched) => Figure::Bytes(gap(mo)?.untouched),
                 Metric::Gap(mo, GapTerm::NonHeap) => Figure::Bytes(gap(mo)?.non_heap),
             })
         };

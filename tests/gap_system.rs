@@ -50,6 +50,21 @@ fn main() {
     assert!(anon >= held_bytes, "{p1:?}");
     assert!(p1.file_backed.unwrap() > 0, "{p1:?}");
     assert!(p1.unsplit().is_some());
+    // allocscope's own tables are counted (the site table's index at least is touched).
+    assert!(p1.profiler.unwrap() > 0, "{p1:?}");
+    assert!(p1.profiler.unwrap() < anon, "{p1:?}");
+
+    // A 64 MiB reservation with 4 MiB written: glibc maps it on its own; 60 MiB are
+    // requested but never touched (transparent huge pages may fault in up to 2 MiB more).
+    let mut reserve: Vec<u8> = Vec::with_capacity(64 << 20);
+    reserve.resize(4 << 20, 1);
+    let untouched = partial().untouched.unwrap();
+    assert!(
+        (untouched as i64 - (60 << 20)).abs() <= 2 << 20,
+        "untouched {untouched}"
+    );
+    drop(reserve);
+    assert_eq!(partial().untouched, Some(0));
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // glibc serves these allocations: its in-use figure covers them (plus 8-byte headers).

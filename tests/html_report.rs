@@ -248,10 +248,10 @@ fn size_classes_and_totals(sites: &[CallSite]) -> (Vec<SizeClassCounts>, Totals)
     (classes, totals)
 }
 
-/// A gap whose terms add up to `rss` exactly.
-fn gap(rss: i64, terms_mib: [f64; 7]) -> GapBreakdown {
+/// A gap whose terms add up to `rss` exactly (`untouched` subtracted).
+fn gap(rss: i64, terms_mib: [f64; 9]) -> GapBreakdown {
     let b = |m: f64| (m * MIB as f64) as i64;
-    let [requested, size_class_rounding, allocator_caches, fragmentation, dirty, metadata, muzzy] =
+    let [requested, size_class_rounding, allocator_caches, fragmentation, dirty, metadata, muzzy, profiler, untouched] =
         terms_mib.map(b);
     GapBreakdown {
         rss,
@@ -262,6 +262,8 @@ fn gap(rss: i64, terms_mib: [f64; 7]) -> GapBreakdown {
         dirty,
         metadata,
         muzzy,
+        profiler,
+        untouched,
         non_heap: rss
             - (requested
                 + size_class_rounding
@@ -269,7 +271,9 @@ fn gap(rss: i64, terms_mib: [f64; 7]) -> GapBreakdown {
                 + fragmentation
                 + dirty
                 + metadata
-                + muzzy),
+                + muzzy
+                + profiler
+                - untouched),
     }
 }
 
@@ -448,10 +452,10 @@ fn generated_profile() -> Profile {
         meta: meta("demo<server>", "jemalloc", 1),
         totals,
         size_classes,
-        gap: Some(gap(rss, [54.0, 6.05, 1.2, 56.1, 8.2, 2.9, 0.0])),
+        gap: Some(gap(rss, [54.0, 6.05, 1.2, 56.1, 8.2, 2.9, 0.0, 3.5, 0.0])),
         gap_at_peak: Some(gap(
             (139.0 * MIB as f64) as i64,
-            [96.4, 9.1, 2.5, 20.0, 8.0, 2.9, 1.0],
+            [96.4, 9.1, 2.5, 20.0, 8.0, 2.9, 1.0, 4.0, 12.0],
         )),
         sites,
         timeline,
@@ -818,7 +822,7 @@ fn check_summary(page: &Value, p: &Profile) {
     }
 }
 
-const GAP_TERMS: [&str; 8] = [
+const GAP_TERMS: [&str; 10] = [
     "requested",
     "size_class_rounding",
     "allocator_caches",
@@ -826,6 +830,8 @@ const GAP_TERMS: [&str; 8] = [
     "dirty",
     "metadata",
     "muzzy",
+    "profiler",
+    "untouched",
     "non_heap",
 ];
 
@@ -838,6 +844,9 @@ fn term(g: &GapBreakdown, name: &str) -> i64 {
         "dirty" => g.dirty,
         "metadata" => g.metadata,
         "muzzy" => g.muzzy,
+        "profiler" => g.profiler,
+        // Shown as what it adds to RSS: subtracted.
+        "untouched" => -g.untouched,
         "non_heap" => g.non_heap,
         _ => unreachable!(),
     }
@@ -886,6 +895,7 @@ fn expected_diagnosis(g: &GapBreakdown) -> (String, &'static str) {
         "dirty" => "freed pages jemalloc has not returned yet",
         "metadata" => "jemalloc's own metadata",
         "muzzy" => "MADV_FREE",
+        "profiler" => "allocscope's own memory",
         "non_heap" => "outside jemalloc's heap",
         other => unreachable!("{other}"),
     };

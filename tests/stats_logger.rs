@@ -140,10 +140,15 @@ fn main() {
             "dirty",
             "metadata",
             "muzzy",
+            "profiler",
             "non_heap",
         ];
-        let sum: f64 = terms.iter().map(|t| e.num(t).expect(t)).sum();
+        // `untouched` is subtracted: reserved pages that are not resident.
+        let sum: f64 =
+            terms.iter().map(|t| e.num(t).expect(t)).sum::<f64>() - e.num("untouched").unwrap();
         assert_eq!(sum, e.num("rss").unwrap(), "{e:?}");
+        // The logger's own thread and allocscope's tables are allocscope's memory.
+        assert!(e.num("profiler").unwrap() > 0.0, "{e:?}");
         assert_eq!(e.num("requested"), e.num("live_bytes"));
     }
 

@@ -159,8 +159,13 @@ const GAP_TERMS = [
   { key: 'dirty', name: 'Dirty pages', color: '#e7298a', desc: 'freed pages not yet returned to the OS' },
   { key: 'metadata', name: 'Allocator metadata', color: '#7570b3', desc: "jemalloc's bootstrap metadata" },
   { key: 'muzzy', name: 'Muzzy pages', color: '#a6761d', desc: "MADV_FREE'd pages the kernel has not reclaimed yet" },
+  { key: 'profiler', name: 'allocscope (profiler)', color: '#66a61e', desc: "allocscope's own tables and caches: the cost of profiling, not the program's" },
+  { key: 'untouched', name: 'Untouched (not in RSS)', color: '#d9d9d9', sign: -1, desc: 'pages of large blocks reserved but never touched: counted as requested, not resident, so subtracted' },
   { key: 'non_heap', name: 'Not heap', color: '#9a9a9a', desc: "code, thread stacks, C libraries' malloc, other mappings" },
 ];
+
+/** What a term adds to RSS: its value, negated for `untouched` (the terms then sum to RSS). */
+const contribution = (gap, t) => (t.sign || 1) * (gap[t.key] || 0);
 
 // What each overhead term means for the program, in the words of the diagnosis.
 const GAP_ADVICE = {
@@ -170,17 +175,18 @@ const GAP_ADVICE = {
   dirty: 'is freed pages jemalloc has not returned yet: call allocscope::purge(), lower dirty_decay_ms via _RJEM_MALLOC_CONF, or enable background threads',
   metadata: "is jemalloc's own metadata, which grows with the number of arenas and extents",
   muzzy: 'is pages released with MADV_FREE that the kernel has not reclaimed yet; they go away under memory pressure (muzzy_decay_ms sets the delay)',
+  profiler: "is allocscope's own memory (its call-site and live-block tables, its caches): the price of profiling, not the program's; sampled rather than exact mode shrinks it",
   non_heap: "is outside jemalloc's heap: code, thread stacks, C libraries' malloc and other mappings",
 };
 
 /** Sentences explaining a gap, the largest overhead first. */
 function diagnose(gap) {
   if (!(gap.rss > 0)) return ['RSS was not measured, so the gap cannot be explained.'];
-  const share = (k) => gap[k] / gap.rss;
+  const share = (k) => (gap[k] || 0) / gap.rss;
   const pct = (k) => Math.round(share(k) * 100) + '%';
   const big = Object.keys(GAP_ADVICE)
     .filter((k) => share(k) >= 0.1)
-    .sort((a, b) => gap[b] - gap[a]);
+    .sort((a, b) => (gap[b] || 0) - (gap[a] || 0));
   const out = big.map((k, i) => pct(k) + (i === 0 ? ' of RSS ' : ' ') + GAP_ADVICE[k] + '.');
   if (share('requested') >= 0.5) {
     out.push(pct('requested') + ' of RSS is memory the program asked for and still holds: sort the call sites by “live at exit” to see who holds it.');
@@ -192,10 +198,13 @@ function diagnose(gap) {
 }
 
 function gapBar(label, gap, check) {
-  const positive = GAP_TERMS.reduce((s, t) => s + Math.max(0, gap[t.key]), 0) || 1;
+  // The bar is RSS: every term that adds to it. Untouched pages are inside `requested` but
+  // not resident; the hint under the bar says how much.
+  const parts = GAP_TERMS.filter((t) => !t.sign);
+  const positive = parts.reduce((s, t) => s + Math.max(0, gap[t.key] || 0), 0) || 1;
   const bar = el('div', { class: 'gapbar', role: 'img', 'aria-label': label });
-  for (const t of GAP_TERMS) {
-    const v = gap[t.key];
+  for (const t of parts) {
+    const v = gap[t.key] || 0;
     if (v <= 0) continue;
     const text = t.name + ' ' + fmtMiB(v) + ' · ' + fmtPct(v / gap.rss);
     bar.append(el('div', {
@@ -205,8 +214,11 @@ function gapBar(label, gap, check) {
       text,
     }));
   }
-  const negatives = GAP_TERMS.filter((t) => gap[t.key] < 0).map((t) =>
-    t.name + ' is ' + fmtMiB(gap[t.key]) + ": jemalloc's resident count includes pages never touched, so the heap terms overshoot RSS by that much.");
+  const negatives = GAP_TERMS.filter((t) => !t.sign && gap[t.key] < 0).map((t) =>
+    t.name + ' is ' + fmtMiB(gap[t.key]) + ": jemalloc's resident count includes pages never touched in blocks allocscope does not track (below 1 MiB), so the heap terms overshoot RSS by that much.");
+  if (gap.untouched > 0) {
+    negatives.push('Of the heap terms, ' + fmtMiB(gap.untouched) + ' are pages of large blocks that were reserved but never touched: the allocator counts them, the kernel does not, so they are subtracted.');
+  }
   return el('div', { 'data-check': check },
     el('div', { class: 'gapbar-label' }, label + ': RSS ', fig('span', check + '.rss', gap.rss, fmtMiB(gap.rss))),
     bar,
@@ -232,7 +244,7 @@ function renderGap(data) {
       el('td', null, el('span', { class: 'swatch', style: 'background:' + t.color }), t.name),
       el('td', { class: 'desc', text: t.desc }));
     for (const m of moments) {
-      const v = m.gap[t.key];
+      const v = contribution(m.gap, t);
       tr.append(fig('td', m.check + '.' + t.key, v, fmtMiB(v), 'num'),
         fig('td', m.check + '.' + t.key + '.pct', v / m.gap.rss, fmtPct(v / m.gap.rss), 'num'));
     }

@@ -393,9 +393,10 @@ fn write_sites(
 }
 
 /// The gap's terms in the order they add up to RSS, with the labels every report uses
-/// ([`GapTerm::label`]).
-pub fn gap_terms(gap: &GapBreakdown) -> [(&'static str, i64); 8] {
-    GapTerm::ALL.map(|t| (t.label(), t.value(gap)))
+/// ([`GapTerm::label`]), each with what it adds to RSS ([`GapTerm::contribution`]:
+/// `untouched` comes out negative, as it is subtracted).
+pub fn gap_terms(gap: &GapBreakdown) -> [(&'static str, i64); 10] {
+    GapTerm::ALL.map(|t| (t.label(), t.contribution(gap)))
 }
 
 fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Result<()> {

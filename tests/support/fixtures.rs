@@ -322,6 +322,8 @@ pub fn build_profile(
             dirty: 6_291_456,
             metadata: 2_883_584,
             muzzy: 0,
+            profiler: 1_310_720,
+            untouched: 0,
             non_heap: 4_194_304,
         };
         g.rss = g.requested
@@ -331,6 +333,8 @@ pub fn build_profile(
             + g.dirty
             + g.metadata
             + g.muzzy
+            + g.profiler
+            - g.untouched
             + g.non_heap;
         g
     });

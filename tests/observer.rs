@@ -1,0 +1,226 @@
+//! The observer effect: allocscope's own memory and exit work never show as the program's.
+//!
+//! One process per scenario (process-wide figures): this binary runs itself as a child with
+//! `OBSERVER_CHILD=<scenario>`, and the parent checks what the children report against the
+//! kernel's own figures (`ru_maxrss` from `wait4`, VmHWM).
+//!
+//! - `peak`: the same program with and without `ALLOCSCOPE_OUT`, sampled mode. The profile's
+//!   `peak_rss` is the program's own peak (within 2 MB + 1 % of the run without a profile),
+//!   and writing the profile at exit raises the process's peak RSS by at most 5 MB.
+//! - `live1m`: 1M live 100-byte boxes, exact and sampled mode. In exact mode the live table
+//!   holds an entry per box; it is `profiler`'s, so `non_heap` stays what it is in sampled
+//!   mode.
+//! - `reserve`: a `Vec` reserved at 256 MiB and filled to 16 MiB: 240 MiB `untouched`, no
+//!   term negative.
+
+use std::process::Command;
+
+use allocscope::GapBreakdown;
+
+#[global_allocator]
+static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =
+    allocscope::Profiler::new(allocscope::Jemalloc);
+
+const MIB: i64 = 1 << 20;
+
+fn main() {
+    match std::env::var("OBSERVER_CHILD").as_deref() {
+        Ok("peak") => child_peak(),
+        Ok("live1m") => child_live1m(),
+        Ok("reserve") => child_reserve(),
+        Ok(other) => panic!("unknown scenario {other}"),
+        Err(_) => {
+            reserve_leaves_the_untouched_pages_out();
+            live_table_is_the_profilers_not_the_programs();
+            profile_figures_are_the_programs_own();
+            println!("observer: ok");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Children
+
+/// A small program: strings and maps from a few call sites, freed before exit.
+fn child_peak() {
+    let mut keep = Vec::new();
+    for round in 0..4u64 {
+        let strings: Vec<String> = (0..50_000u64)
+            .map(|i| format!("item {round}-{i} {}", "x".repeat((i % 64) as usize)))
+            .collect();
+        let map: std::collections::HashMap<u64, Vec<u8>> =
+            (0..20_000u64).map(|i| (i, vec![i as u8; 100])).collect();
+        keep.push((strings.len() + map.len()) as u64);
+        std::hint::black_box((&strings, &map));
+    }
+    std::hint::black_box(keep);
+}
+
+/// 1M live `Box<[u8; 100]>`; prints the gap and allocscope's own memory.
+fn child_live1m() {
+    let boxes: Vec<Box<[u8; 100]>> = (0..1_000_000).map(|i| Box::new([i as u8; 100])).collect();
+    let snap = allocscope::snapshot();
+    let own = allocscope::own_memory();
+    let gap = snap.gap.expect("jemalloc gives a gap");
+    println!("GAP {}", serde_json::to_string(&gap).unwrap());
+    println!("LIVE_TABLE {}", own.live_table);
+    std::hint::black_box(boxes);
+}
+
+/// A 256 MiB reservation with 16 MiB written; prints the gap.
+fn child_reserve() {
+    let mut v: Vec<u8> = Vec::with_capacity(256 << 20);
+    v.resize(16 << 20, 1);
+    let gap = allocscope::snapshot().gap.expect("jemalloc gives a gap");
+    println!("GAP {}", serde_json::to_string(&gap).unwrap());
+    std::hint::black_box(v);
+}
+
+// ---------------------------------------------------------------------------------------
+// Parent
+
+struct Run {
+    stdout: String,
+    /// Peak RSS of the whole process, exit work included (`ru_maxrss` from `wait4`), bytes.
+    max_rss: i64,
+}
+
+fn run(scenario: &str, env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.env("OBSERVER_CHILD", scenario)
+        .env_remove("ALLOCSCOPE_OUT")
+        .env_remove("ALLOCSCOPE_SAMPLE_BYTES")
+        .env("ALLOCSCOPE_SEED", "7")
+        .stdout(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // Reaped below with `wait4`, which also gives the child's peak RSS.
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd.spawn().expect("spawn the child");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let mut status = 0;
+    // SAFETY: `ru` is a valid, writable rusage; the pid is our unreaped child.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        let pid = libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru);
+        assert_eq!(pid, child.id() as libc::pid_t, "wait4");
+        ru
+    };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{scenario} failed: status {status}\n{stdout}"
+    );
+    Run {
+        stdout,
+        max_rss: ru.ru_maxrss * 1024,
+    }
+}
+
+fn line<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key).map(str::trim))
+        .unwrap_or_else(|| panic!("no {key} line in\n{out}"))
+}
+
+fn gap_of(out: &str) -> GapBreakdown {
+    serde_json::from_str(line(out, "GAP ")).unwrap()
+}
+
+fn mib(v: i64) -> f64 {
+    v as f64 / MIB as f64
+}
+
+fn assert_no_negative_term(g: &GapBreakdown, what: &str) {
+    assert_eq!(g.sum_of_terms(), g.rss, "{what}: {g:?}");
+    for (name, v) in g.terms() {
+        assert!(
+            v >= 0,
+            "{what}: {name} is negative ({:.1} MiB): {g:?}",
+            mib(v)
+        );
+    }
+}
+
+fn reserve_leaves_the_untouched_pages_out() {
+    let g = gap_of(&run("reserve", &[]).stdout);
+    println!(
+        "reserve: untouched {:.1} MiB, requested {:.1} MiB, rss {:.1} MiB, non_heap {:.1} MiB",
+        mib(g.untouched),
+        mib(g.requested),
+        mib(g.rss),
+        mib(g.non_heap)
+    );
+    assert_no_negative_term(&g, "reserve");
+    // 256 − 16 MiB never touched; transparent huge pages may fault in up to 2 MiB more.
+    assert!(
+        (g.untouched - 240 * MIB).abs() <= 4 * MIB,
+        "untouched {:.1} MiB: {g:?}",
+        mib(g.untouched)
+    );
+    assert!(g.requested >= 256 * MIB, "{g:?}");
+}
+
+fn live_table_is_the_profilers_not_the_programs() {
+    let exact = run("live1m", &[("ALLOCSCOPE_SAMPLE_BYTES", "1")]);
+    let sampled = run("live1m", &[]);
+    let (ge, gs) = (gap_of(&exact.stdout), gap_of(&sampled.stdout));
+    let live_table: i64 = line(&exact.stdout, "LIVE_TABLE ").parse().unwrap();
+    println!(
+        "live1m: exact profiler {:.1} MiB (live table {:.1} MiB), non_heap {:.1} MiB; \
+         sampled profiler {:.1} MiB, non_heap {:.1} MiB",
+        mib(ge.profiler),
+        mib(live_table),
+        mib(ge.non_heap),
+        mib(gs.profiler),
+        mib(gs.non_heap)
+    );
+    assert_no_negative_term(&ge, "exact");
+    assert_no_negative_term(&gs, "sampled");
+    // Every live box has an entry in exact mode: address, site, alignment, size, time and
+    // two weights, 48 bytes; the table keeps at most half its slots full.
+    assert!(live_table >= 1_000_000 * 48, "live table {live_table}");
+    assert!(ge.profiler >= live_table, "{ge:?}");
+    // The table is not the program's: `non_heap` is what it is without it.
+    assert!(
+        (ge.non_heap - gs.non_heap).abs() <= 4 * MIB,
+        "non_heap exact {:.1} MiB vs sampled {:.1} MiB",
+        mib(ge.non_heap),
+        mib(gs.non_heap)
+    );
+    assert!(
+        (ge.allocator_caches - gs.allocator_caches).abs() <= 4 * MIB,
+        "allocator_caches exact {:.1} MiB vs sampled {:.1} MiB",
+        mib(ge.allocator_caches),
+        mib(gs.allocator_caches)
+    );
+}
+
+fn profile_figures_are_the_programs_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("peak.profile.json");
+    let plain = run("peak", &[]);
+    let profiled = run("peak", &[("ALLOCSCOPE_OUT", out.to_str().unwrap())]);
+    let profile = allocscope::profile::Profile::read(&out).expect("profile written");
+    let peak = profile.meta.peak_rss as i64;
+    println!(
+        "peak: VmHWM without a profile {:.1} MiB, with one {:.1} MiB; profile peak_rss {:.1} MiB",
+        mib(plain.max_rss),
+        mib(profiled.max_rss),
+        mib(peak)
+    );
+    let tolerance = 2_000_000 + plain.max_rss / 100;
+    assert!(
+        (peak - plain.max_rss).abs() <= tolerance,
+        "profile peak_rss {:.1} MiB, the program's VmHWM {:.1} MiB",
+        mib(peak),
+        mib(plain.max_rss)
+    );
+    assert!(
+        (profiled.max_rss - plain.max_rss).abs() <= 5_000_000,
+        "writing the profile at exit raised VmHWM from {:.1} MiB to {:.1} MiB",
+        mib(plain.max_rss),
+        mib(profiled.max_rss)
+    );
+}
