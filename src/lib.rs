@@ -215,6 +215,8 @@ pub use config::{
 pub use counters::PEAK_SLACK_PER_THREAD;
 pub use gap::{GapBreakdown, GapReport, PartialGap};
 pub use gap_term::GapTerm;
+#[doc(hidden)]
+pub use callsites::debug_probe_counts;
 pub use measure::measure;
 #[cfg(feature = "serde")]
 pub use profile_writer::{collect_profile, write_profile};
