@@ -82,6 +82,19 @@ pub(crate) fn sample_alloc(size: usize) -> bool {
     sampler::should_sample(size)
 }
 
+/// The hot half of [`sample_alloc`]: false when the allocation of `size` bytes is surely not
+/// sampled; true when [`sample_decide`] must decide.
+#[inline(always)]
+pub(crate) fn sample_countdown_expired(size: usize) -> bool {
+    sampler::countdown_expired(size)
+}
+
+/// The cold half of [`sample_alloc`], after [`sample_countdown_expired`] returned true.
+#[inline]
+pub(crate) fn sample_decide(size: usize) -> bool {
+    sampler::decide(size)
+}
+
 /// The layout a sampled allocation is made with: page-aligned in sampled mode, unchanged in
 /// exact mode (or when the request is already page-aligned).
 #[inline]
@@ -178,13 +191,17 @@ fn site_of(frames: &[usize]) -> Option<u32> {
 /// one more load (its filter bucket) if it is.
 #[inline(always)]
 pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
-    if (ptr as usize) & FREE_MASK.load(Relaxed) != 0 {
-        return None;
-    }
-    if filter_bucket(ptr as usize).load(Relaxed) == 0 {
+    if !maybe_sampled(ptr) {
         return None;
     }
     take_live_slow(ptr, layout)
+}
+
+/// True when a free of `ptr` must look in the live table ([`take_live`] may return a
+/// layout); false proves the block was not sampled. Two loads, no call.
+#[inline(always)]
+pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
+    (ptr as usize) & FREE_MASK.load(Relaxed) == 0 && filter_bucket(ptr as usize).load(Relaxed) != 0
 }
 
 #[inline(never)]

@@ -209,14 +209,14 @@ pub mod timeline;
 mod units;
 
 pub use allocator_config::allocator_config;
+#[doc(hidden)]
+pub use callsites::debug_probe_counts;
 pub use config::{
     settings, Config, Settings, Unwinder, DEFAULT_MAX_DEPTH, DEFAULT_SAMPLE_BYTES, MAX_DEPTH_LIMIT,
 };
 pub use counters::PEAK_SLACK_PER_THREAD;
 pub use gap::{GapBreakdown, GapReport, PartialGap};
 pub use gap_term::GapTerm;
-#[doc(hidden)]
-pub use callsites::debug_probe_counts;
 pub use measure::measure;
 #[cfg(feature = "serde")]
 pub use profile_writer::{collect_profile, write_profile};
