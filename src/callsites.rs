@@ -5,6 +5,11 @@
 //!   so that [`take_live`] can skip the live-table lookup for every free whose pointer is not
 //!   page-aligned (jemalloc's trick). Exact mode keeps layouts unchanged and probes the table
 //!   on every free.
+//! - Page alignment alone is not enough: the first region of a small-object slab is
+//!   page-aligned too, and an allocator's LIFO thread cache hands that same region back on
+//!   every iteration of a tight alloc/free loop, so such a loop's frees would all look in the
+//!   table. A counting filter of the live sampled addresses ([`LIVE_FILTER`]) answers "surely
+//!   not sampled" for those with one load (see `docs/callsites.md`, "Recognising frees").
 //! - [`record_alloc`] captures the stack ([`crate::stack`]), finds its site
 //!   ([`crate::site_table`]), adds the sample's weights to the site and remembers the block in
 //!   the [`crate::live_table`].
@@ -14,7 +19,9 @@
 use std::alloc::Layout;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+#[cfg(debug_assertions)]
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 
 use crate::live_table::{self, Entry};
 use crate::sampler::{self, COUNT_ONE};
@@ -27,10 +34,65 @@ use crate::{clock, config, peak, site_table, stack};
 /// not page-aligned was recorded (exact mode: every free looks). Only ever lowered.
 static FREE_MASK: AtomicUsize = AtomicUsize::new(usize::MAX);
 
+/// Buckets of [`LIVE_FILTER`] (a power of two).
+const FILTER_BUCKETS: usize = 1 << 14;
+
+/// A counting filter of live sampled blocks: bucket `filter_bucket(ptr)` counts the recorded
+/// blocks whose address hashes there. A free whose bucket is 0 was surely not sampled and
+/// skips the live table. Incremented before a block is inserted in the table (so before the
+/// pointer reaches the program), decremented when the table gives the block back; a bucket
+/// is thus never 0 while a block hashing there is live. 64 KiB of zeroed static memory, of
+/// which only the pages holding touched buckets become resident.
+static LIVE_FILTER: [AtomicU32; FILTER_BUCKETS] = [const { AtomicU32::new(0) }; FILTER_BUCKETS];
+
+#[inline(always)]
+fn filter_bucket(p: usize) -> &'static AtomicU32 {
+    // Multiplicative hash of the address above its low bits (sampled blocks are page-aligned,
+    // so the low bits carry nothing); the top bits index the filter.
+    let h = ((p as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let i = (h >> (64 - FILTER_BUCKETS.trailing_zeros())) as usize;
+    // SAFETY: `i < FILTER_BUCKETS`: it is the top log2(FILTER_BUCKETS) bits of a u64.
+    unsafe { LIVE_FILTER.get_unchecked(i & (FILTER_BUCKETS - 1)) }
+}
+
+/// Debug builds count entries into the slow path of frees (live-table probes) and sampled
+/// blocks recorded, so tests can check that probes stay near the number of samples.
+#[cfg(debug_assertions)]
+static SLOW_FREE_PROBES: AtomicU64 = AtomicU64::new(0);
+#[cfg(debug_assertions)]
+static RECORDED: AtomicU64 = AtomicU64::new(0);
+
+/// `(frees that probed the live table, sampled blocks recorded)` since start; `None` in
+/// release builds, which do not count them. For allocscope's own tests.
+#[doc(hidden)]
+pub fn debug_probe_counts() -> Option<(u64, u64)> {
+    #[cfg(debug_assertions)]
+    {
+        Some((SLOW_FREE_PROBES.load(Relaxed), RECORDED.load(Relaxed)))
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        None
+    }
+}
+
 /// Decides whether the allocation of `size` bytes about to happen is sampled. Hot path.
 #[inline(always)]
 pub(crate) fn sample_alloc(size: usize) -> bool {
     sampler::should_sample(size)
+}
+
+/// The hot half of [`sample_alloc`]: false when the allocation of `size` bytes is surely not
+/// sampled; true when [`sample_decide`] must decide.
+#[inline(always)]
+pub(crate) fn sample_countdown_expired(size: usize) -> bool {
+    sampler::countdown_expired(size)
+}
+
+/// The cold half of [`sample_alloc`], after [`sample_countdown_expired`] returned true.
+#[inline]
+pub(crate) fn sample_decide(size: usize) -> bool {
+    sampler::decide(size)
 }
 
 /// The layout a sampled allocation is made with: page-aligned in sampled mode, unchanged in
@@ -61,6 +123,11 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     if FREE_MASK.load(Relaxed) > want {
         FREE_MASK.fetch_min(want, Relaxed);
     }
+    #[cfg(debug_assertions)]
+    RECORDED.fetch_add(1, Relaxed);
+    // Before the block is in the table and before its pointer reaches the program: a free of
+    // it can only find its bucket non-zero.
+    filter_bucket(p).fetch_add(1, Relaxed);
     let size = layout.size();
     let r = config::sample_bytes();
     let mut buf = [MaybeUninit::<usize>::uninit(); stack::MAX_RAW_FRAMES];
@@ -120,18 +187,29 @@ fn site_of(frames: &[usize]) -> Option<u32> {
 
 /// If `ptr` is a sampled block, forgets it (charging its free to its site) and returns the
 /// layout it was really allocated with. Hot path: for a block that was not sampled, in
-/// sampled mode, costs one relaxed load and a mask test unless `ptr` is page-aligned.
+/// sampled mode, costs one relaxed load and a mask test unless `ptr` is page-aligned, and
+/// one more load (its filter bucket) if it is.
 #[inline(always)]
 pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
-    if (ptr as usize) & FREE_MASK.load(Relaxed) != 0 {
+    if !maybe_sampled(ptr) {
         return None;
     }
     take_live_slow(ptr, layout)
 }
 
+/// True when a free of `ptr` must look in the live table ([`take_live`] may return a
+/// layout); false proves the block was not sampled. Two loads, no call.
+#[inline(always)]
+pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
+    (ptr as usize) & FREE_MASK.load(Relaxed) == 0 && filter_bucket(ptr as usize).load(Relaxed) != 0
+}
+
 #[inline(never)]
 fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
+    #[cfg(debug_assertions)]
+    SLOW_FREE_PROBES.fetch_add(1, Relaxed);
     let e = live_table::remove(ptr as usize)?;
+    filter_bucket(ptr as usize).fetch_sub(1, Relaxed);
     if let Some(s) = site_table::site(e.site) {
         s.live_count.fetch_sub(e.w_count, Relaxed);
         s.live_bytes.fetch_sub(e.w_bytes, Relaxed);

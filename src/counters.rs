@@ -16,7 +16,9 @@ use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 
-use crate::size_class::{class_of_request, usable_size, SizeClass, NUM_CLASSES};
+use crate::size_class::{
+    class_of_request, small_class_of_request, usable_size, SizeClass, NUM_CLASSES,
+};
 use crate::snapshot::{Counts, SizeClassCounts};
 
 /// How far the process-wide peak may miss the true one, per thread of a multi-threaded
@@ -70,8 +72,10 @@ struct Slot {
     claimed: AtomicBool,
     /// Live bytes not yet published to [`LIVE_PUBLISHED`].
     live_delta: AtomicI64,
-    /// How far `live_delta` may grow before it could reach the peak, as of the last look.
-    peak_headroom: AtomicI64,
+    /// How far `live_delta` may grow before it must be looked at: the smaller of
+    /// [`PEAK_SLACK_PER_THREAD`] (publish) and the room below the peak as of the last look.
+    /// One comparison on the allocation path covers both.
+    up_limit: AtomicI64,
     reallocs: [AtomicU64; NUM_REALLOC],
     classes: [ClassCounters; NUM_CLASSES],
 }
@@ -81,7 +85,7 @@ impl Slot {
     const ZERO: Slot = Slot {
         claimed: AtomicBool::new(false),
         live_delta: AtomicI64::new(0),
-        peak_headroom: AtomicI64::new(0),
+        up_limit: AtomicI64::new(0),
         reallocs: [const { AtomicU64::new(0) }; NUM_REALLOC],
         classes: [ClassCounters::ZERO; NUM_CLASSES],
     };
@@ -159,6 +163,8 @@ fn own_slot() -> Option<&'static Slot> {
 
 #[cold]
 fn claim_slot() -> Option<&'static Slot> {
+    // Registering the slot's releaser must not count anything it might allocate.
+    let _guard = crate::reentrancy::enter_hook();
     for (i, slot) in SLOTS.iter().enumerate() {
         if !slot.claimed.load(Relaxed)
             && slot
@@ -175,7 +181,7 @@ fn claim_slot() -> Option<&'static Slot> {
                 return None;
             }
             // A slot handed on keeps its counts, but the new owner looks at the peak afresh.
-            slot.peak_headroom.store(0, Relaxed);
+            slot.up_limit.store(0, Relaxed);
             let _ = SLOT_OF_THREAD.try_with(|c| c.set(i + 1));
             let _ = SLOT_PTR.try_with(|p| p.set(slot));
             return Some(slot);
@@ -203,6 +209,62 @@ pub(crate) fn on_free(size: usize, align: usize) {
         Some(s) => record_free::<false>(s, size, align),
         None => record_free::<true>(&FALLBACK, size, align),
     }
+}
+
+/// The whole of counting an allocation in the common case, with no call: this thread has a
+/// slot, the request is small (its class from the lookup table) and the live delta stays
+/// under its limit (no publish, no look at the peak). Returns false, having changed nothing,
+/// in any other case: the caller then counts with [`on_alloc`].
+#[inline(always)]
+pub(crate) fn alloc_fast(size: usize, align: usize) -> bool {
+    let p = SLOT_PTR.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if p.is_null() {
+        return false;
+    }
+    let Some(idx) = small_class_of_request(size, align) else {
+        return false;
+    };
+    // SAFETY: a non-null `SLOT_PTR` always points into the static `SLOTS` table (set in
+    // `claim_slot`, cleared before the slot is released).
+    let s = unsafe { &*p };
+    // `size` ≤ 4 KiB here: no overflow.
+    let d = s.live_delta.load(Relaxed) + size as i64;
+    if d > s.up_limit.load(Relaxed) {
+        return false;
+    }
+    s.live_delta.store(d, Relaxed);
+    // SAFETY: `small_class_of_request` returns indices of the lookup table, all below
+    // `NUM_CLASSES`, the length of `classes`.
+    let c = unsafe { s.classes.get_unchecked(idx) };
+    add::<false>(&c.blocks_in, 1);
+    add::<false>(&c.requested_in, size as u64);
+    true
+}
+
+/// [`alloc_fast`] for a free: false, having changed nothing, unless this thread has a slot,
+/// the block is small and the live delta stays above `-PEAK_SLACK_PER_THREAD`; the caller
+/// then counts with [`on_free`].
+#[inline(always)]
+pub(crate) fn free_fast(size: usize, align: usize) -> bool {
+    let p = SLOT_PTR.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if p.is_null() {
+        return false;
+    }
+    let Some(idx) = small_class_of_request(size, align) else {
+        return false;
+    };
+    // SAFETY: as in `alloc_fast`.
+    let s = unsafe { &*p };
+    let d = s.live_delta.load(Relaxed) - size as i64;
+    if d < -(PEAK_SLACK_PER_THREAD as i64) {
+        return false;
+    }
+    s.live_delta.store(d, Relaxed);
+    // SAFETY: as in `alloc_fast`.
+    let c = unsafe { s.classes.get_unchecked(idx) };
+    add::<false>(&c.blocks_out, 1);
+    add::<false>(&c.requested_out, size as u64);
+    true
 }
 
 /// Counts a realloc. Returns the live bytes when it set a new peak, else 0.
@@ -258,10 +320,10 @@ fn shortfall(idx: usize, size: usize, align: usize) -> u64 {
 /// Returns the live bytes as this thread sees them when a new peak was reached, else 0.
 ///
 /// The shared figures (published live bytes, the peak) are read only when this thread's
-/// unpublished delta exceeds its `peak_headroom` (the room below the peak it saw at its last
-/// look) or when it publishes: in a single-threaded program that is exact, since only this
-/// thread moves either figure; with several threads every publish looks afresh, which keeps
-/// the documented bound.
+/// unpublished delta exceeds its `up_limit` (the smaller of the publishing threshold and the
+/// room below the peak it saw at its last look) or falls below `-PEAK_SLACK_PER_THREAD`: in a
+/// single-threaded program that is exact, since only this thread moves either figure; with
+/// several threads every publish looks afresh, which keeps the documented bound.
 #[inline(always)]
 fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
     if SHARED {
@@ -270,16 +332,35 @@ fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
         return if delta > 0 { raise_peak(live) } else { 0 };
     }
     let d = s.live_delta.load(Relaxed) + delta;
-    if d.unsigned_abs() > PEAK_SLACK_PER_THREAD {
-        let live = LIVE_PUBLISHED.fetch_add(d, Relaxed) + d;
-        s.live_delta.store(0, Relaxed);
-        return look_at_peak(s, live, 0);
-    }
     s.live_delta.store(d, Relaxed);
-    if delta <= 0 || d <= s.peak_headroom.load(Relaxed) {
-        return 0;
+    // `d` stays within ±PEAK_SLACK_PER_THREAD: an increase can only cross the upper limit,
+    // a decrease the lower one.
+    if delta > 0 {
+        if d > s.up_limit.load(Relaxed) {
+            return look_up(s, d);
+        }
+    } else if d < -(PEAK_SLACK_PER_THREAD as i64) {
+        return publish(s, d);
+    }
+    0
+}
+
+/// `d` went over this thread's `up_limit`: publish it if it is over the slack, else look at
+/// the peak.
+#[inline(never)]
+fn look_up(s: &Slot, d: i64) -> u64 {
+    if d > PEAK_SLACK_PER_THREAD as i64 {
+        return publish(s, d);
     }
     look_at_peak(s, LIVE_PUBLISHED.load(Relaxed) + d, d)
+}
+
+/// Publishes this thread's delta `d` and looks at the peak.
+#[inline(never)]
+fn publish(s: &Slot, d: i64) -> u64 {
+    let live = LIVE_PUBLISHED.fetch_add(d, Relaxed) + d;
+    s.live_delta.store(0, Relaxed);
+    look_at_peak(s, live, 0)
 }
 
 /// Compares `live` (published + this thread's unpublished `d`) with the peak, raises it if
@@ -288,7 +369,9 @@ fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
 fn look_at_peak(s: &Slot, live: i64, d: i64) -> u64 {
     let raised = raise_peak(live);
     let peak = PEAK_LIVE.load(Relaxed).min(i64::MAX as u64) as i64;
-    s.peak_headroom.store(peak - (live - d), Relaxed);
+    let headroom = peak - (live - d);
+    s.up_limit
+        .store(headroom.min(PEAK_SLACK_PER_THREAD as i64), Relaxed);
     raised
 }
 

@@ -223,6 +223,8 @@ pub mod trim;
 mod units;
 
 pub use allocator_config::allocator_config;
+#[doc(hidden)]
+pub use callsites::debug_probe_counts;
 pub use config::{
     settings, Config, Settings, Unwinder, DEFAULT_MAX_DEPTH, DEFAULT_SAMPLE_BYTES, MAX_DEPTH_LIMIT,
 };

@@ -122,22 +122,69 @@ fn note_installed<A>() {
 }
 
 impl<A: GlobalAlloc> Profiler<A> {
-    /// Allocates `layout` through the inner allocator, sampled or not; counts it.
+    /// Allocates `layout` through the inner allocator and counts it. Hot path, in three
+    /// parts so that the common one stays small once inlined into the user's
+    /// `__rust_alloc`: calls that must not be counted ([`Self::alloc_untracked`]), calls whose
+    /// sampling countdown ran out ([`Self::alloc_rare`]: sampling, first call of a thread,
+    /// changed settings), and the rest, which only counts.
     ///
     /// # Safety
     /// As `GlobalAlloc::alloc`; `zeroed` selects `alloc_zeroed`.
     #[inline(always)]
     unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if !reentrancy::may_count() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_untracked(layout, zeroed) };
+        }
+        if callsites::sample_countdown_expired(layout.size()) {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_rare(layout, zeroed) };
+        }
+        // SAFETY: the caller's layout, as the caller's contract allows.
+        let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+        if !ptr.is_null() && !counters::alloc_fast(layout.size(), layout.align()) {
+            count_alloc_general(ptr, layout);
+        }
+        ptr
+    }
+
+    /// An allocation that is not the program's own (inside the hook, on an internal thread,
+    /// in an untracked scope): forwarded, not counted.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[inline(never)]
+    unsafe fn alloc_untracked(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        note_installed::<A>();
+        // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
+        let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+        if !ptr.is_null() {
+            own_memory::on_alloc(layout.size(), layout.align());
+            large_blocks::on_alloc(ptr, layout.size());
+        }
+        ptr
+    }
+
+    /// The rare allocation: the sampling countdown ran out (or the thread's first call, or the
+    /// settings changed). Decides whether it is sampled, allocates it (with the sampled
+    /// layout if so), counts it and records its stack, inside the reentrancy guard.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_rare(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         note_installed::<A>();
         let Some(_guard) = reentrancy::enter_hook() else {
             // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
             let ptr = unsafe { self.raw_alloc(layout, zeroed) };
             if !ptr.is_null() {
                 own_memory::on_alloc(layout.size(), layout.align());
+                large_blocks::on_alloc(ptr, layout.size());
             }
             return ptr;
         };
-        let sampled = callsites::sample_alloc(layout.size());
+        let sampled = callsites::sample_decide(layout.size());
         let used = if sampled {
             callsites::layout_for_sampled(layout)
         } else {
@@ -147,6 +194,7 @@ impl<A: GlobalAlloc> Profiler<A> {
         // both non-zero sized as the caller guarantees.
         let ptr = unsafe { self.raw_alloc(used, zeroed) };
         if !ptr.is_null() {
+            large_blocks::on_alloc(ptr, layout.size());
             let peak = counters::on_alloc(layout.size(), layout.align());
             if sampled {
                 // SAFETY: `ptr` is the non-null result of allocating `used`, which is
@@ -160,6 +208,32 @@ impl<A: GlobalAlloc> Profiler<A> {
         ptr
     }
 
+    /// Every free but the common one (see `dealloc`): not the program's own (forwarded, not
+    /// counted), of a block that may be sampled, of a large block, or one whose count needs
+    /// a publish or a new slot.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::dealloc`.
+    #[inline(never)]
+    unsafe fn dealloc_rare(&self, ptr: *mut u8, layout: Layout) {
+        large_blocks::on_free(ptr, layout.size());
+        if !reentrancy::may_count() {
+            own_memory::on_free(layout.size(), layout.align());
+            // The untracked path. A block freed inside the hook or on an internal thread was
+            // never sampled by it unless a sampled block crosses into such a scope; look it
+            // up all the same so the right layout goes back to the inner allocator.
+            let used = callsites::take_live(ptr, layout).unwrap_or(layout);
+            // SAFETY: `ptr` was allocated by `inner` with `used`.
+            unsafe { self.inner.dealloc(ptr, used) };
+            return;
+        }
+        let used = callsites::take_live(ptr, layout).unwrap_or(layout);
+        counters::on_free(layout.size(), layout.align());
+        // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
+        // block was sampled, else the caller's).
+        unsafe { self.inner.dealloc(ptr, used) };
+    }
+
     /// # Safety
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
     #[inline(always)]
@@ -171,8 +245,18 @@ impl<A: GlobalAlloc> Profiler<A> {
             // SAFETY: the caller upholds `alloc`'s contract for `layout`.
             unsafe { self.inner.alloc(layout) }
         };
-        large_blocks::on_alloc(ptr, layout.size());
         ptr
+    }
+}
+
+/// Counts an allocation the fast path could not (large block, no slot yet, a publish or a
+/// look at the peak due): the general counting path, out of line.
+#[inline(never)]
+fn count_alloc_general(ptr: *mut u8, layout: Layout) {
+    large_blocks::on_alloc(ptr, layout.size());
+    let peak = counters::on_alloc(layout.size(), layout.align());
+    if peak != 0 {
+        callsites::on_new_peak(peak);
     }
 }
 
@@ -194,22 +278,19 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
 
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        large_blocks::on_free(ptr, layout.size());
-        let Some(_guard) = reentrancy::enter_hook() else {
-            own_memory::on_free(layout.size(), layout.align());
-            // A block freed inside the hook or on an internal thread was never sampled by it
-            // unless a sampled block crosses into such a scope; look it up all the same so
-            // the right layout goes back to the inner allocator.
-            let used = callsites::take_live(ptr, layout).unwrap_or(layout);
-            // SAFETY: `ptr` was allocated by `inner` with `used`.
-            unsafe { self.inner.dealloc(ptr, used) };
-            return;
-        };
-        let used = callsites::take_live(ptr, layout).unwrap_or(layout);
-        counters::on_free(layout.size(), layout.align());
-        // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
-        // block was sampled, else the caller's).
-        unsafe { self.inner.dealloc(ptr, used) };
+        // The common free, with no call but the inner free (a tail call, so no stack frame):
+        // the program's own, of a block that was surely not sampled (so `layout` is what it
+        // was allocated with), counted by `free_fast`. Nothing here allocates, so no
+        // reentrancy guard is needed.
+        if reentrancy::may_count()
+            && !callsites::maybe_sampled(ptr)
+            && counters::free_fast(layout.size(), layout.align())
+        {
+            // SAFETY: `ptr` was allocated by `inner` with `layout` (not sampled).
+            return unsafe { self.inner.dealloc(ptr, layout) };
+        }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.dealloc_rare(ptr, layout) }
     }
 
     #[inline]

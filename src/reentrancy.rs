@@ -45,6 +45,15 @@ pub(crate) fn enter_hook() -> Option<HookGuard> {
         .flatten()
 }
 
+/// True when this thread may count the allocator call it is in: not inside the hook, not an
+/// internal thread, not in an untracked scope. Hot path: one TLS load. Callers that run code
+/// which could allocate (stack capture, the site table) still take [`enter_hook`]; the
+/// counting fast path allocates nothing and so needs no guard.
+#[inline(always)]
+pub(crate) fn may_count() -> bool {
+    STATE.try_with(|s| s.get() == 0).unwrap_or(false)
+}
+
 /// Marks the current thread as internal to allocscope for the rest of its life: nothing it
 /// allocates or frees is counted. For reporter and symbolizer threads.
 pub fn mark_thread_internal() {

@@ -36,20 +36,30 @@ thread_local! {
 /// subtraction, a comparison, and one relaxed load of the settings epoch.
 #[inline(always)]
 pub(crate) fn should_sample(size: usize) -> bool {
+    countdown_expired(size) && decide(size)
+}
+
+/// The hot half of [`should_sample`]: counts `size` down and returns true when the decision
+/// needs [`decide`] (the countdown ran out, the settings changed, or the thread's first
+/// allocation). False means: not sampled.
+#[inline(always)]
+pub(crate) fn countdown_expired(size: usize) -> bool {
     SAMPLER
         .try_with(|s| {
             let c = s.countdown.get().wrapping_sub(size as i64);
             s.countdown.set(c);
-            if c > 0 && s.epoch.get() == config::epoch() {
-                return false;
-            }
-            slow(s, size)
+            c <= 0 || s.epoch.get() != config::epoch()
         })
         .unwrap_or(false)
 }
 
+/// The cold half of [`should_sample`], after [`countdown_expired`] returned true for `size`.
 #[cold]
 #[inline(never)]
+pub(crate) fn decide(size: usize) -> bool {
+    SAMPLER.try_with(|s| slow(s, size)).unwrap_or(false)
+}
+
 fn slow(s: &ThreadSampler, size: usize) -> bool {
     if !config::ensure_init() {
         return false;

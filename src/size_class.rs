@@ -72,14 +72,24 @@ static CLASS_OF_SMALL: [u8; LOOKUP_MAX / 8 + 1] = {
 /// (a large class, whose blocks are not all of the class's size). The hot path's entry.
 #[inline(always)]
 pub(crate) fn class_of_request(size: usize, align: usize) -> (usize, bool) {
+    if let Some(c) = small_class_of_request(size, align) {
+        return (c, false);
+    }
+    class_of_request_slow(size, align)
+}
+
+/// The class index of a small request (up to 4 KiB, alignment up to 16) from the lookup
+/// table, whose blocks all fill their class; `None` for any other request. One load.
+#[inline(always)]
+pub(crate) fn small_class_of_request(size: usize, align: usize) -> Option<usize> {
     // Classes above 8 bytes are multiples of 16: an alignment up to 16 that the size already
     // reaches cannot change the class.
     if align <= 16 && size >= align && size <= LOOKUP_MAX {
         if let Some(&c) = CLASS_OF_SMALL.get((size + 7) >> 3) {
-            return (c as usize, false);
+            return Some(c as usize);
         }
     }
-    class_of_request_slow(size, align)
+    None
 }
 
 #[cold]
