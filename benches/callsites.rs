@@ -6,8 +6,8 @@
 //! the ratios at the end:
 //!
 //! ```text
-//! cargo bench --bench callsites               # all modes, ~2 minutes
-//! cargo bench --bench callsites -- tiny_churn # one group
+//! cargo bench --features jemalloc --bench callsites               # all modes, ~2 minutes
+//! cargo bench --features jemalloc --bench callsites -- tiny_churn # one group
 //! ```
 //! Modes: `bare_system`, `bare_jemalloc`, `sampled_jemalloc`, `exact_jemalloc`,
 //! `exact_jemalloc_dwarf`, `sampled_system`, `exact_system`, `dhat` (dhat-rs over System),

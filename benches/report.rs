@@ -1,6 +1,6 @@
 //! How long `alloc-report` takes on a profile of 100,000 distinct stacks, step by step:
 //! parsing the JSON, folding, drawing the flamegraph, the summary, the pprof export.
-//! `cargo bench --bench report`.
+//! `cargo bench --features cli --bench report`.
 
 #[path = "../tests/support/fixtures.rs"]
 mod fixtures;

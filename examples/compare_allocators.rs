@@ -3,8 +3,8 @@
 //! (`alloc-report compare` on the three profiles).
 //!
 //! ```text
-//! cargo run --release --example compare_allocators [-- OUT_DIR]
-//! cargo run --release --example compare_allocators -- --profiles A.json B.json…
+//! cargo run --release --features cli,jemalloc --example compare_allocators [-- OUT_DIR]
+//! cargo run --release --features cli,jemalloc --example compare_allocators -- --profiles A.json B.json…
 //! ```
 //!
 //! With `--profiles` it only compares existing profiles (what `alloc-report compare` does),
@@ -13,7 +13,7 @@
 //! ```text
 //! _RJEM_MALLOC_CONF=dirty_decay_ms:0 ALLOCSCOPE_OUT=decay0.json target/release/examples/workload_jemalloc
 //! ALLOCSCOPE_OUT=default.json target/release/examples/workload_jemalloc
-//! cargo run --release --example compare_allocators -- --profiles decay0.json default.json
+//! cargo run --release --features cli,jemalloc --example compare_allocators -- --profiles decay0.json default.json
 //! ```
 //!
 //! It builds the `workload_system`, `workload_jemalloc` and `workload_mimalloc` examples in
@@ -118,6 +118,8 @@ fn build(manifest_dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     cmd.current_dir(manifest_dir).args([
         "build",
         "--release",
+        "--features",
+        "jemalloc,serde",
         "--message-format=json-render-diagnostics",
     ]);
     for (_, example) in WORKLOADS {

@@ -1,7 +1,7 @@
 //! The main job: profile a realistic workload over jemalloc and write a report.
 //!
 //! ```text
-//! cargo run --release --example demo
+//! cargo run --release --all-features --example demo
 //! ```
 //!
 //! The workload is what the seeds of this project do all day: parse a million version

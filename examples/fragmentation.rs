@@ -3,7 +3,7 @@
 //! is small, RSS stays high — and `allocscope` says why.
 //!
 //! ```text
-//! cargo run --release --example fragmentation
+//! cargo run --release --features jemalloc --example fragmentation
 //! ```
 //!
 //! Prints the gap after the build, after the scattered frees (fragmentation dominates:

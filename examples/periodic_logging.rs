@@ -1,8 +1,8 @@
 //! Periodic stats as `tracing` events, printed by tracing-subscriber's fmt layer.
 //!
 //! ```text
-//! cargo run --example periodic_logging
-//! RUST_LOG=allocscope=debug cargo run --example periodic_logging
+//! cargo run --features jemalloc --example periodic_logging
+//! RUST_LOG=allocscope=debug cargo run --features jemalloc --example periodic_logging
 //! ```
 //!
 //! A workload grows a cache of strings for two seconds, then drops half of it; every 500 ms

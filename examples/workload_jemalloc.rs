@@ -1,5 +1,5 @@
 //! The `compare_allocators` workload over jemalloc (tikv-jemallocator).
-//! Run alone: `ALLOCSCOPE_OUT=jemalloc.json cargo run --release --example workload_jemalloc`;
+//! Run alone: `ALLOCSCOPE_OUT=jemalloc.json cargo run --release --features jemalloc --example workload_jemalloc`;
 //! jemalloc's runtime options go in `_RJEM_MALLOC_CONF` (e.g. `dirty_decay_ms:0`).
 
 #[path = "common/workload.rs"]

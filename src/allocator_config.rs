@@ -11,8 +11,9 @@
 /// Over the system allocator on glibc: `GLIBC_TUNABLES=…` and `MALLOC_ARENA_MAX=…` when set.
 pub fn allocator_config() -> Option<String> {
     match crate::installed_allocator() {
-        #[cfg(feature = "jemalloc")]
-        Some(crate::AllocatorKind::Jemalloc) => Some(jemalloc_config()),
+        Some(crate::AllocatorKind::Jemalloc) if crate::jemalloc_stats::mallctl().is_some() => {
+            Some(jemalloc_config())
+        }
         Some(crate::AllocatorKind::System) => {
             let vars: Vec<String> = ["GLIBC_TUNABLES", "MALLOC_ARENA_MAX"]
                 .iter()
@@ -28,7 +29,6 @@ pub fn allocator_config() -> Option<String> {
 }
 
 /// `_RJEM_MALLOC_CONF` (if set) and the options jemalloc reports.
-#[cfg(feature = "jemalloc")]
 pub(crate) fn jemalloc_config() -> String {
     use crate::jemalloc_stats::read_opt;
     use std::fmt::Write;
@@ -61,8 +61,7 @@ pub(crate) fn jemalloc_config() -> String {
 }
 
 /// Reads an `ssize_t` option (a NUL-terminated name of one).
-#[cfg(feature = "jemalloc")]
-fn ssize_opt(name: &[u8]) -> Option<String> {
+fn ssize_opt(name: &'static [u8]) -> Option<String> {
     // SAFETY: callers pass only controls whose C type is `ssize_t`, i.e. `isize`.
     unsafe { crate::jemalloc_stats::read_opt::<isize>(name) }
         .ok()
@@ -70,8 +69,7 @@ fn ssize_opt(name: &[u8]) -> Option<String> {
 }
 
 /// Reads a `bool` option (a NUL-terminated name of one).
-#[cfg(feature = "jemalloc")]
-fn bool_opt(name: &[u8]) -> Option<String> {
+fn bool_opt(name: &'static [u8]) -> Option<String> {
     // SAFETY: callers pass only controls whose C type is `bool`.
     unsafe { crate::jemalloc_stats::read_opt::<bool>(name) }
         .ok()
@@ -82,6 +80,8 @@ fn bool_opt(name: &[u8]) -> Option<String> {
 mod tests {
     #[test]
     fn jemalloc_config_lists_options() {
+        // SAFETY: the bundled jemalloc is linked in with the feature.
+        unsafe { crate::jemalloc_stats::set_mallctl(tikv_jemalloc_sys::mallctl) };
         let s = super::jemalloc_config();
         assert!(s.contains("opt.dirty_decay_ms="), "{s}");
         assert!(s.contains("opt.muzzy_decay_ms="), "{s}");

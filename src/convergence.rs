@@ -254,7 +254,7 @@ pub fn assess(points: &[TimelinePoint], opts: &ConvergenceOptions) -> Convergenc
 ///
 /// ```no_run
 /// # #[global_allocator]
-/// # static A: allocscope::Profiler<allocscope::Jemalloc> = allocscope::Profiler::new(allocscope::Jemalloc);
+/// # static A: allocscope::Profiler<std::alloc::System> = allocscope::Profiler::new(std::alloc::System);
 /// use allocscope::convergence::{self, ConvergenceOptions};
 /// use allocscope::timeline::{self, TimelineOptions};
 ///

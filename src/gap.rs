@@ -2,7 +2,7 @@
 //!
 //! Over jemalloc, [`GapBreakdown`] splits the process's RSS into terms that add up to it
 //! exactly, from allocscope's exact counters, jemalloc's statistics
-//! (module `jemalloc_stats`, feature `jemalloc`), `/proc` ([`crate::procfs`]) and `mincore`
+//! (module [`crate::jemalloc_stats`], read through the program's own `mallctl`), `/proc` ([`crate::procfs`]) and `mincore`
 //! (allocscope's own tables, and the pages of large blocks never touched); `docs/gap.md`
 //! gives each formula. Over an allocator without
 //! statistics (the system allocator, mimalloc), [`PartialGap`] says what can be known and
@@ -10,7 +10,7 @@
 //!
 //! ```no_run
 //! # #[global_allocator]
-//! # static A: allocscope::Profiler<allocscope::Jemalloc> = allocscope::Profiler::new(allocscope::Jemalloc);
+//! # static A: allocscope::Profiler<std::alloc::System> = allocscope::Profiler::new(std::alloc::System);
 //! println!("{}", allocscope::gap::report());
 //! ```
 //!
@@ -136,7 +136,6 @@ impl GapBreakdown {
     /// allocscope's heap blocks are inside jemalloc's `allocated` and leave
     /// `allocator_caches` (at most all of it); its tables and the untouched pages leave
     /// `non_heap`.
-    #[cfg(feature = "jemalloc")]
     pub fn from_parts(
         rss: u64,
         requested_live: u64,
@@ -288,12 +287,12 @@ impl fmt::Display for GapBreakdown {
 
 /// The gap for the current moment, given the live requested bytes and their usable size
 /// (both exact, from the counters). `None` unless the installed inner allocator is jemalloc
-/// (jemalloc may be linked in and unused) and its statistics and `/proc/self/statm` can be
+/// (jemalloc may be linked in and unused), its `mallctl` is registered
+/// ([`crate::Profiler::with_jemalloc_stats`]) and its statistics and `/proc/self/statm` can be
 /// read.
 ///
 /// Does not allocate (unless reading `/proc` fails); reads statm always and smaps_rollup
 /// only when jemalloc holds muzzy pages.
-#[cfg(feature = "jemalloc")]
 pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakdown> {
     if crate::installed_allocator() != Some(crate::AllocatorKind::Jemalloc) {
         return None;
@@ -321,12 +320,6 @@ pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakd
         muzzy_resident,
         observer,
     ))
-}
-
-/// Without the `jemalloc` feature there are no allocator statistics: always `None`.
-#[cfg(not(feature = "jemalloc"))]
-pub(crate) fn compute(_requested_live: u64, _usable_live: u64) -> Option<GapBreakdown> {
-    None
 }
 
 /// What can be known about RSS over an allocator without statistics.
@@ -492,7 +485,7 @@ impl fmt::Display for PartialGap {
                  allocator gives no statistics, so the anonymous memory beyond the requested \
                  bytes cannot be split into fragmentation, freed pages not yet returned, \
                  allocator caches and metadata, thread stacks and C libraries' heaps; wrap \
-                 `allocscope::Jemalloc` for the full breakdown."
+                 jemalloc (`Profiler::with_jemalloc_stats`) or mimalloc for the full breakdown."
             )?,
         }
         if let Some(m) = self.malloc.filter(|m| m.heap_free >= 1 << 20) {
@@ -516,15 +509,28 @@ pub enum GapReport {
     Full(GapBreakdown),
     /// What can be known over an allocator without statistics.
     Partial(PartialGap),
+    /// The terms mimalloc's statistics give (read with the feature `mimalloc`).
+    Mimalloc(crate::MimallocGap),
 }
 
 impl GapReport {
     /// The report for a snapshot: its `gap` when present, else a [`PartialGap`].
     pub fn from_snapshot(snapshot: &crate::Snapshot) -> GapReport {
-        match snapshot.gap {
-            Some(g) => GapReport::Full(g),
-            None => GapReport::Partial(PartialGap::from_snapshot(snapshot)),
+        if let Some(g) = snapshot.gap {
+            return GapReport::Full(g);
         }
+        #[cfg(feature = "mimalloc")]
+        {
+            let usable = snapshot
+                .size_classes
+                .iter()
+                .map(|c| c.live_usable_bytes)
+                .sum();
+            if let Some(g) = crate::MimallocGap::compute(snapshot.live_bytes, usable) {
+                return GapReport::Mimalloc(g);
+            }
+        }
+        GapReport::Partial(PartialGap::from_snapshot(snapshot))
     }
 }
 
@@ -533,6 +539,7 @@ impl fmt::Display for GapReport {
         match self {
             GapReport::Full(g) => g.fmt(f),
             GapReport::Partial(p) => p.fmt(f),
+            GapReport::Mimalloc(g) => g.fmt(f),
         }
     }
 }
@@ -543,7 +550,6 @@ pub fn report() -> GapReport {
 }
 
 #[cfg(test)]
-#[cfg(feature = "jemalloc")]
 mod tests {
     use super::*;
     use crate::jemalloc_stats::JemallocStats;

@@ -1,25 +1,142 @@
-//! Typed reads of jemalloc's statistics (feature `jemalloc`).
+//! Typed reads of jemalloc's statistics, through the program's own `mallctl`.
+//!
+//! allocscope links no jemalloc of its own for this: the program hands it the `mallctl` of
+//! whichever jemalloc it already links, a function with jemalloc's stable C signature
+//! ([`Mallctl`]), e.g. `Profiler::new(MyJemalloc).with_jemalloc_stats(tikv_jemalloc_sys::mallctl)`
+//! (any tikv-jemalloc-sys 0.5/0.6/0.7 or the older jemalloc-sys; see `docs/jemalloc.md`).
+//! With the `jemalloc` feature, `Profiler::new(allocscope::Jemalloc)` registers the bundled
+//! jemalloc's `mallctl` by itself.
 //!
 //! jemalloc keeps its `stats.*` values as a cached copy that is refreshed by writing the
 //! `epoch` control; [`JemallocStats::read`] refreshes it and reads every figure the RSS gap
-//! needs from the same refresh, through MIBs looked up once and cached (a read through a
-//! cached MIB costs ~18 ns, by name ~80 ns; the refresh itself ~8 µs, as it merges all arenas
-//! under their locks).
+//! needs from the same refresh, by name (a read by name costs ~80 ns, the refresh itself
+//! ~8 µs as it merges all arenas under their locks, so names cost little here).
 //!
-//! Never call this from inside the allocator hooks: the refresh takes jemalloc's locks. It
-//! works whether or not jemalloc is the installed global allocator (it is linked in with the
-//! feature), but its figures describe the program's heap only when it is.
+//! Never call this from inside the allocator hooks: the refresh takes jemalloc's locks. The
+//! statistics exist only when that jemalloc was built with them (tikv-jemalloc-sys's `stats`
+//! feature); without them every read fails with `ENOENT` and the gap is `None`.
 
-use std::sync::{Mutex, OnceLock};
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use tikv_jemalloc_ctl::{raw, Access, AsName, Mib};
+/// jemalloc's `mallctl`, as every jemalloc binding declares it:
+/// `int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)`.
+pub type Mallctl = unsafe extern "C" fn(
+    name: *const c_char,
+    oldp: *mut c_void,
+    oldlenp: *mut usize,
+    newp: *mut c_void,
+    newlen: usize,
+) -> c_int;
 
 /// `MALLCTL_ARENAS_ALL`: the arena index that stands for all arenas merged.
 pub const ARENAS_ALL: usize = 4096;
 
+/// The registered `mallctl`, as an address (0: none).
+static MALLCTL: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers the `mallctl` through which allocscope reads jemalloc's statistics. The
+/// installed [`crate::Profiler`] does this by itself on its first allocation when built with
+/// [`crate::Profiler::with_jemalloc_stats`]; call it directly only to read statistics of a
+/// jemalloc that no `Profiler` wraps.
+///
+/// # Safety
+///
+/// `mallctl` must be the `mallctl` of a jemalloc linked into this process (it is called with
+/// jemalloc's documented arguments from any thread, at any later time).
+pub unsafe fn set_mallctl(mallctl: Mallctl) {
+    MALLCTL.store(mallctl as usize, Ordering::Release);
+}
+
+/// The registered `mallctl`, if any.
+pub fn mallctl() -> Option<Mallctl> {
+    let addr = MALLCTL.load(Ordering::Acquire);
+    if addr == 0 {
+        return None;
+    }
+    // SAFETY: a non-zero value was stored by `set_mallctl` from a `Mallctl` function pointer,
+    // so transmuting it back gives the same pointer (function pointers and usize have the
+    // same size on every platform Rust supports with `std`).
+    Some(unsafe { std::mem::transmute::<usize, Mallctl>(addr) })
+}
+
+/// Why jemalloc's statistics could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JemallocError {
+    /// No `mallctl` was registered (see [`crate::Profiler::with_jemalloc_stats`]).
+    #[error("no jemalloc mallctl registered: use Profiler::with_jemalloc_stats(<your jemalloc-sys>::mallctl)")]
+    NoMallctl,
+    /// `mallctl` failed on a control; `errno` is its return value (`ENOENT`: unknown control,
+    /// e.g. jemalloc built without statistics; `EINVAL`: wrong value size).
+    #[error("mallctl(\"{name}\") failed: {}", std::io::Error::from_raw_os_error(*errno))]
+    Mallctl {
+        /// The control's name.
+        name: &'static str,
+        /// mallctl's return value.
+        errno: i32,
+    },
+}
+
+/// Calls the registered `mallctl` on the NUL-terminated `name` with raw value pointers.
+///
+/// # Safety
+///
+/// As jemalloc's `mallctl`: `oldp`/`oldlenp` and `newp`/`newlen` must describe memory of the
+/// control's exact C type (or be null/0).
+unsafe fn call(
+    name: &'static [u8],
+    oldp: *mut c_void,
+    oldlenp: *mut usize,
+    newp: *mut c_void,
+    newlen: usize,
+) -> Result<(), JemallocError> {
+    let f = mallctl().ok_or(JemallocError::NoMallctl)?;
+    debug_assert_eq!(name.last(), Some(&0));
+    // SAFETY: `name` is NUL-terminated (all callers pass literals ending in `\0`); the value
+    // pointers are forwarded under the caller's contract; `f` is a registered mallctl.
+    let rc = unsafe { f(name.as_ptr().cast(), oldp, oldlenp, newp, newlen) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        let shown = std::str::from_utf8(name.strip_suffix(&[0]).unwrap_or(name)).unwrap_or("?");
+        Err(JemallocError::Mallctl {
+            name: shown,
+            errno: rc,
+        })
+    }
+}
+
+/// Reads one control by name (a NUL-terminated mallctl name such as
+/// `b"opt.dirty_decay_ms\0"`).
+///
+/// # Safety
+///
+/// `T` must be the exact C type of the control (`ssize_t` → `isize`, `size_t` → `usize`,
+/// `unsigned` → `u32`, `uint64_t` → `u64`, `bool` → `bool`): jemalloc writes
+/// `size_of::<T>()` bytes into it and fails with `EINVAL` when the length differs, but a
+/// same-sized wrong type (e.g. `usize` for `ssize_t`) is read as is.
+pub unsafe fn read_opt<T: Copy + Default>(name: &'static [u8]) -> Result<T, JemallocError> {
+    let mut value = T::default();
+    let mut len = std::mem::size_of::<T>();
+    // SAFETY: `value` is `len` writable bytes of the control's type (caller's contract);
+    // nothing is written to jemalloc.
+    unsafe {
+        call(
+            name,
+            (&mut value as *mut T).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )?
+    };
+    Ok(value)
+}
+
 /// One consistent reading of jemalloc's statistics, all in bytes unless a name says pages.
 ///
-/// See `docs/gap.md` for what each figure means and how they relate:
+/// See `docs/jemalloc.md` for what each figure means and how they relate (and `docs/gap.md`
+/// for how they make up the gap):
 /// `allocated ≤ active`, `resident = active + dirty + resident metadata`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -59,34 +176,46 @@ pub struct JemallocStats {
 }
 
 impl JemallocStats {
-    /// Refreshes jemalloc's statistics (`epoch`) and reads them all from that one refresh.
+    /// Refreshes jemalloc's statistics (`epoch`) and reads them all from that one refresh,
+    /// through the registered [`mallctl()`].
     ///
     /// Concurrent callers are serialized, so a refresh by another thread cannot fall between
     /// this call's refresh and its reads.
-    pub fn read() -> Result<JemallocStats, tikv_jemalloc_ctl::Error> {
-        let mibs = match mibs() {
-            Ok(m) => m,
-            Err(e) => return Err(*e),
-        };
+    pub fn read() -> Result<JemallocStats, JemallocError> {
+        mallctl().ok_or(JemallocError::NoMallctl)?;
         // Poisoning cannot leave the guarded `()` in a bad state: ignore it.
         let _guard = READ_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        mibs.epoch.advance()?;
-        let z = |v: usize| v as u64;
+        let mut epoch: u64 = 1;
+        // SAFETY: `epoch` is a `uint64_t` control; we write one and read none.
+        unsafe {
+            call(
+                b"epoch\0",
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                (&mut epoch as *mut u64).cast(),
+                std::mem::size_of::<u64>(),
+            )?
+        };
+        // SAFETY (every read below): the `stats.*` byte figures, `arenas.page` and the
+        // per-arena `pdirty`/`pmuzzy`/`tcache_bytes`/`base`/`internal` are `size_t`; the
+        // purge counters are `uint64_t` (jemalloc(3), "MALLCTL NAMESPACE").
+        let size = |name: &'static [u8]| unsafe { read_opt::<usize>(name) }.map(|v| v as u64);
+        let u64_ = |name: &'static [u8]| unsafe { read_opt::<u64>(name) };
         Ok(JemallocStats {
-            allocated: z(mibs.allocated.read()?),
-            active: z(mibs.active.read()?),
-            metadata: z(mibs.metadata.read()?),
-            base: z(mibs.base.read()?),
-            internal: z(mibs.internal.read()?),
-            resident: z(mibs.resident.read()?),
-            mapped: z(mibs.mapped.read()?),
-            retained: z(mibs.retained.read()?),
-            pdirty: z(mibs.pdirty.read()?),
-            pmuzzy: z(mibs.pmuzzy.read()?),
-            tcache_bytes: z(mibs.tcache_bytes.read()?),
-            dirty_purged_pages: mibs.dirty_purged.read()?,
-            muzzy_purged_pages: mibs.muzzy_purged.read()?,
-            page: mibs.page as u64,
+            allocated: size(b"stats.allocated\0")?,
+            active: size(b"stats.active\0")?,
+            metadata: size(b"stats.metadata\0")?,
+            base: size(b"stats.arenas.4096.base\0")?,
+            internal: size(b"stats.arenas.4096.internal\0")?,
+            resident: size(b"stats.resident\0")?,
+            mapped: size(b"stats.mapped\0")?,
+            retained: size(b"stats.retained\0")?,
+            pdirty: size(b"stats.arenas.4096.pdirty\0")?,
+            pmuzzy: size(b"stats.arenas.4096.pmuzzy\0")?,
+            tcache_bytes: size(b"stats.arenas.4096.tcache_bytes\0")?,
+            dirty_purged_pages: u64_(b"stats.arenas.4096.dirty_purged\0")?,
+            muzzy_purged_pages: u64_(b"stats.arenas.4096.muzzy_purged\0")?,
+            page: size(b"arenas.page\0")?,
         })
     }
 
@@ -110,98 +239,35 @@ impl JemallocStats {
 /// Serializes refresh-and-read sequences.
 static READ_LOCK: Mutex<()> = Mutex::new(());
 
-/// MIBs of every control [`JemallocStats::read`] uses, looked up once.
-struct Mibs {
-    epoch: tikv_jemalloc_ctl::epoch_mib,
-    allocated: tikv_jemalloc_ctl::stats::allocated_mib,
-    active: tikv_jemalloc_ctl::stats::active_mib,
-    metadata: tikv_jemalloc_ctl::stats::metadata_mib,
-    resident: tikv_jemalloc_ctl::stats::resident_mib,
-    mapped: tikv_jemalloc_ctl::stats::mapped_mib,
-    retained: tikv_jemalloc_ctl::stats::retained_mib,
-    base: Mib<[usize; 4]>,
-    internal: Mib<[usize; 4]>,
-    pdirty: Mib<[usize; 4]>,
-    pmuzzy: Mib<[usize; 4]>,
-    tcache_bytes: Mib<[usize; 4]>,
-    dirty_purged: Mib<[usize; 4]>,
-    muzzy_purged: Mib<[usize; 4]>,
-    page: usize,
-}
-
-fn mibs() -> &'static Result<Mibs, tikv_jemalloc_ctl::Error> {
-    static MIBS: OnceLock<Result<Mibs, tikv_jemalloc_ctl::Error>> = OnceLock::new();
-    MIBS.get_or_init(|| {
-        let all = |name: &str| -> Result<Mib<[usize; 4]>, tikv_jemalloc_ctl::Error> {
-            let mut mib: Mib<[usize; 4]> = name.name().mib()?;
-            // The name uses index 0 so that it resolves; point it at all arenas merged.
-            mib[2] = ARENAS_ALL;
-            Ok(mib)
-        };
-        Ok(Mibs {
-            epoch: tikv_jemalloc_ctl::epoch::mib()?,
-            allocated: tikv_jemalloc_ctl::stats::allocated::mib()?,
-            active: tikv_jemalloc_ctl::stats::active::mib()?,
-            metadata: tikv_jemalloc_ctl::stats::metadata::mib()?,
-            resident: tikv_jemalloc_ctl::stats::resident::mib()?,
-            mapped: tikv_jemalloc_ctl::stats::mapped::mib()?,
-            retained: tikv_jemalloc_ctl::stats::retained::mib()?,
-            base: all("stats.arenas.0.base\0")?,
-            internal: all("stats.arenas.0.internal\0")?,
-            pdirty: all("stats.arenas.0.pdirty\0")?,
-            pmuzzy: all("stats.arenas.0.pmuzzy\0")?,
-            tcache_bytes: all("stats.arenas.0.tcache_bytes\0")?,
-            dirty_purged: all("stats.arenas.0.dirty_purged\0")?,
-            muzzy_purged: all("stats.arenas.0.muzzy_purged\0")?,
-            page: "arenas.page\0".name().read()?,
-        })
-    })
-}
-
-/// Reads one jemalloc option by name (a NUL-terminated mallctl name such as
-/// `b"opt.dirty_decay_ms\0"`).
-///
-/// # Safety
-///
-/// `T` must be the exact C type of the control (`ssize_t` → `isize`, `size_t` → `usize`,
-/// `unsigned` → `u32`, `bool` → `bool`): jemalloc writes `size_of::<T>()` bytes into it and
-/// fails with `EINVAL` when the length differs, but a same-sized wrong type (e.g. `usize` for
-/// `ssize_t`) is read as is.
-pub unsafe fn read_opt<T: Copy>(name: &[u8]) -> Result<T, tikv_jemalloc_ctl::Error> {
-    // SAFETY: forwarded to the caller: `T` is the control's C type.
-    unsafe { raw::read(name) }
-}
-
 /// Forces every arena to return its unused dirty (and muzzy) pages to the OS now
-/// (`arena.<MALLCTL_ARENAS_ALL>.purge`). The error is the errno value mallctl returned.
-pub fn purge_all_arenas() -> std::io::Result<()> {
-    // `arena.<i>.purge` is a "void" control: jemalloc rejects any old or new value, so it
-    // cannot go through tikv-jemalloc-ctl's typed writes (NOTES §1).
-    const NAME: &[u8] = b"arena.4096.purge\0";
-    // SAFETY: `NAME` is NUL-terminated; all value pointers are null with length 0, which is
-    // exactly what a void control expects, so jemalloc reads and writes no memory of ours.
-    let rc = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            NAME.as_ptr().cast(),
+/// (`arena.<MALLCTL_ARENAS_ALL>.purge`).
+pub fn purge_all_arenas() -> Result<(), JemallocError> {
+    // `arena.<i>.purge` is a "void" control: jemalloc rejects any old or new value.
+    // SAFETY: all value pointers are null with length 0, which is exactly what a void
+    // control expects, so jemalloc reads and writes no memory of ours.
+    unsafe {
+        call(
+            b"arena.4096.purge\0",
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             0,
         )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::from_raw_os_error(rc))
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "jemalloc"))]
 mod tests {
     use super::*;
 
+    fn register() {
+        // SAFETY: the bundled jemalloc is linked in with the feature.
+        unsafe { set_mallctl(tikv_jemalloc_sys::mallctl) };
+    }
+
     #[test]
     fn reads_are_consistent() {
+        register();
         let s = JemallocStats::read().unwrap();
         assert!(
             s.page.is_power_of_two() && s.page >= 4096,
@@ -223,15 +289,26 @@ mod tests {
 
     #[test]
     fn purge_is_accepted() {
+        register();
         purge_all_arenas().unwrap();
     }
 
     #[test]
     fn reads_options() {
+        register();
         // SAFETY: opt.dirty_decay_ms is an ssize_t.
         let d: isize = unsafe { read_opt(b"opt.dirty_decay_ms\0") }.unwrap();
         assert!(d >= -1);
         // SAFETY: wrong length on purpose: jemalloc rejects it without writing.
         assert!(unsafe { read_opt::<u8>(b"opt.dirty_decay_ms\0") }.is_err());
+        // SAFETY: no such control: jemalloc writes nothing.
+        let e = unsafe { read_opt::<usize>(b"stats.no_such\0") }.unwrap_err();
+        assert_eq!(
+            e,
+            JemallocError::Mallctl {
+                name: "stats.no_such",
+                errno: libc::ENOENT
+            }
+        );
     }
 }

@@ -18,19 +18,16 @@
 //!
 //! # Setup
 //!
-//! Add the dependency (a program that only wants the allocator can leave out the CLI's
-//! dependencies with `default-features = false, features = ["jemalloc", "serde"]`) and wrap
-//! your allocator — typically only in debug builds, keeping the plain allocator in release:
+//! `allocscope = "0.1"` builds the profiler only (counts, call sites, the gap, profile
+//! writing); the `alloc-report` CLI is a separate install, `cargo install allocscope
+//! --features cli`. Wrap the allocator you already use — typically only in debug builds,
+//! keeping the plain allocator in release:
 //!
 //! ```
 //! #[cfg(debug_assertions)]
 //! #[global_allocator]
-//! static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =
-//!     allocscope::Profiler::new(allocscope::Jemalloc);
-//!
-//! #[cfg(not(debug_assertions))]
-//! #[global_allocator]
-//! static ALLOC: allocscope::Jemalloc = allocscope::Jemalloc;
+//! static ALLOC: allocscope::Profiler<std::alloc::System> =
+//!     allocscope::Profiler::new(std::alloc::System);
 //!
 //! fn main() {
 //!     let v: Vec<String> = (0..100).map(|i| i.to_string()).collect();
@@ -41,9 +38,18 @@
 //! }
 //! ```
 //!
-//! [`Profiler`] works over any `GlobalAlloc`: `std::alloc::System`, [`Jemalloc`] (feature
-//! `jemalloc`, on by default), mimalloc's `MiMalloc`, or your own. It forwards every call to
-//! the inner allocator unchanged.
+//! [`Profiler`] works over any `GlobalAlloc`: `std::alloc::System`, jemalloc, mimalloc's
+//! `MiMalloc`, or your own. It forwards every call to the inner allocator unchanged. The
+//! RSS gap is complete over jemalloc and mimalloc, which report their statistics:
+//!
+//! - **your own jemalloc**, any version: keep your `tikv-jemallocator` (0.5, 0.6, 0.7) or
+//!   `jemallocator`, enable its `stats` feature, and hand allocscope its `mallctl` —
+//!   `Profiler::new(tikv_jemallocator::Jemalloc).with_jemalloc_stats(tikv_jemalloc_sys::mallctl)`
+//!   ([`Profiler::with_jemalloc_stats`]); allocscope links no jemalloc of its own;
+//! - **a new project**: feature `jemalloc` bundles tikv-jemallocator 0.7 with statistics as
+//!   [`Jemalloc`] (`Profiler::new(allocscope::Jemalloc)`, nothing else to call);
+//! - **mimalloc**: feature `mimalloc` reads mimalloc's statistics through the
+//!   `libmimalloc-sys 0.1` your `mimalloc` crate already links (`Profiler::new(MiMalloc)`).
 //!
 //! # Exact counts
 //!
@@ -97,8 +103,8 @@
 //!
 //! ```no_run
 //! #[global_allocator]
-//! static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =
-//!     allocscope::Profiler::new(allocscope::Jemalloc);
+//! static ALLOC: allocscope::Profiler<std::alloc::System> =
+//!     allocscope::Profiler::new(std::alloc::System);
 //!
 //! fn main() {
 //!     allocscope::Config::new().sample_bytes(64 * 1024).out("app.profile.json").apply();
@@ -120,7 +126,8 @@
 //!
 //! # Viewing: `alloc-report`
 //!
-//! `cargo install allocscope` installs `alloc-report` (feature `cli`, on by default):
+//! `cargo install allocscope --features cli` installs `alloc-report` (from a checkout: `cargo
+//! install --path . --features cli`); the library alone never builds its dependencies:
 //!
 //! ```text
 //! alloc-report summary app.profile.json [--json] [--top N]     # totals, size classes, top sites, the gap
@@ -149,14 +156,14 @@
 //! diagnosis naming the dominant term and what to do about it; over an allocator without
 //! statistics it prints what can be known ([`PartialGap`]) and says what cannot be split.
 //! [`purge()`] makes jemalloc return its dirty pages now and reports RSS before and after —
-//! the proof of what was reclaimable. `cargo run --release --example fragmentation` shows
+//! the proof of what was reclaimable. `cargo run --release --features jemalloc --example fragmentation` shows
 //! 2M small objects, 90% freed in a scattered pattern: 73% of RSS becomes holes inside live
 //! pages, which no purge returns; once everything is freed, 96% is dirty pages, which a purge
 //! returns (168 MiB → 7 MiB).
 //!
 //! [`StatsLogger`] emits one structured `tracing` event per interval (counters, rates, gap
 //! terms) from a thread marked internal; [`timeline`] records bounded periodic points for the
-//! profile file; [`procfs`] and `jemalloc_stats` are the typed readers underneath.
+//! profile file; [`procfs`] and [`jemalloc_stats`] are the typed readers underneath.
 //!
 //! # What runs inside the allocator
 //!
@@ -171,7 +178,7 @@
 //!
 //! # Overhead
 //!
-//! Counting alone adds a few nanoseconds per allocation; `cargo bench --bench overhead`
+//! Counting alone adds a few nanoseconds per allocation; `cargo bench --features jemalloc --bench overhead`
 //! measures tiny alloc/free churn over bare System and jemalloc and over allocscope on each,
 //! side by side, and prints the ratios (the README has this machine's figures).
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -188,12 +195,13 @@ pub mod convergence;
 mod counters;
 mod exit_hook;
 pub mod gap;
+pub mod gap_mimalloc;
 pub mod gap_term;
-#[cfg(feature = "jemalloc")]
 pub mod jemalloc_stats;
 mod large_blocks;
 mod live_table;
 mod measure;
+pub mod mimalloc_stats;
 mod own_memory;
 mod peak;
 pub mod procfs;
@@ -230,6 +238,7 @@ pub use config::{
 };
 pub use counters::PEAK_SLACK_PER_THREAD;
 pub use gap::{GapBreakdown, GapReport, PartialGap};
+pub use gap_mimalloc::MimallocGap;
 pub use gap_term::GapTerm;
 pub use measure::measure;
 pub use own_memory::{own_memory, OwnMemory};
@@ -242,6 +251,7 @@ pub use size_class::SizeClass;
 pub use snapshot::{snapshot, Counts, SizeClassCounts, Snapshot};
 pub use stats_logger::{StatsLogger, StatsLoggerBuilder};
 
-/// jemalloc, as a `GlobalAlloc` to wrap: `Profiler::new(allocscope::Jemalloc)`.
+/// jemalloc (tikv-jemallocator 0.7, with statistics), as a `GlobalAlloc` to wrap:
+/// `Profiler::new(allocscope::Jemalloc)` (feature `jemalloc`).
 #[cfg(feature = "jemalloc")]
 pub use tikv_jemallocator::Jemalloc;

@@ -7,6 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
+use crate::jemalloc_stats::Mallctl;
 use crate::{callsites, counters, large_blocks, own_memory, reentrancy};
 
 /// A global allocator that counts and profiles every allocation of the program, forwarding
@@ -26,12 +27,39 @@ use crate::{callsites, counters, large_blocks, own_memory, reentrancy};
 #[derive(Debug, Default)]
 pub struct Profiler<A> {
     inner: A,
+    /// The `mallctl` of the jemalloc `inner` is, registered on the first allocation.
+    jemalloc_mallctl: Option<Mallctl>,
 }
 
 impl<A> Profiler<A> {
     /// Wraps `inner`.
     pub const fn new(inner: A) -> Self {
-        Profiler { inner }
+        Profiler {
+            inner,
+            jemalloc_mallctl: None,
+        }
+    }
+
+    /// Reads jemalloc's statistics (for the RSS gap, [`crate::purge()`] and the profile's
+    /// allocator configuration) through `mallctl`, the `mallctl` of the jemalloc that
+    /// `inner` allocates from: the program's own jemalloc, of any version, without
+    /// allocscope linking a second one.
+    ///
+    /// ```ignore
+    /// // Cargo.toml: tikv-jemallocator = "0.6" (any of 0.5, 0.6, 0.7),
+    /// //             tikv-jemalloc-sys = { version = "0.6", features = ["stats"] }
+    /// #[global_allocator]
+    /// static ALLOC: allocscope::Profiler<tikv_jemallocator::Jemalloc> =
+    ///     allocscope::Profiler::new(tikv_jemallocator::Jemalloc)
+    ///         .with_jemalloc_stats(tikv_jemalloc_sys::mallctl);
+    /// ```
+    ///
+    /// The statistics exist only when that jemalloc is built with them (tikv-jemalloc-sys's
+    /// `stats` feature); otherwise the gap stays partial. With allocscope's `jemalloc`
+    /// feature, `Profiler::new(allocscope::Jemalloc)` needs no call to this.
+    pub const fn with_jemalloc_stats(mut self, mallctl: Mallctl) -> Self {
+        self.jemalloc_mallctl = Some(mallctl);
+        self
     }
 
     /// The wrapped allocator.
@@ -46,7 +74,8 @@ impl<A> Profiler<A> {
 pub enum AllocatorKind {
     /// `std::alloc::System` (glibc malloc on Linux).
     System,
-    /// tikv-jemallocator's `Jemalloc`.
+    /// jemalloc: a type named `…Jemalloc…` (tikv-jemallocator's, jemallocator's), or any
+    /// allocator given [`Profiler::with_jemalloc_stats`].
     Jemalloc,
     /// mimalloc's `MiMalloc`.
     Mimalloc,
@@ -104,11 +133,26 @@ pub fn installed_allocator() -> Option<AllocatorKind> {
 }
 
 #[inline]
-fn note_installed<A>() {
+fn note_installed<A>(mallctl: Option<Mallctl>) {
     if !INSTALLED.load(Relaxed) {
         #[cold]
-        fn first<A>() {
-            let code = match AllocatorKind::of_type::<A>() {
+        fn first<A>(mallctl: Option<Mallctl>) {
+            let mut kind = AllocatorKind::of_type::<A>();
+            // With the `jemalloc` feature, the bundled tikv-jemallocator is the only jemalloc
+            // that can be linked (`links = "jemalloc"`): its type needs no explicit mallctl.
+            #[cfg(feature = "jemalloc")]
+            let mallctl = mallctl.or_else(|| {
+                std::any::type_name::<A>()
+                    .starts_with("tikv_jemallocator::")
+                    .then_some(tikv_jemalloc_sys::mallctl as Mallctl)
+            });
+            if let Some(f) = mallctl {
+                // SAFETY: `f` is the mallctl of the jemalloc this allocator allocates from,
+                // as `with_jemalloc_stats`'s caller states (or the bundled one, above).
+                unsafe { crate::jemalloc_stats::set_mallctl(f) };
+                kind = AllocatorKind::Jemalloc;
+            }
+            let code = match kind {
                 AllocatorKind::System => 1,
                 AllocatorKind::Jemalloc => 2,
                 AllocatorKind::Mimalloc => 3,
@@ -117,7 +161,7 @@ fn note_installed<A>() {
             KIND.store(code, Relaxed);
             INSTALLED.store(true, Relaxed);
         }
-        first::<A>();
+        first::<A>(mallctl);
     }
 }
 
@@ -155,7 +199,7 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
     #[inline(never)]
     unsafe fn alloc_untracked(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        note_installed::<A>();
+        note_installed::<A>(self.jemalloc_mallctl);
         // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
         if !ptr.is_null() {
@@ -174,7 +218,7 @@ impl<A: GlobalAlloc> Profiler<A> {
     #[cold]
     #[inline(never)]
     unsafe fn alloc_rare(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        note_installed::<A>();
+        note_installed::<A>(self.jemalloc_mallctl);
         let Some(_guard) = reentrancy::enter_hook() else {
             // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
             let ptr = unsafe { self.raw_alloc(layout, zeroed) };

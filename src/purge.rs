@@ -12,7 +12,7 @@ pub struct PurgeReport {
     pub rss_before: u64,
     /// Resident set size after the purge, bytes.
     pub rss_after: u64,
-    /// jemalloc's dirty pages before, bytes (`None` without the `jemalloc` feature).
+    /// jemalloc's dirty pages before, bytes (`None` unless jemalloc's `mallctl` is registered).
     pub dirty_before: Option<u64>,
     /// jemalloc's dirty pages after, bytes.
     pub dirty_after: Option<u64>,
@@ -58,8 +58,10 @@ impl std::fmt::Display for PurgeReport {
 /// Forces the allocators to return freed pages to the OS now, and reports RSS before and
 /// after.
 ///
-/// With the `jemalloc` feature, every jemalloc arena purges its dirty and muzzy pages
-/// (`arena.<all>.purge`; harmless when jemalloc is linked but unused). On glibc,
+/// Over jemalloc (its `mallctl` registered, see [`crate::Profiler::with_jemalloc_stats`]),
+/// every jemalloc arena purges its dirty and muzzy pages
+/// (`arena.<all>.purge`; harmless when jemalloc is linked but unused). Over mimalloc (feature
+/// `mimalloc`), `mi_collect(true)` returns its unused pages. On glibc,
 /// `malloc_trim(0)` also returns the free memory of glibc's heaps (the system allocator's, or
 /// C libraries' when jemalloc serves Rust). Live objects never move, so free space inside
 /// pages that still hold live objects (the gap's `fragmentation`) stays.
@@ -71,8 +73,7 @@ pub fn purge() -> PurgeReport {
         rss_before,
         ..PurgeReport::default()
     };
-    #[cfg(feature = "jemalloc")]
-    {
+    if crate::jemalloc_stats::mallctl().is_some() {
         use crate::jemalloc_stats::{purge_all_arenas, JemallocStats};
         let before = JemallocStats::read().ok();
         let purged = purge_all_arenas().is_ok();
@@ -86,6 +87,10 @@ pub fn purge() -> PurgeReport {
                 .saturating_sub(b.dirty_purged_pages + b.muzzy_purged_pages);
             report.jemalloc_purged = Some(pages.saturating_mul(a.page));
         }
+    }
+    #[cfg(feature = "mimalloc")]
+    if crate::installed_allocator() == Some(crate::AllocatorKind::Mimalloc) {
+        crate::mimalloc_stats::collect();
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

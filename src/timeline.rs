@@ -2,7 +2,7 @@
 //!
 //! ```no_run
 //! # #[global_allocator]
-//! # static A: allocscope::Profiler<allocscope::Jemalloc> = allocscope::Profiler::new(allocscope::Jemalloc);
+//! # static A: allocscope::Profiler<std::alloc::System> = allocscope::Profiler::new(std::alloc::System);
 //! use allocscope::timeline::{self, TimelineOptions};
 //! use std::time::Duration;
 //!

@@ -94,7 +94,8 @@ fn main() {
     assert_eq!(g3.requested, g0.requested, "{g0:?}\n{g3:?}");
     let expected_dirty = (N as u64 * nallocx(SIZE)) as i64;
     // SAFETY: opt.dirty_decay_ms is an ssize_t control.
-    let decay_ms: isize = unsafe { tikv_jemalloc_ctl::raw::read(b"opt.dirty_decay_ms\0") }.unwrap();
+    let decay_ms: isize =
+        unsafe { allocscope::jemalloc_stats::read_opt(b"opt.dirty_decay_ms\0") }.unwrap();
     if decay_ms == 0 {
         // Run with `_RJEM_MALLOC_CONF=dirty_decay_ms:0`: freed pages go back at once.
         assert!(g3.dirty < 1 << 20, "{g3:?}");

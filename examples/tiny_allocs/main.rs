@@ -1,8 +1,8 @@
 //! Millions of tiny, short-lived allocations, and what inline storage does to them.
 //!
 //! ```text
-//! ALLOCSCOPE_SAMPLE_BYTES=1 cargo run --release --example tiny_allocs -- heap
-//! cargo run --release --example tiny_allocs -- inline
+//! ALLOCSCOPE_SAMPLE_BYTES=1 cargo run --release --features jemalloc --example tiny_allocs -- heap
+//! cargo run --release --features jemalloc --example tiny_allocs -- inline
 //! ```
 //! Writes `tiny_allocs.<variant>.profile.json` (or `$ALLOCSCOPE_OUT`) and prints the top
 //! call sites by allocation count: with heap `Vec`/`String` parts, `parse_numbers`,
