@@ -130,7 +130,12 @@ impl std::fmt::Display for GapTerm {
 pub fn largest_increase(from: Option<&GapBreakdown>, to: &GapBreakdown) -> Option<(GapTerm, i64)> {
     GapTerm::ALL
         .iter()
-        .map(|&t| (t, t.value(to) - from.map_or(0, |g| t.value(g))))
+        .map(|&t| {
+            (
+                t,
+                t.value(to).saturating_sub(from.map_or(0, |g| t.value(g))),
+            )
+        })
         .filter(|&(_, d)| d > 0)
         // On a tie, the first term in `ALL` order wins (max_by_key keeps the last maximum).
         .rev()
