@@ -68,8 +68,9 @@ impl JemallocStats {
             Ok(m) => m,
             Err(e) => return Err(*e),
         };
-        // Poisoning cannot leave the guarded `()` in a bad state: ignore it.
-        let _guard = READ_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // Poisoning cannot leave the guarded `()` in a bad state: ignore it. In a forked child
+        // a lock held at the fork is stale (its holder does not exist there): go on without.
+        let _guard = crate::forked::lock(&READ_LOCK);
         mibs.epoch.advance()?;
         let z = |v: usize| v as u64;
         Ok(JemallocStats {

@@ -177,6 +177,7 @@ mod config;
 pub mod convergence;
 mod counters;
 mod exit_hook;
+mod forked;
 pub mod gap;
 pub mod gap_term;
 #[cfg(feature = "jemalloc")]

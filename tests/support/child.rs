@@ -14,11 +14,11 @@ pub struct Outcome {
     pub secs: f64,
 }
 
-/// Runs `current_exe CASE` with `env`; panics naming the case if it runs past `limit`
+/// Runs `current_exe CASE` (its words as arguments) with `env`; panics naming the case if it runs past `limit`
 /// (killed: a deadlock or livelock) or fails.
 pub fn run_case(case: &str, env: &[(&str, &str)], limit: Duration) -> Outcome {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.arg(case)
+    cmd.args(case.split_whitespace())
         .env_remove("ALLOCSCOPE_OUT")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
