@@ -382,7 +382,7 @@ fn mutated_profiles_never_panic_or_hang() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if cfg!(debug_assertions) {
-            3_000
+            2_000
         } else {
             50_000
         });
