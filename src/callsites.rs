@@ -191,10 +191,9 @@ fn site_of(frames: &[usize]) -> Option<u32> {
 /// one more load (its filter bucket) if it is.
 #[inline(always)]
 pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
-    if !maybe_sampled(ptr) {
-        return None;
-    }
-    take_live_slow(ptr, layout)
+    let e = remove_live(ptr)?;
+    charge_free(&e);
+    Some(real_layout(&e, layout))
 }
 
 /// True when a free of `ptr` must look in the live table ([`take_live`] may return a
@@ -204,12 +203,45 @@ pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
     (ptr as usize) & FREE_MASK.load(Relaxed) == 0 && filter_bucket(ptr as usize).load(Relaxed) != 0
 }
 
+/// If `ptr` is a sampled block, forgets it without charging anything to its site (a realloc
+/// does that with [`charge_free`] once it succeeded, or puts the entry back with
+/// [`restore_live`] when it failed).
+#[inline(always)]
+pub(crate) fn remove_live(ptr: *mut u8) -> Option<Entry> {
+    if !maybe_sampled(ptr) {
+        return None;
+    }
+    remove_live_slow(ptr)
+}
+
 #[inline(never)]
-fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
+fn remove_live_slow(ptr: *mut u8) -> Option<Entry> {
     #[cfg(debug_assertions)]
     SLOW_FREE_PROBES.fetch_add(1, Relaxed);
     let e = live_table::remove(ptr as usize)?;
     filter_bucket(ptr as usize).fetch_sub(1, Relaxed);
+    Some(e)
+}
+
+/// Puts back a live block that [`remove_live`] took out (a realloc that failed: the block
+/// stays where it was, at its site, as if nothing happened).
+#[cold]
+pub(crate) fn restore_live(e: Entry) {
+    // Counted in the filter before it is in the table, as `record_alloc` does.
+    filter_bucket(e.ptr).fetch_add(1, Relaxed);
+    live_table::insert(e);
+}
+
+/// The layout a sampled block was really allocated with, for the user's `layout`.
+#[inline]
+pub(crate) fn real_layout(e: &Entry, layout: Layout) -> Layout {
+    let align = 1usize.checked_shl(e.align_log2).unwrap_or(layout.align());
+    Layout::from_size_align(layout.size(), align.max(layout.align())).unwrap_or(layout)
+}
+
+/// Charges the free of the sampled block `e` to its site (live figures, lifetime).
+#[inline(never)]
+pub(crate) fn charge_free(e: &Entry) {
     if let Some(s) = site_table::site(e.site) {
         s.live_count.fetch_sub(e.w_count, Relaxed);
         s.live_bytes.fetch_sub(e.w_bytes, Relaxed);
@@ -230,8 +262,6 @@ fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
             b.fetch_add(e.w_count, Relaxed);
         }
     }
-    let align = 1usize.checked_shl(e.align_log2).unwrap_or(layout.align());
-    Some(Layout::from_size_align(layout.size(), align.max(layout.align())).unwrap_or(layout))
 }
 
 /// The process reached a new peak of `live` requested bytes. Hot path during growth: one

@@ -8,7 +8,7 @@
 //! | `ALLOCSCOPE_MAX_DEPTH` | frames kept per stack, 1–[`MAX_DEPTH_LIMIT`] | `64` |
 //! | `ALLOCSCOPE_UNWIND` | `auto`, `fp` (frame pointers), `dwarf` | `auto` |
 //! | `ALLOCSCOPE_SEED` | seed of the sampling random generator (reproducible runs) | from the clock |
-//! | `ALLOCSCOPE_OUT` | path: write a profile there when the process exits normally | none |
+//! | `ALLOCSCOPE_OUT` | path: write a profile there when the process exits normally (`%p` = the process id; a forked child writes only with `%p`) | none |
 //!
 //! The environment is read once, lazily, by the first allocation the profiler sees (without
 //! allocating: `getenv` and hand parsing). An invalid value prints one line on stderr and the
@@ -310,6 +310,7 @@ fn init_slow() -> bool {
         return STATE.load(Acquire) == 2;
     }
     crate::clock::calibrate();
+    crate::forked::note_origin();
     START_MONO_NS.store(crate::clock::now_ns(), Relaxed);
     START_UNIX_MS.store(crate::clock::unix_ms(), Relaxed);
     read_env();

@@ -1,8 +1,11 @@
 //! `ALLOCSCOPE_OUT` / [`crate::Config::out`]: write a profile when the process exits normally.
 //!
+//! `%p` in the path stands for the process id. A forked child that exits normally writes its
+//! own profile only when the path has `%p` (so it never overwrites its parent's file).
+//!
 //! Registered with `atexit` the first time an output path is configured (from the first
 //! allocation's read of the environment, or from `Config::apply`), so it runs after `main`
-//! returns or on `std::process::exit`, not on a signal or `abort` (nor in a forked child). glibc's `atexit` keeps its
+//! returns or on `std::process::exit`, not on a signal or `abort`. glibc's `atexit` keeps its
 //! list with its own malloc, never the Rust global allocator, so registering from inside the
 //! hook is safe.
 
@@ -26,17 +29,44 @@ pub(crate) fn register() {
 }
 
 extern "C" fn at_exit() {
-    if OWNER_PID.load(Relaxed) != std::process::id() {
-        return;
-    }
+    let forked_child = OWNER_PID.load(Relaxed) != std::process::id();
     let _ = std::panic::catch_unwind(|| {
-        crate::reentrancy::untracked(write_if_configured);
+        crate::reentrancy::untracked(|| write_if_configured(forked_child));
     });
 }
 
+/// The path a process writes: `%p` replaced by its process id. Without `%p`, a forked child
+/// writes nothing (the path is its parent's); with it, every process writes its own file.
+fn path_for_this_process(
+    path: std::path::PathBuf,
+    forked_child: bool,
+) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    let bytes = path.as_os_str().as_bytes();
+    if !bytes.windows(2).any(|w| w == b"%p") {
+        return (!forked_child).then_some(path);
+    }
+    let pid = std::process::id().to_string();
+    let mut out = Vec::with_capacity(bytes.len() + pid.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' && bytes.get(i + 1) == Some(&b'p') {
+            out.extend_from_slice(pid.as_bytes());
+            i += 2;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Some(std::ffi::OsString::from_vec(out).into())
+}
+
 #[cfg(feature = "serde")]
-fn write_if_configured() {
-    if let Some(path) = crate::config::out_path() {
+fn write_if_configured(forked_child: bool) {
+    let Some(path) = crate::config::out_path() else {
+        return;
+    };
+    if let Some(path) = path_for_this_process(path, forked_child) {
         if let Err(e) = crate::profile_writer::write_profile(&path) {
             eprintln!("allocscope: could not write the profile: {e}");
         }
@@ -44,10 +74,35 @@ fn write_if_configured() {
 }
 
 #[cfg(not(feature = "serde"))]
-fn write_if_configured() {
-    if crate::config::out_path().is_some() {
+fn write_if_configured(forked_child: bool) {
+    let Some(path) = crate::config::out_path() else {
+        return;
+    };
+    if path_for_this_process(path, forked_child).is_some() {
         eprintln!(
             "allocscope: ALLOCSCOPE_OUT needs allocscope's `serde` feature; no profile written"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_for_this_process;
+    use std::path::PathBuf;
+
+    #[test]
+    fn percent_p_is_the_pid_and_lets_children_write() {
+        let pid = std::process::id();
+        let p = |s: &str, child| path_for_this_process(PathBuf::from(s), child);
+        assert_eq!(p("a.json", false), Some(PathBuf::from("a.json")));
+        assert_eq!(p("a.json", true), None);
+        assert_eq!(
+            p("a-%p.json", true),
+            Some(PathBuf::from(format!("a-{pid}.json")))
+        );
+        assert_eq!(
+            p("%p/%p%", false),
+            Some(PathBuf::from(format!("{pid}/{pid}%")))
         );
     }
 }

@@ -169,7 +169,8 @@ pub fn largest_increase(from: Option<&GapBreakdown>, to: &GapBreakdown) -> Optio
         .map(|&t| {
             (
                 t,
-                t.contribution(to) - from.map_or(0, |g| t.contribution(g)),
+                t.contribution(to)
+                    .saturating_sub(from.map_or(0, |g| t.contribution(g))),
             )
         })
         .filter(|&(_, d)| d > 0)

@@ -183,8 +183,9 @@ impl JemallocStats {
     /// this call's refresh and its reads.
     pub fn read() -> Result<JemallocStats, JemallocError> {
         mallctl().ok_or(JemallocError::NoMallctl)?;
-        // Poisoning cannot leave the guarded `()` in a bad state: ignore it.
-        let _guard = READ_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // Poisoning cannot leave the guarded `()` in a bad state: ignore it. In a forked child
+        // a lock held at the fork is stale (its holder does not exist there): go on without.
+        let _guard = crate::forked::lock(&READ_LOCK);
         let mut epoch: u64 = 1;
         // SAFETY: `epoch` is a `uint64_t` control; we write one and read none.
         unsafe {

@@ -194,6 +194,7 @@ mod config;
 pub mod convergence;
 mod counters;
 mod exit_hook;
+mod forked;
 pub mod gap;
 pub mod gap_mimalloc;
 pub mod gap_term;

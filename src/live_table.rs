@@ -17,7 +17,7 @@
 //! If a table cannot grow (mmap failure), entries go to a small static spill array so the
 //! layout of an over-aligned block is never lost.
 
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 
@@ -106,7 +106,21 @@ fn home(h: u64, cap: usize) -> usize {
     (h as usize).rotate_right(20) & (cap - 1)
 }
 
-fn with_shard<R>(s: &Shard, f: impl FnOnce(&mut Table) -> R) -> R {
+thread_local! {
+    /// Set while this thread is in a shard's critical section. A signal handler that
+    /// interrupts it there and frees a block must not wait for a lock its own thread holds
+    /// (that would spin forever): it skips the table instead (see [`with_shard`]).
+    static IN_TABLE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` on the shard's table under its lock. `None` when this thread is already inside a
+/// shard (re-entered from a signal handler): the lookup is skipped, so a sampled block freed
+/// by such a handler is not charged to its site, and over an allocator that needs the exact
+/// alignment (sampled mode) it would be freed with the caller's layout.
+fn with_shard<R>(s: &Shard, f: impl FnOnce(&mut Table) -> R) -> Option<R> {
+    if IN_TABLE.try_with(|c| c.replace(true)).unwrap_or(false) {
+        return None;
+    }
     let mut spins = 0u32;
     while s
         .lock
@@ -124,7 +138,8 @@ fn with_shard<R>(s: &Shard, f: impl FnOnce(&mut Table) -> R) -> R {
     // SAFETY: the lock is held: this is the only reference to the table.
     let r = f(unsafe { &mut *s.inner.get() });
     s.lock.store(false, Release);
-    r
+    let _ = IN_TABLE.try_with(|c| c.set(false));
+    Some(r)
 }
 
 impl Table {
@@ -252,7 +267,7 @@ impl Table {
 
 /// Records a live sampled block.
 pub(crate) fn insert(e: Entry) {
-    let ok = with_shard(shard_of(mix(e.ptr)), |t| t.insert(e));
+    let ok = with_shard(shard_of(mix(e.ptr)), |t| t.insert(e)).unwrap_or(false);
     if !ok {
         spill(e.ptr, e.align_log2);
     }
@@ -261,7 +276,7 @@ pub(crate) fn insert(e: Entry) {
 /// Removes the block at `p` if it is recorded.
 #[inline]
 pub(crate) fn remove(p: usize) -> Option<Entry> {
-    let r = with_shard(shard_of(mix(p)), |t| t.remove(p));
+    let r = with_shard(shard_of(mix(p)), |t| t.remove(p)).flatten();
     if r.is_some() {
         return r;
     }
@@ -320,7 +335,8 @@ pub(crate) fn resident_bytes() -> u64 {
                     t.cap * core::mem::size_of::<Entry>(),
                 )
             }
-        });
+        })
+        .unwrap_or(0);
     }
     total
         + crate::own_memory::resident_in(
@@ -383,6 +399,19 @@ mod tests {
             size: p as u64,
             ..Entry::EMPTY
         }
+    }
+
+    #[test]
+    fn reentering_a_shard_on_the_same_thread_skips_instead_of_waiting() {
+        // What a signal handler that frees does when it interrupts its thread inside a
+        // shard: without the guard this spins forever on a lock its own thread holds.
+        let p = 0x7_0000_1000usize;
+        let s = shard_of(mix(p));
+        let nested = with_shard(s, |_| remove(p));
+        assert!(matches!(nested, Some(None)), "the nested lookup is skipped");
+        // And the lock and the flag are free again afterwards.
+        insert(entry(p));
+        assert_eq!(remove(p).map(|e| e.ptr), Some(p));
     }
 
     #[test]

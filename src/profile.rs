@@ -321,8 +321,15 @@ impl Profile {
                 .and_then(|v| v.as_u64())
                 .is_some_and(version_supported);
             (!fmt_ok || !ver_ok).then(|| {
+                // Quoted short: the value may be anything, of any length.
                 let show = |v: &Option<serde_json::Value>| match v {
-                    Some(v) => v.to_string(),
+                    Some(v) => {
+                        let s = v.to_string();
+                        match s.char_indices().nth(64) {
+                            Some((cut, _)) => format!("{}…", &s[..cut]),
+                            None => s,
+                        }
+                    }
                     None => "missing".to_string(),
                 };
                 ProfileError::Version {
@@ -344,7 +351,7 @@ impl Profile {
             Err(e) => Err(
                 header_error(bytes).unwrap_or_else(|| ProfileError::Invalid {
                     path: name.into(),
-                    message: e.to_string(),
+                    message: shorten(&e.to_string()),
                 }),
             ),
         }
@@ -374,6 +381,20 @@ fn version_supported(v: u64) -> bool {
     (u64::from(PROFILE_MIN_VERSION)..=u64::from(PROFILE_VERSION)).contains(&v)
 }
 
+/// `message` if short, else its start and end (serde quotes the offending value, which can be
+/// megabytes long; the end says where it is).
+fn shorten(message: &str) -> String {
+    const HEAD: usize = 160;
+    const TAIL: usize = 60;
+    let n = message.chars().count();
+    if n <= HEAD + TAIL + 1 {
+        return message.to_string();
+    }
+    let head: String = message.chars().take(HEAD).collect();
+    let tail: String = message.chars().skip(n - TAIL).collect();
+    format!("{head}…{tail}")
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader never sees a partial file and a failed write leaves no file behind.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProfileError> {
@@ -389,6 +410,15 @@ fn write_atomically_with(
         path: path.display().to_string(),
         source,
     };
+    // A device, pipe or socket (`/dev/stdout`, `/dev/full`, a FIFO) is written in place:
+    // renaming a temporary file over it would replace the node itself (as root, in `/dev`).
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| write(&mut f).and_then(|()| f.flush()))
+            .map_err(io);
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),

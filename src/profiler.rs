@@ -340,7 +340,12 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let guard = reentrancy::enter_hook();
-        let old_used = callsites::take_live(ptr, layout);
+        // Taken out of the live table now (its layout decides how to realloc), but charged
+        // to its site only once the realloc succeeded: a failed realloc leaves it untouched.
+        let old_entry = callsites::remove_live(ptr);
+        let old_used = old_entry
+            .as_ref()
+            .map(|e| callsites::real_layout(e, layout));
         let sample_new = guard.is_some() && callsites::sample_alloc(new_size);
         // SAFETY: the caller guarantees `new_size`, rounded up to `layout.align()`, does not
         // overflow isize, so this layout is valid.
@@ -370,19 +375,18 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             p
         };
         if new_ptr.is_null() {
-            if let Some(old_used) = old_used {
-                // The old block stays valid and keeps its sampled layout: track it again so
-                // its eventual free passes that layout back to the inner allocator. (It is
-                // recorded as a new sample of this stack: the price of an out-of-memory
-                // realloc is one extra sample.)
-                // SAFETY: `ptr` is a live block allocated with `old_used`.
-                unsafe { callsites::record_alloc(ptr, layout, old_used) };
+            if let Some(e) = old_entry {
+                // The old block stays valid, with its sampled layout, at its site.
+                callsites::restore_live(e);
             }
             return new_ptr;
         }
         large_blocks::on_realloc(ptr, layout.size(), new_ptr, new_size);
         if guard.is_none() {
             own_memory::on_realloc(layout.size(), new_size, layout.align());
+        }
+        if let Some(e) = &old_entry {
+            callsites::charge_free(e);
         }
         if guard.is_some() {
             let peak =

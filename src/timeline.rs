@@ -174,10 +174,14 @@ pub fn is_running() -> bool {
 }
 
 /// The points recorded so far (during or after a recording), oldest first.
+///
+/// In a forked child the recorder thread does not exist and may have held the lock at the
+/// moment of the fork: the points are read only if the lock is free, else the child's
+/// timeline is empty (never a deadlock).
 pub fn points() -> Vec<TimelinePoint> {
-    match recorder().as_ref() {
-        Some(r) => r.points.clone(),
-        None => Vec::new(),
+    match crate::forked::lock(&RECORDER).as_deref() {
+        Some(Some(r)) => r.points.clone(),
+        _ => Vec::new(),
     }
 }
 

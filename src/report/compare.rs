@@ -617,10 +617,15 @@ impl fmt::Display for Comparison {
             let mut line = String::new();
             for (c, cell) in r.iter().enumerate() {
                 let w = widths.get(c).copied().unwrap_or(0);
+                // Padded by hand: a format width must fit in 16 bits, a cell need not.
+                let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
                 if c == 0 {
-                    line.push_str(&format!("{cell:<w$}"));
+                    line.push_str(cell);
+                    line.push_str(&pad);
                 } else {
-                    line.push_str(&format!("  {cell:>w$}"));
+                    line.push_str("  ");
+                    line.push_str(&pad);
+                    line.push_str(cell);
                 }
             }
             writeln!(f, "{}", line.trim_end())?;

@@ -33,6 +33,8 @@ pub fn write_diff_flamegraph(
             after.meta.sampling_bytes,
         ));
     }
+    old.check_total()?;
+    new.check_total()?;
     let mut two_columns = Vec::new();
     differential::from_readers(
         differential::Options::default(),

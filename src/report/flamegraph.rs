@@ -101,6 +101,7 @@ pub fn write_flamegraph(
             profile.meta.sampling_bytes,
         ));
     }
+    stacks.check_total()?;
     let mut o = inferno_options(
         profile,
         opts,

@@ -61,6 +61,22 @@ impl FoldedStacks {
             .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
     }
 
+    /// An error when the counts add up to more than a flamegraph can hold (2^64 − 1): only a
+    /// damaged or forged profile has such figures.
+    pub fn check_total(&self) -> io::Result<()> {
+        let sum: u128 = self.stacks.iter().map(|(_, n)| u128::from(*n)).sum();
+        if sum > u128::from(u64::MAX) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the call sites' `{}` figures add up to more than 2^64, which no real run produces",
+                    self.metric.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The lines `stack COUNT`, without line breaks, in order.
     pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
         self.stacks.iter().map(|(s, n)| format!("{s} {n}"))

@@ -331,12 +331,16 @@ impl Summary {
         };
         for c in &self.size_classes {
             line(w, units::count(c.size), c)?;
-            total.allocs += c.allocs;
-            total.requested_bytes += c.requested_bytes;
-            total.usable_bytes += c.usable_bytes;
-            total.rounding_waste_bytes += c.rounding_waste_bytes;
-            total.live_blocks += c.live_blocks;
-            total.live_rounding_waste_bytes += c.live_rounding_waste_bytes;
+            total.allocs = total.allocs.saturating_add(c.allocs);
+            total.requested_bytes = total.requested_bytes.saturating_add(c.requested_bytes);
+            total.usable_bytes = total.usable_bytes.saturating_add(c.usable_bytes);
+            total.rounding_waste_bytes = total
+                .rounding_waste_bytes
+                .saturating_add(c.rounding_waste_bytes);
+            total.live_blocks = total.live_blocks.saturating_add(c.live_blocks);
+            total.live_rounding_waste_bytes = total
+                .live_rounding_waste_bytes
+                .saturating_add(c.live_rounding_waste_bytes);
         }
         line(w, "total".to_string(), &total)
     }

@@ -1,0 +1,14 @@
+//! Stress over `std::alloc::System`: threads allocating, reallocating and freeing across each other while
+//! threads start and exit, in sampled and exact modes; the counts stay exact and nothing
+//! hangs (see `support/stress.rs`). `ALLOCSCOPE_STRESS_FULL=1` for the full size.
+
+#[path = "support/stress.rs"]
+mod stress;
+
+#[global_allocator]
+static ALLOC: allocscope::Profiler<std::alloc::System> =
+    allocscope::Profiler::new(std::alloc::System);
+
+fn main() {
+    stress::run("system");
+}
