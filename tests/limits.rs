@@ -47,7 +47,9 @@ fn more_stacks_than_the_site_table_holds() {
     for path in 0..n {
         path_a(LEVELS, path);
     }
-    let p = allocscope::collect_profile();
+    let mut p = allocscope::collect_profile();
+    // The profile holds raw addresses: name them as every report does.
+    allocscope::profile::symbolize(&mut p, &Default::default()).expect("symbolized");
     let overflow = p
         .sites
         .iter()

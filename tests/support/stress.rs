@@ -286,13 +286,18 @@ fn run_lanes(size: StressSize, seed: u64) -> Tally {
 /// Live figures of the call sites whose stack passes through [`churn`]:
 /// (allocs + reallocs recorded, live blocks, live bytes).
 fn churn_sites() -> (u64, u64, u64) {
-    let p = allocscope::collect_profile();
+    let mut p = allocscope::collect_profile();
+    // The profile holds raw addresses: name and trim them as every report does, so that
+    // frames[0] is the function that allocated (full names would also match the
+    // bookkeeping of `churn_sites` itself further down the stack).
+    allocscope::profile::symbolize(&mut p, &Default::default()).expect("symbolized");
+    allocscope::trim::trim_profile(&mut p);
     p.sites
         .iter()
         .filter(|s| {
-            s.frames
-                .iter()
-                .any(|f| f.function.contains("stress::churn"))
+            s.frames.first().is_some_and(|f| {
+                f.function.contains("stress::churn") && !f.function.contains("churn_sites")
+            })
         })
         .fold((0, 0, 0), |(a, b, c), s| {
             (a + s.allocs, b + s.live_blocks, c + s.live_bytes)
