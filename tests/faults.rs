@@ -46,8 +46,10 @@ const SIZE: usize = 3000;
 /// The figures of the call sites whose stack passes through `hold_blocks`:
 /// (allocs, live blocks, live bytes, samples).
 fn held_sites() -> (u64, u64, u64, u64) {
-    allocscope::collect_profile()
-        .sites
+    // The profile holds raw addresses: names come from symbolizing it (as reports do).
+    let mut p = allocscope::collect_profile();
+    allocscope::profile::symbolize(&mut p, &Default::default()).expect("symbolize");
+    p.sites
         .iter()
         .filter(|s| s.frames.iter().any(|f| f.function.contains("hold_blocks")))
         .fold((0, 0, 0, 0), |a, s| {
