@@ -112,7 +112,12 @@ impl Figures {
             under_1us: count(self.under_1us),
             under_1ms: count(self.under_1ms),
             under_1s: count(self.under_1s),
-            median_ns: median(&self.lifetimes),
+            // `freed` is the histogram's total: skip summing it again when nothing was freed.
+            median_ns: if self.freed == 0 {
+                None
+            } else {
+                median(&self.lifetimes)
+            },
         };
     }
 }

@@ -149,6 +149,7 @@ fn check_exact(p: &allocscope::profile::Profile) {
 /// One block of 48 bytes from a stack that spells `n` in `level` calls to `left`/`right`:
 /// distinct stacks whose figures tie, so that the order among them is the raw stack's.
 #[inline(never)]
+#[allow(clippy::vec_box)] // one boxed block per stack is the point
 fn left(level: u32, n: u32, keep: &mut Vec<Box<[u8; 48]>>) {
     black_box(&level);
     if level == 0 {
@@ -162,6 +163,7 @@ fn left(level: u32, n: u32, keep: &mut Vec<Box<[u8; 48]>>) {
 }
 
 #[inline(never)]
+#[allow(clippy::vec_box)]
 fn right(level: u32, n: u32, keep: &mut Vec<Box<[u8; 48]>>) {
     black_box(&level);
     if level == 0 {
