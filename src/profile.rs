@@ -362,11 +362,7 @@ impl Profile {
     /// is streamed to the file (never held whole in memory: this runs at the profiled
     /// program's exit).
     pub fn write(&self, path: impl AsRef<Path>) -> Result<(), ProfileError> {
-        write_atomically_with(path.as_ref(), |f| {
-            let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
-            serde_json::to_writer(&mut w, self).map_err(std::io::Error::other)?;
-            w.flush()
-        })
+        write_json(path.as_ref(), self, true)
     }
 
     /// True when some call site still has only raw addresses (no names yet).
@@ -395,15 +391,31 @@ fn shorten(message: &str) -> String {
     format!("{head}…{tail}")
 }
 
+/// Streams `value` as JSON to `path`, atomically (see [`Profile::write`]); `sync`: flush the
+/// file to the disk (`fsync`) before the rename.
+pub(crate) fn write_json(
+    path: &Path,
+    value: &impl Serialize,
+    sync: bool,
+) -> Result<(), ProfileError> {
+    write_atomically_with(path, sync, |f| {
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+        serde_json::to_writer(&mut w, value).map_err(std::io::Error::other)?;
+        w.flush()
+    })
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader never sees a partial file and a failed write leaves no file behind.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProfileError> {
-    write_atomically_with(path, |f| f.write_all(bytes))
+    write_atomically_with(path, true, |f| f.write_all(bytes))
 }
 
-/// [`write_atomically`] with the content written by `write` into the temporary file.
+/// [`write_atomically`] with the content written by `write` into the temporary file; `sync`:
+/// `fsync` it before the rename (durable across a power loss, not only atomic).
 fn write_atomically_with(
     path: &Path,
+    sync: bool,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> Result<(), ProfileError> {
     let io = |source| ProfileError::Io {
@@ -434,7 +446,9 @@ fn write_atomically_with(
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         write(&mut f)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if let Err(e) = result {

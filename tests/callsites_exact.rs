@@ -145,3 +145,70 @@ fn check_exact(p: &allocscope::profile::Profile) {
         }
     }
 }
+
+/// One block of 48 bytes from a stack that spells `n` in `level` calls to `left`/`right`:
+/// distinct stacks whose figures tie, so that the order among them is the raw stack's.
+#[inline(never)]
+#[allow(clippy::vec_box)] // one boxed block per stack is the point
+fn left(level: u32, n: u32, keep: &mut Vec<Box<[u8; 48]>>) {
+    black_box(&level);
+    if level == 0 {
+        keep.push(Box::new([n as u8; 48]));
+    } else if n >> (level - 1) & 1 == 0 {
+        left(level - 1, n, keep);
+    } else {
+        right(level - 1, n, keep);
+    }
+    black_box(&keep);
+}
+
+#[inline(never)]
+#[allow(clippy::vec_box)]
+fn right(level: u32, n: u32, keep: &mut Vec<Box<[u8; 48]>>) {
+    black_box(&level);
+    if level == 0 {
+        keep.push(Box::new([n as u8; 48]));
+    } else if n >> (level - 1) & 1 == 0 {
+        left(level - 1, n, keep);
+    } else {
+        right(level - 1, n, keep);
+    }
+    black_box(&keep);
+}
+
+/// `write_profile` streams the sites from the site table (docs/symbolization.md); the file
+/// must hold exactly what `collect_profile` builds in memory: the same fields, values and
+/// site order (everything but `meta`, which is read anew: clock, CPU time).
+#[test]
+fn streamed_profile_is_the_collected_one() {
+    if common::is_child() {
+        let mut keep = Vec::with_capacity(256);
+        for n in 0..256 {
+            left(8, n, &mut keep);
+        }
+        short_lived_24();
+        zeroed_5000();
+        black_box(&keep);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("streamed.json");
+        let collected = allocscope::collect_profile();
+        allocscope::write_profile(&path).expect("write profile");
+        let text = std::fs::read(&path).expect("read profile");
+        let mut streamed: serde_json::Value = serde_json::from_slice(&text).expect("JSON");
+        let mut collected = serde_json::to_value(&collected).expect("to JSON");
+        for v in [&mut streamed, &mut collected] {
+            v.as_object_mut().expect("object").remove("meta");
+        }
+        let n_sites = collected["sites"].as_array().map_or(0, Vec::len);
+        assert!(n_sites > 256, "{n_sites} sites");
+        assert!(streamed == collected, "streamed profile differs");
+        drop(keep);
+        return;
+    }
+    let p = common::run_child(
+        "streamed_profile_is_the_collected_one",
+        &[("ALLOCSCOPE_SAMPLE_BYTES", "1")],
+    );
+    // The child's own checks passed; its exit profile (streamed too) reads back.
+    assert!(!common::sites(&p, "left").is_empty() || !common::sites(&p, "right").is_empty());
+}
