@@ -187,6 +187,7 @@
 mod allocator_config;
 #[cfg(all(feature = "serde", target_os = "linux"))]
 mod autostart;
+pub mod budget;
 mod callsites;
 mod clock;
 mod config;
