@@ -217,7 +217,10 @@ mod report {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.debug_struct("Recording")
                 .field("counts", &self.counts)
-                .field("events", &self.buffer.as_ref().map_or(0, |b| b.events.len()))
+                .field(
+                    "events",
+                    &self.buffer.as_ref().map_or(0, |b| b.events.len()),
+                )
                 .finish()
         }
     }

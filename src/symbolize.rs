@@ -210,10 +210,7 @@ pub fn symbolize(profile: &mut Profile, options: &SymbolizeOptions) -> Result<()
 /// be read gets `[file+0xoffset]` or `?` frames rather than an error.
 pub(crate) fn resolve_in_process(stacks: &[Vec<usize>]) -> Vec<Vec<Frame>> {
     let mappings = mappings();
-    let mut resolver = match Resolver::new(&mappings, &SymbolizeOptions::default()) {
-        Ok(r) => Some(r),
-        Err(_) => None,
-    };
+    let mut resolver = Resolver::new(&mappings, &SymbolizeOptions::default()).ok();
     stacks
         .iter()
         .map(|stack| {

@@ -18,6 +18,9 @@ fn budgets_fail_without_the_profiler() {
                 .map(|s| s.to_string())
                 .unwrap_or_default()
         });
-        assert!(msg.contains("no allocscope::Profiler is the global allocator"), "{msg}");
+        assert!(
+            msg.contains("no allocscope::Profiler is the global allocator"),
+            "{msg}"
+        );
     }
 }

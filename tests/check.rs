@@ -77,7 +77,10 @@ fn passes_against_a_baseline_within_its_limits() {
     let p = profiles();
     let (a0, k0) = totals(&p.base);
     let (a1, k1) = totals(&p.grown);
-    assert!(a1 >= a0 + 100_000 && k1 >= (8 << 20) && k0 < (1 << 20), "{a0} {a1} {k0} {k1}");
+    assert!(
+        a1 >= a0 + 100_000 && k1 >= (8 << 20) && k0 < (1 << 20),
+        "{a0} {a1} {k0} {k1}"
+    );
     // Limits just above the real increase.
     let allocs_pct = (a1 - a0) as f64 / a0 as f64 * 100.0 + 0.5;
     let peak_pct = (k1 - k0) as f64 / k0 as f64 * 100.0 + 0.5;
@@ -109,10 +112,22 @@ fn fails_against_a_baseline_over_its_limits() {
     // allowance of 9 MiB over the baseline.
     let allocs_pct = (a1 - a0) as f64 / a0 as f64 * 100.0 - 0.5;
     let inc = format!("allocs={allocs_pct:.3}%,peak=9MiB");
-    let (code, out, err) = check(&[s(&p.grown), "--baseline", s(&p.base), "--max-increase", &inc]);
+    let (code, out, err) = check(&[
+        s(&p.grown),
+        "--baseline",
+        s(&p.base),
+        "--max-increase",
+        &inc,
+    ]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("FAIL: 1 of 2 limits exceeded (allocs increase)"), "{out}");
-    let allocs = out.lines().find(|l| l.starts_with("allocs increase")).unwrap();
+    assert!(
+        out.contains("FAIL: 1 of 2 limits exceeded (allocs increase)"),
+        "{out}"
+    );
+    let allocs = out
+        .lines()
+        .find(|l| l.starts_with("allocs increase"))
+        .unwrap();
     assert!(allocs.ends_with("EXCEEDED"), "{out}");
     // A fixed ceiling one byte under the peak fails too; JSON says the same.
     let under = (k1 - 1).to_string();
@@ -142,7 +157,10 @@ fn limits_from_a_budget_file() {
     .unwrap();
     let (code, out, err) = check(&[s(&p.grown), "--budget", s(&file)]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("FAIL: 1 of 3 limits exceeded (allocs increase)"), "{out}");
+    assert!(
+        out.contains("FAIL: 1 of 3 limits exceeded (allocs increase)"),
+        "{out}"
+    );
     // The command line wins over the file.
     let (code, out, err) = check(&[
         s(&p.grown),
@@ -174,11 +192,23 @@ fn bad_input_is_one_line_and_status_2() {
         (vec![s(&p.grown)], "no limits given"),
         (vec![s(&p.grown), "--max-peak", "12parsecs"], "not a size"),
         (vec![s(&p.grown), "--max-allocs", "lots"], "not a count"),
-        (vec![s(&p.grown), "--max-increase", "allocs=5%"], "needs a baseline"),
-        (vec![s(&p.grown), "--max-increase", "rss=5%"], "unknown metric"),
-        (vec![s(&p.grown), "--budget", s(&bad_toml)], "unknown metric"),
+        (
+            vec![s(&p.grown), "--max-increase", "allocs=5%"],
+            "needs a baseline",
+        ),
+        (
+            vec![s(&p.grown), "--max-increase", "rss=5%"],
+            "unknown metric",
+        ),
+        (
+            vec![s(&p.grown), "--budget", s(&bad_toml)],
+            "unknown metric",
+        ),
         (vec![s(&garbage), "--max-peak", "1MiB"], "g.json"),
-        (vec!["/nonexistent/p.json", "--max-peak", "1MiB"], "/nonexistent/p.json"),
+        (
+            vec!["/nonexistent/p.json", "--max-peak", "1MiB"],
+            "/nonexistent/p.json",
+        ),
     ] {
         let (code, out, err) = check(&args);
         assert_eq!(code, 2, "{args:?}: {out}{err}");

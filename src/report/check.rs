@@ -327,14 +327,11 @@ fn parse_increase(metric: CheckMetric, s: &str) -> anyhow::Result<Increase> {
 }
 
 /// `allocs=5%,peak=10%` into `into`.
-fn parse_increases(
-    spec: &str,
-    into: &mut BTreeMap<CheckMetric, Increase>,
-) -> anyhow::Result<()> {
+fn parse_increases(spec: &str, into: &mut BTreeMap<CheckMetric, Increase>) -> anyhow::Result<()> {
     for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
-        let (m, v) = part
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--max-increase {part:?}: expected METRIC=LIMIT, e.g. allocs=5%"))?;
+        let (m, v) = part.split_once('=').ok_or_else(|| {
+            anyhow!("--max-increase {part:?}: expected METRIC=LIMIT, e.g. allocs=5%")
+        })?;
         let metric = CheckMetric::parse(m)?;
         into.insert(metric, parse_increase(metric, v)?);
     }
@@ -389,8 +386,8 @@ pub fn read_budget_file(path: &Path) -> anyhow::Result<(Limits, Option<PathBuf>)
         limits.max.insert(metric, amount);
     }
     for (k, v) in &file.max_increase {
-        let metric = CheckMetric::parse(k)
-            .with_context(|| format!("{}: [max-increase]", path.display()))?;
+        let metric =
+            CheckMetric::parse(k).with_context(|| format!("{}: [max-increase]", path.display()))?;
         let inc = parse_increase(metric, &v.text())
             .with_context(|| format!("{}: [max-increase] {k}", path.display()))?;
         limits.max_increase.insert(metric, inc);

@@ -4,30 +4,32 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// The line of the `Box::new` in [`boxed_values`].
-pub const BOX_LINE: u32 = line!() + 10;
-/// The line of the `Vec::with_capacity` in [`boxed_values`].
-pub const VEC_LINE: u32 = line!() + 4;
+/// The line of this file that ends with the comment `// @` + `marker` (searched in the
+/// source, so that moving the code keeps the tests right).
+fn line_of(marker: &str) -> u32 {
+    let tag = format!("// @{marker}");
+    let i = include_str!("mod.rs")
+        .lines()
+        .position(|l| l.trim_end().ends_with(&tag))
+        .unwrap_or_else(|| panic!("no line tagged {tag}"));
+    i as u32 + 1
+}
 
+// One block per value, on purpose: what the budgets count.
+#[allow(clippy::vec_box)]
 #[inline(never)]
 pub fn boxed_values(n: usize) -> Vec<Box<u64>> {
-    let mut v = Vec::with_capacity(n);
+    let mut v = Vec::with_capacity(n); // @vec-site
     for i in 0..n {
-        v.push(
-            // BOX_LINE
-            Box::new(i as u64),
-        );
+        v.push(Box::new(i as u64)); // @box-site
     }
     v
 }
 
-/// The line of the `Box::new` in [`leak_some`].
-pub const LEAK_LINE: u32 = line!() + 5;
-
 #[inline(never)]
 pub fn leak_some(n: usize) {
     for i in 0..n {
-        let b = Box::new([i as u64; 4]);
+        let b = Box::new([i as u64; 4]); // @leak-site
         std::mem::forget(std::hint::black_box(b));
     }
 }
@@ -78,8 +80,8 @@ fn a_failing_budget_names_the_function_and_line() {
         "{msg}"
     );
     let file = "budget_common/mod.rs";
-    // The site of the boxes: 5 allocations, 40 bytes, at boxed_values, BOX_LINE; the
-    // Vec's: 1 allocation, 40 bytes, at VEC_LINE.
+    // The site of the boxes: 5 allocations, 40 bytes, at boxed_values, its line; the
+    // Vec's: 1 allocation, 40 bytes, at its own line.
     let first_frame = |header: &str| {
         let lines: Vec<&str> = msg.lines().collect();
         let i = lines
@@ -90,18 +92,30 @@ fn a_failing_budget_names_the_function_and_line() {
     };
     let boxes = first_frame("5 allocations, 40 B:");
     assert!(boxes.contains("::boxed_values ("), "{msg}");
-    assert!(boxes.contains(&format!("{file}:{BOX_LINE})")), "{msg}");
+    assert!(
+        boxes.contains(&format!("{file}:{})", line_of("box-site"))),
+        "{msg}"
+    );
     let vec = first_frame("1 allocation, 40 B:");
     assert!(vec.contains("::boxed_values ("), "{msg}");
-    assert!(vec.contains(&format!("{file}:{VEC_LINE})")), "{msg}");
+    assert!(
+        vec.contains(&format!("{file}:{})", line_of("vec-site"))),
+        "{msg}"
+    );
     // The caller is named as well: this test's closure.
-    assert!(msg.contains("a_failing_budget_names_the_function_and_line"), "{msg}");
+    assert!(
+        msg.contains("a_failing_budget_names_the_function_and_line"),
+        "{msg}"
+    );
 
     let msg = panic_message(|| {
         allocscope::assert_max_bytes!(79, || boxed_values(5));
     });
     assert!(msg.contains("80 bytes requested in 6 allocations"), "{msg}");
-    assert!(msg.contains(&format!("{file}:{BOX_LINE})")), "{msg}");
+    assert!(
+        msg.contains(&format!("{file}:{})", line_of("box-site"))),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -110,7 +124,8 @@ fn a_leak_is_found() {
     assert!(msg.contains("leak: 3 blocks (96 B)"), "{msg}");
     assert!(msg.contains("3 allocations, 96 B:"), "{msg}");
     assert!(
-        msg.contains(&format!("::leak_some (")) && msg.contains(&format!("budget_common/mod.rs:{LEAK_LINE})")),
+        msg.contains("::leak_some (")
+            && msg.contains(&format!("budget_common/mod.rs:{})", line_of("leak-site"))),
         "{msg}"
     );
     // Only the leaked ones: what the closure freed is not listed.
@@ -122,7 +137,7 @@ fn a_leak_is_found() {
     let leaks = r.leaks();
     assert_eq!(leaks.len(), 1, "{leaks:?}");
     assert_eq!((leaks[0].count, leaks[0].bytes), (2, 64));
-    assert_eq!(leaks[0].frames[0].line, Some(LEAK_LINE));
+    assert_eq!(leaks[0].frames[0].line, Some(line_of("leak-site")));
 }
 
 #[test]
