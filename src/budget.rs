@@ -8,7 +8,7 @@
 //! - while the closure runs, a capture bit in this thread's reentrancy state (the cell the
 //!   hook's fast paths already read) sends this thread's allocator calls to the out-of-line
 //!   paths of [`crate::Profiler`], which count them as usual and then record each allocation
-//!   (pointer, size, raw stack from [`crate::stack`]) and, for leaks, each free, into a
+//!   (pointer, size, raw stack, captured as for call sites) and, for leaks, each free, into a
 //!   fixed-capacity buffer allocated before the closure starts (so the hook never
 //!   allocates). Other threads, and this one outside the closure, pay nothing;
 //! - on failure the recorded stacks are symbolized in the process from its own files, trimmed
