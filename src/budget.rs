@@ -14,6 +14,9 @@
 //! - on failure the recorded stacks are symbolized in the process from its own files, trimmed
 //!   to the user's frames ([`crate::trim`]) and grouped by call site for the panic message.
 
+// Without `serde` (no symbolization) nothing starts a capture: the hook side stays, unused.
+#![cfg_attr(not(feature = "serde"), allow(dead_code))]
+
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 
@@ -23,35 +26,45 @@ use crate::{config, reentrancy, stack};
 // In the hook: recording into the preallocated buffer. No allocation, no panic.
 // ---------------------------------------------------------------------------------------
 
-/// Most events (allocations, reallocations and, for leaks, frees) one closure can record.
+/// Most allocations (and reallocations) one closure can record.
 pub const MAX_EVENTS: usize = 1 << 17;
 /// Most distinct stacks one closure can record.
 pub const MAX_STACKS: usize = 1 << 13;
 /// Most return addresses, over all distinct stacks, one closure can record.
 const MAX_FRAMES: usize = 1 << 19;
 
-const KIND_ALLOC: u8 = 0;
-const KIND_REALLOC: u8 = 1;
-const KIND_FREE: u8 = 2;
+/// Slots of the index of live recorded blocks (for leaks): twice [`MAX_EVENTS`].
+const INDEX_SLOTS: usize = 2 * MAX_EVENTS;
+/// Longest probe of that index: a block that finds no slot this close to its home is
+/// counted in `index_lost` (and leaks can no longer be told) rather than searched for long.
+const MAX_PROBE: usize = 64;
+/// An index slot that held a block since freed.
+const TOMBSTONE: usize = usize::MAX;
 /// The stack of an event whose stack did not fit.
 const NO_STACK: u32 = u32::MAX;
 
 #[derive(Clone, Copy)]
 struct Event {
-    ptr: usize,
     size: usize,
     stack: u32,
-    kind: u8,
+    /// Freed on this thread before the closure ended (known only when recording frees).
+    freed: bool,
 }
 
 /// What one closure recorded. Allocated before the closure runs, in an untracked scope;
 /// its vectors never grow (every push checks the capacity first).
 struct Buffer {
-    /// Record frees too (for leaks).
+    /// Follow frees too (for leaks).
     frees: bool,
     events: Vec<Event>,
-    /// Events that did not fit.
+    /// Allocations that did not fit.
     events_lost: u64,
+    /// Index of the live recorded blocks: address (0 = empty, [`TOMBSTONE`]) …
+    index_keys: Vec<usize>,
+    /// … and its event.
+    index_events: Vec<u32>,
+    /// Recorded blocks the index had no room for (their frees cannot be seen).
+    index_lost: u64,
     /// Open-addressed table of distinct stacks: hash (0 = empty slot) …
     hashes: Vec<u64>,
     /// … and `start << 32 | len` in `frames`.
@@ -67,6 +80,17 @@ impl Buffer {
             frees,
             events: Vec::with_capacity(MAX_EVENTS),
             events_lost: 0,
+            index_keys: if frees {
+                vec![0; INDEX_SLOTS]
+            } else {
+                Vec::new()
+            },
+            index_events: if frees {
+                vec![0; INDEX_SLOTS]
+            } else {
+                Vec::new()
+            },
+            index_lost: 0,
             // `vec![0; n]` is a zeroed allocation: pages are touched only when used.
             hashes: vec![0; MAX_STACKS],
             spans: vec![0; MAX_STACKS],
@@ -75,11 +99,83 @@ impl Buffer {
         }
     }
 
-    fn push(&mut self, e: Event) {
-        if self.events.len() < self.events.capacity() {
-            self.events.push(e);
-        } else {
+    /// Records the allocation `e` of the block at `ptr`.
+    fn push(&mut self, ptr: usize, e: Event) {
+        if self.events.len() >= self.events.capacity() {
             self.events_lost += 1;
+            return;
+        }
+        let i = self.events.len() as u32;
+        self.events.push(e);
+        if self.frees && !self.index_insert(ptr, i) {
+            self.index_lost += 1;
+        }
+    }
+
+    fn home(ptr: usize) -> usize {
+        // Blocks are aligned: hash the address (the top bits of a multiplicative hash).
+        let h = (ptr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> (64 - INDEX_SLOTS.trailing_zeros())) as usize
+    }
+
+    /// Remembers that the live block at `ptr` is event `i`; false when there is no room.
+    fn index_insert(&mut self, ptr: usize, i: u32) -> bool {
+        let mask = INDEX_SLOTS - 1;
+        let home = Self::home(ptr);
+        let mut free_slot = None;
+        for k in 0..MAX_PROBE {
+            let slot = (home + k) & mask;
+            match self.index_keys.get(slot).copied() {
+                // The same address again (its free happened elsewhere): the newer block.
+                Some(key) if key == ptr => {
+                    free_slot = Some(slot);
+                    break;
+                }
+                Some(TOMBSTONE) => {
+                    free_slot = free_slot.or(Some(slot));
+                }
+                Some(0) => {
+                    free_slot = free_slot.or(Some(slot));
+                    break;
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let Some(slot) = free_slot else {
+            return false;
+        };
+        if let (Some(k), Some(e)) = (
+            self.index_keys.get_mut(slot),
+            self.index_events.get_mut(slot),
+        ) {
+            *k = ptr;
+            *e = i;
+            return true;
+        }
+        false
+    }
+
+    /// The block at `ptr` was freed: marks its event, if recorded.
+    fn index_free(&mut self, ptr: usize) {
+        let mask = INDEX_SLOTS - 1;
+        let home = Self::home(ptr);
+        for k in 0..MAX_PROBE {
+            let slot = (home + k) & mask;
+            match self.index_keys.get(slot).copied() {
+                Some(key) if key == ptr => {
+                    let i = self.index_events.get(slot).copied().unwrap_or(u32::MAX);
+                    if let Some(e) = self.events.get_mut(i as usize) {
+                        e.freed = true;
+                    }
+                    if let Some(k) = self.index_keys.get_mut(slot) {
+                        *k = TOMBSTONE;
+                    }
+                    return;
+                }
+                Some(0) | None => return,
+                Some(_) => {}
+            }
         }
     }
 
@@ -144,7 +240,7 @@ fn with_buffer(f: impl FnOnce(&mut Buffer)) {
 
 /// Records the allocation event of `kind` at `ptr` with the current stack.
 #[inline(never)]
-fn record_with_stack(kind: u8, ptr: usize, size: usize) {
+fn record_with_stack(ptr: usize, size: usize) {
     with_buffer(|b| {
         let mut buf = [MaybeUninit::<usize>::uninit(); stack::MAX_RAW_FRAMES];
         let depth = (config::max_depth() + stack::PLUMBING_FRAMES).min(buf.len());
@@ -154,30 +250,27 @@ fn record_with_stack(kind: u8, ptr: usize, size: usize) {
         let frames: &[usize] =
             unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
         let stack = b.intern(frames);
-        b.push(Event {
+        b.push(
             ptr,
-            size,
-            stack,
-            kind,
-        });
+            Event {
+                size,
+                stack,
+                freed: false,
+            },
+        );
     });
 }
 
 /// The hook: this capturing thread allocated `size` bytes at `ptr`.
 pub(crate) fn on_alloc(ptr: usize, size: usize) {
-    record_with_stack(KIND_ALLOC, ptr, size);
+    record_with_stack(ptr, size);
 }
 
 /// The hook: this capturing thread freed `ptr`.
 pub(crate) fn on_free(ptr: usize) {
     with_buffer(|b| {
         if b.frees {
-            b.push(Event {
-                ptr,
-                size: 0,
-                stack: NO_STACK,
-                kind: KIND_FREE,
-            });
+            b.index_free(ptr);
         }
     });
 }
@@ -185,7 +278,7 @@ pub(crate) fn on_free(ptr: usize) {
 /// The hook: this capturing thread reallocated `old` into `new_size` bytes at `new`.
 pub(crate) fn on_realloc(old: usize, new: usize, new_size: usize) {
     on_free(old);
-    record_with_stack(KIND_REALLOC, new, new_size);
+    record_with_stack(new, new_size);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -200,7 +293,7 @@ mod report {
     use std::collections::HashMap;
     use std::fmt::{self, Write as _};
 
-    use super::{Buffer, BUFFER, KIND_FREE, NO_STACK};
+    use super::{Buffer, BUFFER, NO_STACK};
     use crate::profile::Frame;
     use crate::snapshot::Counts;
     use crate::units::{format_bytes, format_count};
@@ -257,10 +350,13 @@ mod report {
             self.counts.allocs + self.counts.reallocs
         }
 
-        /// Events that did not fit in the buffer ([`super::MAX_EVENTS`]): the counts stay
-        /// exact, but so many allocations (or frees) are missing from the sites.
+        /// Allocations that did not fit in the buffer ([`super::MAX_EVENTS`]), or (with
+        /// `leaks`) whose frees could not be followed: the counts stay exact, but these are
+        /// missing from [`Recording::sites`], and [`Recording::leaks`] is incomplete.
         pub fn events_lost(&self) -> u64 {
-            self.buffer.as_ref().map_or(0, |b| b.events_lost)
+            self.buffer
+                .as_ref()
+                .map_or(0, |b| b.events_lost + b.index_lost)
         }
 
         /// Every allocation of the closure, by call site, most bytes first.
@@ -298,22 +394,7 @@ mod report {
             if !b.frees {
                 return Vec::new();
             }
-            // Replay: the last event of each address tells whether it is live.
-            let mut live: HashMap<usize, usize> = HashMap::new();
-            for (i, e) in b.events.iter().enumerate() {
-                if e.kind == KIND_FREE {
-                    live.remove(&e.ptr);
-                } else {
-                    live.insert(e.ptr, i);
-                }
-            }
-            let mut leaked = vec![false; b.events.len()];
-            for i in live.into_values() {
-                if let Some(l) = leaked.get_mut(i) {
-                    *l = true;
-                }
-            }
-            leaked
+            b.events.iter().map(|e| !e.freed).collect()
         }
 
         /// Events (by index) accepted by `keep`, grouped by stack, symbolized and trimmed,
@@ -324,7 +405,7 @@ mod report {
             };
             let mut by_stack: HashMap<u32, (u64, u64)> = HashMap::new();
             for (i, e) in b.events.iter().enumerate() {
-                if e.kind != KIND_FREE && keep(i) {
+                if keep(i) {
                     let s = by_stack.entry(e.stack).or_default();
                     s.0 += 1;
                     s.1 += e.size as u64;
@@ -494,7 +575,7 @@ mod report {
         if lost > 0 {
             let _ = writeln!(
                 out,
-                "  ({lost} events did not fit in the capture buffer and are not listed)"
+                "  ({lost} allocations did not fit in the capture buffer and are not listed)"
             );
         }
     }
@@ -556,8 +637,8 @@ mod report {
             let lost = r.events_lost();
             drop(r);
             panic!(
-                "allocscope: {lost} allocator events did not fit in the capture buffer \
-                 ({} events): leaks cannot be told; check a smaller closure",
+                "allocscope: {lost} allocations did not fit in the capture buffer ({} \
+                 allocations): leaks cannot be told; check a smaller closure",
                 super::MAX_EVENTS
             );
         }

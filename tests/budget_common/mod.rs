@@ -193,3 +193,16 @@ fn exact_while_other_threads_allocate() {
         assert!(t.join().unwrap() > 0);
     }
 }
+
+#[test]
+fn many_blocks_freed_in_any_order() {
+    // 100,001 allocations, freed first to last; one block of them leaked on purpose.
+    let ((), r) = allocscope::budget::record(true, || {
+        let mut v: Vec<Box<u64>> = (0..100_000u64).map(Box::new).collect();
+        std::mem::forget(v.swap_remove(500));
+        drop(v);
+    });
+    assert_eq!(r.allocations(), 100_001);
+    assert_eq!(r.events_lost(), 0);
+    assert_eq!(r.leaked(), (1, 8));
+}
