@@ -238,7 +238,7 @@ fn with_buffer(f: impl FnOnce(&mut Buffer)) {
     f(unsafe { &mut *p });
 }
 
-/// Records the allocation event of `kind` at `ptr` with the current stack.
+/// Records the allocation (or reallocation) of `size` bytes at `ptr` with the current stack.
 #[inline(never)]
 fn record_with_stack(ptr: usize, size: usize) {
     with_buffer(|b| {
