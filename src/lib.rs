@@ -87,6 +87,11 @@
 //! When no `Profiler` is the global allocator, [`measure`] and [`snapshot()`] return zeros and
 //! [`is_installed`] says so; nothing panics.
 //!
+//! The budget macros [`assert_max_allocs!`], [`assert_max_bytes!`] and [`assert_no_leaks!`]
+//! assert the same figures and, when a budget is exceeded, list the offending allocations by
+//! call site (function, file:line, count, bytes) from stacks recorded on this thread only
+//! while the closure runs ([`budget`]); without a `Profiler` they panic rather than pass.
+//!
 //! # Call sites and the profile file
 //!
 //! Stack capture is on by default: Poisson byte sampling with a mean interval of 512 KiB (as
@@ -137,6 +142,7 @@
 //! alloc-report html app.profile.json -o report.html            # everything on one self-contained page
 //! alloc-report compare system.json jemalloc.json mimalloc.json # which allocator, with the why
 //! alloc-report symbolize app.profile.json -o named.json         # names baked in, binary no longer needed
+//! alloc-report check app.profile.json --baseline old.json --max-increase allocs=5%   # CI gate: exit 0/1
 //! ```
 //!
 //! Every subcommand takes `--binary PATH` (a copy of the program that ran), `--debug-dir DIR`
@@ -187,6 +193,7 @@
 mod allocator_config;
 #[cfg(all(feature = "serde", target_os = "linux"))]
 mod autostart;
+pub mod budget;
 mod callsites;
 mod clock;
 mod config;

@@ -199,6 +199,11 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
     #[inline(never)]
     unsafe fn alloc_untracked(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        // Budgets: a thread that records every allocation comes here too (see `capturing`).
+        if reentrancy::capturing() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_captured(layout, zeroed) };
+        }
         note_installed::<A>(self.jemalloc_mallctl);
         // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
@@ -260,6 +265,11 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::dealloc`.
     #[inline(never)]
     unsafe fn dealloc_rare(&self, ptr: *mut u8, layout: Layout) {
+        // Budgets: a thread that records every allocation comes here too (see `capturing`).
+        if reentrancy::capturing() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.dealloc_captured(ptr, layout) };
+        }
         large_blocks::on_free(ptr, layout.size());
         if !reentrancy::may_count() {
             own_memory::on_free(layout.size(), layout.align());
@@ -276,6 +286,55 @@ impl<A: GlobalAlloc> Profiler<A> {
         // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
         // block was sampled, else the caller's).
         unsafe { self.inner.dealloc(ptr, used) };
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Budgets (src/budget.rs): a thread inside a budget macro's closure has the capture bit
+    // set in the reentrancy state, which the fast paths already read, so its calls arrive at
+    // the out-of-line paths above, which send them here. Each is counted by the ordinary
+    // path (capture bit off for the call), then recorded with its stack.
+    // -----------------------------------------------------------------------------------
+
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_captured(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        reentrancy::set_capture(false);
+        // SAFETY: the caller's contract, passed on.
+        let ptr = unsafe { self.alloc_counted(layout, zeroed) };
+        reentrancy::set_capture(true);
+        if !ptr.is_null() {
+            crate::budget::on_alloc(ptr as usize, layout.size());
+        }
+        ptr
+    }
+
+    /// # Safety
+    /// As `GlobalAlloc::dealloc`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_captured(&self, ptr: *mut u8, layout: Layout) {
+        reentrancy::set_capture(false);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.dealloc(ptr, layout) };
+        reentrancy::set_capture(true);
+        crate::budget::on_free(ptr as usize);
+    }
+
+    /// # Safety
+    /// As `GlobalAlloc::realloc`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn realloc_captured(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        reentrancy::set_capture(false);
+        // SAFETY: the caller's contract, passed on.
+        let new_ptr = unsafe { self.realloc(ptr, layout, new_size) };
+        reentrancy::set_capture(true);
+        if !new_ptr.is_null() {
+            crate::budget::on_realloc(ptr as usize, new_ptr as usize, new_size);
+        }
+        new_ptr
     }
 
     /// # Safety
@@ -339,6 +398,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let guard = reentrancy::enter_hook();
+        // Budgets: a thread that records every allocation has no guard (see `capturing`).
+        if guard.is_none() && reentrancy::capturing() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.realloc_captured(ptr, layout, new_size) };
+        }
         // Taken out of the live table now (its layout decides how to realloc), but charged
         // to its site only once the realloc succeeded: a failed realloc leaves it untouched.
         let old_entry = callsites::remove_live(ptr);

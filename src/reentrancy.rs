@@ -12,6 +12,11 @@ const IN_HOOK: u8 = 1;
 const INTERNAL_THREAD: u8 = 2;
 /// Set inside an [`untracked`] scope.
 const UNTRACKED_SCOPE: u8 = 4;
+/// Budgets (src/budget.rs): set while this thread records every allocation with its stack.
+/// Like every other bit it makes [`may_count`] false, so the fast paths send this thread's
+/// calls to the out-of-line paths, which look for it with [`capturing`]: other threads pay
+/// no instruction for it.
+const CAPTURE: u8 = 8;
 
 thread_local! {
     static STATE: Cell<u8> = const { Cell::new(0) };
@@ -86,4 +91,41 @@ pub fn untracked<R>(f: impl FnOnce() -> R) -> R {
     });
     let _restore = Restore(old.unwrap_or(0));
     f()
+}
+
+// ---------------------------------------------------------------------------------------
+// Budgets (src/budget.rs): this thread records every allocation's stack.
+// ---------------------------------------------------------------------------------------
+
+/// True when this thread records every allocation (a budget macro's closure runs) and is in
+/// no other state (not inside the hook, not untracked, not internal).
+#[inline]
+pub(crate) fn capturing() -> bool {
+    STATE.try_with(|s| s.get() == CAPTURE).unwrap_or(false)
+}
+
+/// Turns this thread's capture on or off, leaving the other bits alone.
+#[inline]
+pub(crate) fn set_capture(on: bool) {
+    let _ = STATE.try_with(|s| {
+        let v = s.get() & !CAPTURE;
+        s.set(if on { v | CAPTURE } else { v });
+    });
+}
+
+/// Enters the hook to record a captured allocation: `Some` only when [`capturing`]. While
+/// the guard lives, anything allocated on this thread is neither counted nor recorded.
+#[inline]
+pub(crate) fn enter_capture_record() -> Option<HookGuard> {
+    STATE
+        .try_with(|s| {
+            if s.get() == CAPTURE {
+                s.set(CAPTURE | IN_HOOK);
+                Some(HookGuard(()))
+            } else {
+                None
+            }
+        })
+        .ok()
+        .flatten()
 }

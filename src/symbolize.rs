@@ -205,6 +205,33 @@ pub fn symbolize(profile: &mut Profile, options: &SymbolizeOptions) -> Result<()
     Ok(())
 }
 
+/// Budgets (src/budget.rs): the frames of raw stacks (return addresses, innermost first)
+/// captured in this very process, resolved from its own files. A stack whose program cannot
+/// be read gets `[file+0xoffset]` or `?` frames rather than an error.
+pub(crate) fn resolve_in_process(stacks: &[Vec<usize>]) -> Vec<Vec<Frame>> {
+    let mappings = mappings();
+    let mut resolver = Resolver::new(&mappings, &SymbolizeOptions::default()).ok();
+    stacks
+        .iter()
+        .map(|stack| {
+            let mut frames = Vec::with_capacity(stack.len() + 8);
+            for &a in stack {
+                match resolver.as_mut() {
+                    Some(r) => frames.extend(r.frames(a as u64).iter().cloned()),
+                    None => frames.push(Frame {
+                        function: format!("{a:#x}"),
+                        file: None,
+                        line: None,
+                        addr: a as u64,
+                        inlined: false,
+                    }),
+                }
+            }
+            frames
+        })
+        .collect()
+}
+
 /// `ALLOCSCOPE_SYMBOLIZE=exit`: symbolize in the profiled process, from its own files.
 pub(crate) fn at_exit_requested() -> bool {
     match std::env::var("ALLOCSCOPE_SYMBOLIZE") {

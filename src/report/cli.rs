@@ -75,6 +75,10 @@ pub enum Command {
     /// Write a copy of a profile with the function names resolved, for sharing or keeping
     /// after the binary is gone (raw frames kept, nothing trimmed).
     Symbolize(SymbolizeArgs),
+    /// Gate CI on a profile: limits on allocations, bytes, peak and leaks, and on their
+    /// increase over a baseline profile. Exit status 0 (within budget), 1 (exceeded), 2 (bad
+    /// input).
+    Check(crate::report::check::CheckArgs),
 }
 
 /// Arguments of `alloc-report symbolize`.
@@ -362,6 +366,11 @@ impl Command {
                 profile.write(&args.output)?;
                 keep.push(profile);
             }
+            Command::Check(args) => {
+                if !args.run()? {
+                    bail!("{}: over budget", args.profile.display());
+                }
+            }
         }
         Ok(())
     }
@@ -371,6 +380,10 @@ impl Command {
 /// status 1 (clap's own errors exit with status 2).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Check(args) = &cli.command {
+        // Its own exit statuses: 1 means over budget, so bad input is 2.
+        return args.main();
+    }
     let mut profiles = Vec::new();
     let result = cli.command.run_keeping(&cli.load, &mut profiles);
     std::mem::forget(profiles);
@@ -385,7 +398,7 @@ pub fn main() -> ExitCode {
 
 /// The error and its causes on one line, each cause once (an error whose message already
 /// quotes its source, like an I/O error with its path, does not repeat it).
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut message = e.to_string();
     for cause in e.chain().skip(1) {
         let cause = cause.to_string();

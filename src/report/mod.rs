@@ -15,6 +15,7 @@
 //! | [`pprof`] | [`to_pprof_gz`]: gzipped `profile.proto` for `go tool pprof` |
 //! | [`export`](mod@export) | [`export()`] in an [`ExportFormat`] |
 //! | [`output`], [`progress`] | atomic output files, progress on stderr |
+//! | [`check`] | `alloc-report check`: limits and increases over a baseline, for CI |
 //! | [`cli`] | the `alloc-report` command line |
 //!
 //! # The command line
@@ -26,6 +27,7 @@
 //! alloc-report diff BEFORE AFTER [-o diff.svg] [--top N] [--metric …]
 //! alloc-report export PROFILE --format folded|pprof [--metric …] [-o FILE]
 //! alloc-report symbolize PROFILE -o OUT
+//! alloc-report check PROFILE [--baseline OLD] [--max-peak SIZE] [--max-allocs N] [--max-increase allocs=5%,peak=10%] [--budget FILE] [--json]
 //! ```
 //!
 //! Every subcommand symbolizes profiles that hold raw addresses (`--binary PATH`,
@@ -51,6 +53,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod diff;
