@@ -3,7 +3,7 @@
 //! trip up report tools (`<`, `>`, `::`, `[u8; 8]`, a mangled symbol, a hash suffix, an
 //! inlined frame), several size classes, a gap and a timeline.
 //!
-//! `tests/fixtures/*.json` are these profiles saved (`BLESS=1 cargo test --test
+//! `tests/data/report_golden/profiles/*.json` are these profiles saved (`BLESS=1 cargo test --test
 //! report_golden` rewrites them; a test checks they still match).
 #![allow(dead_code)]
 
@@ -13,7 +13,7 @@ use allocscope::profile::{
 };
 use allocscope::{GapBreakdown, SizeClassCounts};
 
-/// jemalloc's size class of a request (4 KiB pages; see NOTES.md §1).
+/// jemalloc's size class of a request (4 KiB pages; see docs/jemalloc.md, "Size classes").
 pub fn size_class(size: u64) -> u64 {
     const SMALL: [u64; 9] = [8, 16, 32, 48, 64, 80, 96, 112, 128];
     if let Some(&c) = SMALL.iter().find(|&&c| size <= c) {
@@ -416,7 +416,7 @@ pub fn kvstore_exact_system() -> Profile {
     build_profile("kvstore", "system", 1, &kvstore_sites(false), false)
 }
 
-/// The fixtures saved under `tests/fixtures/`, by file name.
+/// The fixtures saved under `tests/data/report_golden/profiles/`, by file name.
 pub fn saved_fixtures() -> Vec<(&'static str, Profile)> {
     vec![
         ("kvstore-before.json", kvstore_before()),
