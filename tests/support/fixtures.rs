@@ -518,3 +518,69 @@ pub fn large(n: usize) -> Profile {
     profile.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
     profile
 }
+
+/// `n` distinct stacks 6 to 25 frames deep over a pool of 3,000 function names, sharing their
+/// callers near the root: a wide and deep call tree for the flamegraph (the HTML report's
+/// 100k-stack test). Sites by bytes, descending.
+pub fn large_tree(n: usize) -> Profile {
+    // xorshift64*, seeded: the same `n` gives the same profile.
+    let mut state = 42u64;
+    let mut below = move |n: u64| {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    };
+    let frame = |function: &str, file: &str, line: u32, addr: u64| Frame {
+        function: function.to_string(),
+        file: Some(file.to_string()),
+        line: Some(line),
+        addr,
+        inlined: false,
+    };
+    let pool: Vec<String> = (0..3000)
+        .map(|i| format!("crate{}::module{}::Type<T>::function_{i}", i % 17, i % 113))
+        .collect();
+    let mut p = build_profile("large", "jemalloc", 512 * 1024, &[], true);
+    p.sites = (0..n)
+        .map(|i| {
+            let depth = 6 + below(20) as usize;
+            // Shared callers near the root, then the index in base 3000 makes the stack distinct.
+            let mut outer_first: Vec<Frame> = (0..depth)
+                .map(|d| {
+                    let f = if d < 3 {
+                        d * 7 + (below(3) as usize)
+                    } else {
+                        below(3000) as usize
+                    };
+                    frame(&pool[f], "src/lib.rs", 10 + d as u32, 0x1000 + f as u64)
+                })
+                .collect();
+            outer_first.push(frame(&pool[i % 3000], "src/leaf.rs", 1, 0x9000));
+            outer_first.push(frame(&pool[(i / 3000) % 3000], "src/leaf.rs", 2, 0x9001));
+            let allocs = 1 + below(10_000);
+            let bytes = allocs * (8 + below(4000));
+            CallSite {
+                stack: Vec::new(),
+                frames: outer_first.into_iter().rev().collect(),
+                allocs,
+                bytes,
+                live_blocks: allocs / 10,
+                live_bytes: bytes / 10,
+                peak_bytes: bytes / 4,
+                slack_bytes: allocs * 7,
+                samples: 1 + below(20),
+                size_classes: vec![SiteSizeClass { size: 4096, allocs }],
+                lifetimes: Lifetimes {
+                    freed: allocs - allocs / 10,
+                    under_1us: 0,
+                    under_1ms: (allocs - allocs / 10) / 2,
+                    under_1s: allocs - allocs / 10,
+                    median_ns: Some(1_000),
+                },
+            }
+        })
+        .collect();
+    p.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
+    p
+}
