@@ -145,9 +145,10 @@ impl GapTerm {
     }
 
     /// What this term adds to RSS: [`GapTerm::value`] times [`GapTerm::sign`]. The
-    /// contributions of [`GapTerm::ALL`] add up to `gap.rss` exactly.
+    /// contributions of [`GapTerm::ALL`] add up to `gap.rss` exactly. Saturates (a profile
+    /// read from disk may hold any value, `i64::MIN` included).
     pub fn contribution(self, gap: &GapBreakdown) -> i64 {
-        self.sign() * self.value(gap)
+        self.value(gap).saturating_mul(self.sign())
     }
 }
 

@@ -59,6 +59,14 @@ pub(crate) fn may_count() -> bool {
     STATE.try_with(|s| s.get() == 0).unwrap_or(false)
 }
 
+/// True while this thread holds the hook's guard (between [`enter_hook`] and the guard's
+/// drop). For the test that proves the hook never re-enters the global allocator while it
+/// captures a stack or records a sample (`tests/hook_no_reentry.rs`); not supported API.
+#[doc(hidden)]
+pub fn in_hook() -> bool {
+    STATE.try_with(|s| s.get() & IN_HOOK != 0).unwrap_or(false)
+}
+
 /// Marks the current thread as internal to allocscope for the rest of its life: nothing it
 /// allocates or frees is counted. For reporter and symbolizer threads.
 pub fn mark_thread_internal() {

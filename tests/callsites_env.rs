@@ -1,6 +1,7 @@
 //! Configuration from the environment: `ALLOCSCOPE=off`, invalid values (one line on stderr,
 //! the default used, no crash), `ALLOCSCOPE_MAX_DEPTH`.
 
+#[path = "support/callsites/mod.rs"]
 mod callsite_support;
 use callsite_support as common;
 

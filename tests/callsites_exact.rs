@@ -1,6 +1,7 @@
 //! Exact mode (`ALLOCSCOPE_SAMPLE_BYTES=1`): per-site figures of known `#[inline(never)]`
 //! functions are exact, and all sites add up to the process totals.
 
+#[path = "support/callsites/mod.rs"]
 mod callsite_support;
 use callsite_support as common;
 

@@ -1,6 +1,7 @@
 //! Leaks: in exact mode, the blocks a known site leaks are exactly those found live at exit,
 //! and a site whose blocks were all freed shows nothing live.
 
+#[path = "support/callsites/mod.rs"]
 mod callsite_support;
 use callsite_support as common;
 

@@ -2,6 +2,7 @@
 //! `peak_bytes`, even though it freed everything afterwards; a site allocating only after
 //! the peak has none.
 
+#[path = "support/callsites/mod.rs"]
 mod callsite_support;
 use callsite_support as common;
 

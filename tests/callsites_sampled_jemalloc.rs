@@ -1,6 +1,7 @@
 //! Sampled mode over jemalloc: estimates of every site holding ≥ 10 % of ≥ 200 MB allocated
 //! are within ±10 % of the exact figures.
 
+#[path = "support/callsites/mod.rs"]
 mod callsite_support;
 use callsite_support as common;
 

@@ -1,6 +1,7 @@
 //! Sampled mode over the system allocator: estimates within ±10 % on a large workload, and
 //! the estimator is unbiased across seeds.
 
+#[path = "support/callsites/mod.rs"]
 mod callsite_support;
 use callsite_support as common;
 

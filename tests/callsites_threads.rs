@@ -1,6 +1,7 @@
 //! Several threads in exact mode, blocks freed on other threads than the ones that allocated
 //! them, threads exiting: every site's figures stay exact and add up to the totals.
 
+#[path = "support/callsites/mod.rs"]
 mod callsite_support;
 use callsite_support as common;
 

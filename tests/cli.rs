@@ -18,7 +18,7 @@ fn alloc_report() -> Command {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    golden::tests_path(&format!("fixtures/{name}"))
+    golden::tests_path(&format!("data/report_golden/profiles/{name}"))
 }
 
 fn stdout(o: &Output) -> String {
@@ -165,7 +165,10 @@ fn summary_text_matches_golden_and_json_carries_the_profiles_figures() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
-        golden::check(&format!("golden/{stem}.summary.txt"), &out.stdout);
+        golden::check(
+            &format!("data/report_golden/{stem}.summary.txt"),
+            &out.stdout,
+        );
 
         let out = alloc_report()
             .args(["summary", "--json", "--top", "3", "--all-frames"])
@@ -310,7 +313,7 @@ fn export_folded_matches_golden_and_the_flamegraph_input() {
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         golden::check(
-            &format!("golden/kvstore-after.{metric}.folded"),
+            &format!("data/report_golden/kvstore-after.{metric}.folded"),
             &out.stdout,
         );
     }
@@ -321,7 +324,10 @@ fn export_folded_matches_golden_and_the_flamegraph_input() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    golden::check("golden/kvstore-before.trimmed.bytes.folded", &out.stdout);
+    golden::check(
+        "data/report_golden/kvstore-before.trimmed.bytes.folded",
+        &out.stdout,
+    );
     let out = alloc_report()
         .args(["export", "--format", "folded", "--all-frames"])
         .arg(fixture("kvstore-before.json"))

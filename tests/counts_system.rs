@@ -3,6 +3,7 @@
 //! allocator, each its own process with its own `#[global_allocator]`.
 
 #[macro_use]
+#[path = "support/patterns.rs"]
 mod common;
 
 exact_count_tests!(std::alloc::System, std::alloc::System, System);

@@ -9,7 +9,7 @@
 static ALLOC: allocscope::Profiler<std::alloc::System> =
     allocscope::Profiler::new(std::alloc::System);
 
-#[path = "oracle/workload.rs"]
+#[path = "support/oracle_workload.rs"]
 mod workload;
 
 use std::path::Path;
@@ -47,7 +47,7 @@ fn totals_equal_dhat_block_for_block() {
     let dir = tempfile::tempdir().unwrap();
     let program = dir.path().join("plain_workload");
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/plain_main.rs");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dhat_oracle/plain_main.rs");
     // Same optimisation level as this test binary, so both run the same allocation calls.
     let opt = if cfg!(debug_assertions) { "0" } else { "3" };
     let built = Command::new(rustc)

@@ -1,9 +1,9 @@
-//! allocscope in other programs' dependency trees: each crate under `tests/fixtures-crates/`
+//! allocscope in other programs' dependency trees: each crate under `tests/data/fixture_crates/`
 //! has its own manifest and allocator (tikv-jemallocator 0.5, 0.6, 0.7, the old jemallocator
 //! 0.5, mimalloc, or the system allocator) and depends on allocscope by path, as a user's
 //! program would. Each is built (debug, one shared `target/fixtures` so builds are reused),
 //! run, and its output checked against the hand-computed workload in
-//! `tests/fixtures-crates/common/workload.rs`: 200 000 boxes of 100 bytes, every other one
+//! `tests/data/fixture_crates/common/workload.rs`: 200 000 boxes of 100 bytes, every other one
 //! freed. The first build compiles four jemallocs from C: minutes, once.
 
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ const N: i64 = 200_000;
 const CLASS: i64 = 112;
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-crates")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fixture_crates")
 }
 
 fn target_dir() -> PathBuf {

@@ -1,7 +1,7 @@
 //! Hostile input: a mutation fuzzer over the profile reader and everything `alloc-report`'s
 //! subcommands do with what it reads (summary, flamegraph, diff, export, html, compare), plus
 //! a smaller run through the real binary. Inputs are the saved real profiles
-//! (`tests/fixtures/*.json`), mutated as bytes (truncation, byte flips, splices, invalid
+//! (`tests/data/report_golden/profiles/*.json`), mutated as bytes (truncation, byte flips, splices, invalid
 //! UTF-8, extreme numbers, wrong types, deep nesting) and as JSON trees (a field set to an
 //! extreme number, a huge or odd string, an emptied or multiplied array, a removed or unknown
 //! key, a wrong type), so that many mutants still parse and reach the report code.
@@ -33,7 +33,8 @@ static ALLOC: allocscope::Profiler<std::alloc::System> =
     allocscope::Profiler::new(std::alloc::System);
 
 fn fixtures() -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report_golden/profiles");
     let mut v: Vec<Vec<u8>> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())

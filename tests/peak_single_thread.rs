@@ -5,6 +5,7 @@
 static ALLOC: allocscope::Profiler<std::alloc::System> =
     allocscope::Profiler::new(std::alloc::System);
 
+#[path = "support/patterns.rs"]
 mod common;
 
 fn main() {

@@ -5,6 +5,7 @@
 static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =
     allocscope::Profiler::new(allocscope::Jemalloc);
 
+#[path = "support/patterns.rs"]
 mod common;
 
 #[test]

@@ -15,9 +15,15 @@ fn saved_fixtures_match_the_generator() {
     for (name, profile) in fixtures::saved_fixtures() {
         let mut json = serde_json::to_string_pretty(&profile).unwrap();
         json.push('\n');
-        golden::check(&format!("fixtures/{name}"), json.as_bytes());
+        golden::check(
+            &format!("data/report_golden/profiles/{name}"),
+            json.as_bytes(),
+        );
         // And the file reads back through the same path the CLI uses.
-        let read = Profile::read(golden::tests_path(&format!("fixtures/{name}"))).unwrap();
+        let read = Profile::read(golden::tests_path(&format!(
+            "data/report_golden/profiles/{name}"
+        )))
+        .unwrap();
         assert_eq!(read, profile, "{name}");
     }
 }
@@ -34,7 +40,7 @@ fn folded_stacks() {
             let folded = FoldedStacks::from_profile(&profile, metric);
             let stem = name.trim_end_matches(".json");
             golden::check(
-                &format!("golden/{stem}.{metric}.folded"),
+                &format!("data/report_golden/{stem}.{metric}.folded"),
                 folded.to_text().as_bytes(),
             );
         }
@@ -58,7 +64,7 @@ fn trimmed_folded_stacks() {
         );
         let stem = name.trim_end_matches(".json");
         golden::check(
-            &format!("golden/{stem}.trimmed.bytes.folded"),
+            &format!("data/report_golden/{stem}.trimmed.bytes.folded"),
             text.as_bytes(),
         );
     }
@@ -71,9 +77,9 @@ fn summary_text_and_json() {
         let summary = Summary::new(&profile, 5);
         let mut text = Vec::new();
         summary.write_text(&mut text).unwrap();
-        golden::check(&format!("golden/{stem}.summary.txt"), &text);
+        golden::check(&format!("data/report_golden/{stem}.summary.txt"), &text);
         golden::check(
-            &format!("golden/{stem}.summary.json"),
+            &format!("data/report_golden/{stem}.summary.json"),
             summary.to_json().as_bytes(),
         );
     }

@@ -1,5 +1,5 @@
 //! Symbolization away from the profiled process (issue 10): a user's program built the way
-//! users build it (tests/namecheck: release, `debug = "line-tables-only"`, no forced frame
+//! users build it (tests/data/symbolize/namecheck: release, `debug = "line-tables-only"`, no forced frame
 //! pointers, calls a dependency) writes raw addresses; `alloc-report` names them with full
 //! paths, finds a moved binary with `--binary`, refuses another build, and reads a stripped
 //! binary's separate debug file (binutils' objcopy).
@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 const REPORT: &str = env!("CARGO_BIN_EXE_alloc-report");
 
 fn manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/namecheck/Cargo.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/symbolize/namecheck/Cargo.toml")
 }
 
 /// Builds the fixture (release) and copies the binary to `to`.
@@ -28,7 +28,10 @@ fn build_fixture(variant: bool, to: &Path) {
         c.args(["--features", "variant"]);
     }
     let st = c.status().expect("run cargo");
-    assert!(st.success(), "building tests/namecheck failed");
+    assert!(
+        st.success(),
+        "building tests/data/symbolize/namecheck failed"
+    );
     std::fs::copy(target.join("release/namecheck"), to).expect("copy binary");
 }
 

@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn folds_root_first_merges_equal_names_and_skips_zeros() {
-        let json = include_str!("../../tests/fixtures/kvstore-before.json");
+        let json = include_str!("../../tests/data/report_golden/profiles/kvstore-before.json");
         let mut profile = Profile::from_slice(json.as_bytes(), "fixture").unwrap();
         profile.sites = vec![
             // Same names, different addresses (two builds' worth): one stack.

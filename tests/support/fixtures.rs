@@ -3,7 +3,7 @@
 //! trip up report tools (`<`, `>`, `::`, `[u8; 8]`, a mangled symbol, a hash suffix, an
 //! inlined frame), several size classes, a gap and a timeline.
 //!
-//! `tests/fixtures/*.json` are these profiles saved (`BLESS=1 cargo test --test
+//! `tests/data/report_golden/profiles/*.json` are these profiles saved (`BLESS=1 cargo test --test
 //! report_golden` rewrites them; a test checks they still match).
 #![allow(dead_code)]
 
@@ -13,7 +13,7 @@ use allocscope::profile::{
 };
 use allocscope::{GapBreakdown, SizeClassCounts};
 
-/// jemalloc's size class of a request (4 KiB pages; see NOTES.md §1).
+/// jemalloc's size class of a request (4 KiB pages; see docs/jemalloc.md, "Size classes").
 pub fn size_class(size: u64) -> u64 {
     const SMALL: [u64; 9] = [8, 16, 32, 48, 64, 80, 96, 112, 128];
     if let Some(&c) = SMALL.iter().find(|&&c| size <= c) {
@@ -416,7 +416,7 @@ pub fn kvstore_exact_system() -> Profile {
     build_profile("kvstore", "system", 1, &kvstore_sites(false), false)
 }
 
-/// The fixtures saved under `tests/fixtures/`, by file name.
+/// The fixtures saved under `tests/data/report_golden/profiles/`, by file name.
 pub fn saved_fixtures() -> Vec<(&'static str, Profile)> {
     vec![
         ("kvstore-before.json", kvstore_before()),
@@ -517,4 +517,70 @@ pub fn large(n: usize) -> Profile {
         .collect();
     profile.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
     profile
+}
+
+/// `n` distinct stacks 6 to 25 frames deep over a pool of 3,000 function names, sharing their
+/// callers near the root: a wide and deep call tree for the flamegraph (the HTML report's
+/// 100k-stack test). Sites by bytes, descending.
+pub fn large_tree(n: usize) -> Profile {
+    // xorshift64*, seeded: the same `n` gives the same profile.
+    let mut state = 42u64;
+    let mut below = move |n: u64| {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    };
+    let frame = |function: &str, file: &str, line: u32, addr: u64| Frame {
+        function: function.to_string(),
+        file: Some(file.to_string()),
+        line: Some(line),
+        addr,
+        inlined: false,
+    };
+    let pool: Vec<String> = (0..3000)
+        .map(|i| format!("crate{}::module{}::Type<T>::function_{i}", i % 17, i % 113))
+        .collect();
+    let mut p = build_profile("large", "jemalloc", 512 * 1024, &[], true);
+    p.sites = (0..n)
+        .map(|i| {
+            let depth = 6 + below(20) as usize;
+            // Shared callers near the root, then the index in base 3000 makes the stack distinct.
+            let mut outer_first: Vec<Frame> = (0..depth)
+                .map(|d| {
+                    let f = if d < 3 {
+                        d * 7 + (below(3) as usize)
+                    } else {
+                        below(3000) as usize
+                    };
+                    frame(&pool[f], "src/lib.rs", 10 + d as u32, 0x1000 + f as u64)
+                })
+                .collect();
+            outer_first.push(frame(&pool[i % 3000], "src/leaf.rs", 1, 0x9000));
+            outer_first.push(frame(&pool[(i / 3000) % 3000], "src/leaf.rs", 2, 0x9001));
+            let allocs = 1 + below(10_000);
+            let bytes = allocs * (8 + below(4000));
+            CallSite {
+                stack: Vec::new(),
+                frames: outer_first.into_iter().rev().collect(),
+                allocs,
+                bytes,
+                live_blocks: allocs / 10,
+                live_bytes: bytes / 10,
+                peak_bytes: bytes / 4,
+                slack_bytes: allocs * 7,
+                samples: 1 + below(20),
+                size_classes: vec![SiteSizeClass { size: 4096, allocs }],
+                lifetimes: Lifetimes {
+                    freed: allocs - allocs / 10,
+                    under_1us: 0,
+                    under_1ms: (allocs - allocs / 10) / 2,
+                    under_1s: allocs - allocs / 10,
+                    median_ns: Some(1_000),
+                },
+            }
+        })
+        .collect();
+    p.sites.sort_by_key(|s| std::cmp::Reverse(s.bytes));
+    p
 }

@@ -1,5 +1,5 @@
 //! The oracle workload as a plain program: System allocator, no allocscope.
-#[path = "workload.rs"]
+#[path = "../../support/oracle_workload.rs"]
 mod workload;
 
 fn main() {
