@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// source, so that moving the code keeps the tests right).
 fn line_of(marker: &str) -> u32 {
     let tag = format!("// @{marker}");
-    let i = include_str!("mod.rs")
+    let i = include_str!("budget.rs")
         .lines()
         .position(|l| l.trim_end().ends_with(&tag))
         .unwrap_or_else(|| panic!("no line tagged {tag}"));
@@ -79,7 +79,7 @@ fn a_failing_budget_names_the_function_and_line() {
         msg.contains("6 allocations (6 allocs + 0 reallocs, 80 B)"),
         "{msg}"
     );
-    let file = "budget_common/mod.rs";
+    let file = "support/budget.rs";
     // The site of the boxes: 5 allocations, 40 bytes, at boxed_values, its line; the
     // Vec's: 1 allocation, 40 bytes, at its own line.
     let first_frame = |header: &str| {
@@ -125,7 +125,7 @@ fn a_leak_is_found() {
     assert!(msg.contains("3 allocations, 96 B:"), "{msg}");
     assert!(
         msg.contains("::leak_some (")
-            && msg.contains(&format!("budget_common/mod.rs:{})", line_of("leak-site"))),
+            && msg.contains(&format!("support/budget.rs:{})", line_of("leak-site"))),
         "{msg}"
     );
     // Only the leaked ones: what the closure freed is not listed.
