@@ -127,7 +127,7 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     RECORDED.fetch_add(1, Relaxed);
     // Before the block is in the table and before its pointer reaches the program: a free of
     // it can only find its bucket non-zero.
-    filter_bucket(p).fetch_add(1, Relaxed);
+    filter_add(p);
     let size = layout.size();
     let r = config::sample_bytes();
     let mut buf = [MaybeUninit::<usize>::uninit(); stack::MAX_RAW_FRAMES];
@@ -139,7 +139,19 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     let site_no = site_of(frames);
     let (w_count, w_bytes) = sampler::weights(size, r);
     if let Some(s) = site_no.and_then(site_table::site) {
-        let usable = usable_size(size, layout.align());
+        // Small requests: class and usable size from the lookup table (blocks fill their
+        // class); others computed.
+        let (class, usable) = match crate::size_class::small_class_of_request(size, layout.align())
+        {
+            Some(i) => (
+                i,
+                SizeClass::from_index(i).map_or(size as u64, SizeClass::size) as usize,
+            ),
+            None => {
+                let u = usable_size(size, layout.align());
+                (SizeClass::of_usable(u).index(), u)
+            }
+        };
         let slack = ((usable.saturating_sub(size)) as u128 * u128::from(w_count)
             / u128::from(COUNT_ONE)) as u64;
         s.samples.fetch_add(1, Relaxed);
@@ -150,7 +162,7 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
         }
         s.live_count.fetch_add(w_count, Relaxed);
         s.live_bytes.fetch_add(w_bytes, Relaxed);
-        if let Some(c) = s.classes.get(SizeClass::of_usable(usable).index()) {
+        if let Some(c) = s.classes.get(class) {
             c.fetch_add(w_count, Relaxed);
         }
     }
@@ -197,10 +209,35 @@ pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
 }
 
 /// True when a free of `ptr` must look in the live table ([`take_live`] may return a
-/// layout); false proves the block was not sampled. Two loads, no call.
+/// layout); false proves the block was not sampled. Two loads, no call. Once the mask is 0
+/// (exact mode) every free looks, and the filter is neither read nor kept (see
+/// [`filter_add`]).
 #[inline(always)]
 pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
-    (ptr as usize) & FREE_MASK.load(Relaxed) == 0 && filter_bucket(ptr as usize).load(Relaxed) != 0
+    let mask = FREE_MASK.load(Relaxed);
+    (ptr as usize) & mask == 0 && (mask == 0 || filter_bucket(ptr as usize).load(Relaxed) != 0)
+}
+
+/// Counts a block about to be recorded in [`LIVE_FILTER`], unless [`FREE_MASK`] is already 0:
+/// then every free looks in the table and the filter is never read again (the mask is only
+/// ever lowered), so the shared atomic add — a cache line two threads fight over when one
+/// frees what the other allocated — is skipped. [`filter_sub`] mirrors the rule: it
+/// subtracts only while the mask is non-zero, which (by coherence: the mask only goes down,
+/// and the record happens before the free) means this add happened. A bucket left counting
+/// a block recorded before the mask reached 0 is harmless, since nothing reads it any more.
+#[inline(always)]
+fn filter_add(p: usize) {
+    if FREE_MASK.load(Relaxed) != 0 {
+        filter_bucket(p).fetch_add(1, Relaxed);
+    }
+}
+
+/// Uncounts a block taken out of the table (see [`filter_add`]).
+#[inline(always)]
+fn filter_sub(p: usize) {
+    if FREE_MASK.load(Relaxed) != 0 {
+        filter_bucket(p).fetch_sub(1, Relaxed);
+    }
 }
 
 /// If `ptr` is a sampled block, forgets it without charging anything to its site (a realloc
@@ -219,7 +256,7 @@ fn remove_live_slow(ptr: *mut u8) -> Option<Entry> {
     #[cfg(debug_assertions)]
     SLOW_FREE_PROBES.fetch_add(1, Relaxed);
     let e = live_table::remove(ptr as usize)?;
-    filter_bucket(ptr as usize).fetch_sub(1, Relaxed);
+    filter_sub(ptr as usize);
     Some(e)
 }
 
@@ -228,7 +265,7 @@ fn remove_live_slow(ptr: *mut u8) -> Option<Entry> {
 #[cold]
 pub(crate) fn restore_live(e: Entry) {
     // Counted in the filter before it is in the table, as `record_alloc` does.
-    filter_bucket(e.ptr).fetch_add(1, Relaxed);
+    filter_add(e.ptr);
     live_table::insert(e);
 }
 

@@ -25,6 +25,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 pub(crate) const SHARDS: usize = 64;
 const INITIAL_CAP: usize = 64;
 const SPILL: usize = 1024;
+/// Tables from this size on are mapped in whole huge pages and ask for transparent huge
+/// pages (see [`Table::grow`]).
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Bytes mapped for a table of `cap` entries: whole huge pages from [`HUGE_PAGE`] on, so the
+/// kernel can place the mapping on huge-page boundaries and back all of it with huge pages.
+#[inline]
+fn map_len(cap: usize) -> usize {
+    let bytes = cap * core::mem::size_of::<Entry>();
+    if bytes >= HUGE_PAGE {
+        bytes.next_multiple_of(HUGE_PAGE)
+    } else {
+        bytes
+    }
+}
 
 /// One live sampled block.
 #[derive(Clone, Copy)]
@@ -57,6 +72,9 @@ impl Entry {
     };
 }
 
+/// Aligned to a cache line: two threads working on neighbouring shards do not fight over
+/// one line (`Table` and its lock fit in 64 bytes).
+#[repr(align(64))]
 struct Shard {
     lock: AtomicBool,
     inner: UnsafeCell<Table>,
@@ -89,9 +107,17 @@ static SPILL_KEYS: [AtomicUsize; SPILL] = [const { AtomicUsize::new(0) }; SPILL]
 static SPILL_ALIGN: [AtomicU64; SPILL] = [const { AtomicU64::new(0) }; SPILL];
 static SPILL_USED: AtomicUsize = AtomicUsize::new(0);
 
+/// Blocks are hashed by granule of `2^GRANULE_LG` bytes: a granule picks the shard and a
+/// random base slot, and its blocks sit at `base + offset / 16`. Blocks allocated one after
+/// the other (neighbours in an allocator's slab) thus land in neighbouring slots — often the
+/// same cache line — instead of one random line (a cache miss, in a big table) each, while
+/// a granule's window of `2^(GRANULE_LG - 4)` slots keeps probe runs short.
+const GRANULE_LG: u32 = 8;
+
+/// Hash of the granule holding `p`.
 #[inline(always)]
 fn mix(p: usize) -> u64 {
-    ((p as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    ((p as u64) >> GRANULE_LG).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 #[inline(always)]
@@ -101,9 +127,11 @@ fn shard_of(h: u64) -> &'static Shard {
     &TABLES[i % SHARDS]
 }
 
+/// Home slot of block `p`, whose granule hashes to `h`, in a table of `cap` slots.
 #[inline(always)]
-fn home(h: u64, cap: usize) -> usize {
-    (h as usize).rotate_right(20) & (cap - 1)
+fn home(h: u64, p: usize, cap: usize) -> usize {
+    let within = (p >> 4) & ((1 << (GRANULE_LG - 4)) - 1);
+    (h as usize).rotate_right(20).wrapping_add(within) & (cap - 1)
 }
 
 thread_local! {
@@ -155,7 +183,7 @@ impl Table {
         } else {
             self.cap * 2
         };
-        let bytes = new_cap * core::mem::size_of::<Entry>();
+        let bytes = map_len(new_cap);
         // SAFETY: anonymous private mapping; checked below. Zeroed memory is all-empty
         // entries (`ptr == 0`).
         let p = unsafe {
@@ -172,6 +200,14 @@ impl Table {
             self.stuck = true;
             return false;
         }
+        if bytes >= HUGE_PAGE {
+            // A big table is probed at random addresses: on 4 KiB pages nearly every probe
+            // also misses the TLB. Transparent huge pages (where enabled, even in `madvise`
+            // mode) make those misses rare; a table this size is dense enough that the
+            // 2 MiB rounding costs little resident memory. Advice only: failure is ignored.
+            // SAFETY: `p .. p + bytes` is the mapping just made; madvise only advises.
+            unsafe { libc::madvise(p, bytes, libc::MADV_HUGEPAGE) };
+        }
         let mut new = Table {
             slots: p.cast(),
             cap: new_cap,
@@ -187,7 +223,7 @@ impl Table {
         if self.cap > 0 {
             // SAFETY: the old mapping is ours, of exactly this size, and nothing refers to
             // it any more (the lock is held and all entries were copied).
-            unsafe { libc::munmap(self.slots.cast(), self.cap * core::mem::size_of::<Entry>()) };
+            unsafe { libc::munmap(self.slots.cast(), map_len(self.cap)) };
         }
         *self = new;
         true
@@ -196,7 +232,7 @@ impl Table {
     /// Inserts (or overwrites) without growing; the table must have a free slot.
     fn put(&mut self, e: Entry) {
         let h = mix(e.ptr);
-        let mut i = home(h, self.cap);
+        let mut i = home(h, e.ptr, self.cap);
         loop {
             let cur = self.slot(i).ptr;
             if cur == 0 || cur == e.ptr {
@@ -226,7 +262,7 @@ impl Table {
             return None;
         }
         let mask = self.cap - 1;
-        let mut i = home(mix(p), self.cap);
+        let mut i = home(mix(p), p, self.cap);
         loop {
             let s = *self.slot(i);
             if s.ptr == 0 {
@@ -247,7 +283,7 @@ impl Table {
             if e.ptr == 0 {
                 break;
             }
-            let k = home(mix(e.ptr), self.cap);
+            let k = home(mix(e.ptr), e.ptr, self.cap);
             // Move `e` into the hole unless its home lies cyclically in (hole, j].
             let stays = if hole <= j {
                 hole < k && k <= j
@@ -330,10 +366,7 @@ pub(crate) fn resident_bytes() -> u64 {
             if t.slots.is_null() {
                 0
             } else {
-                crate::own_memory::resident_in(
-                    t.slots as usize,
-                    t.cap * core::mem::size_of::<Entry>(),
-                )
+                crate::own_memory::resident_in(t.slots as usize, map_len(t.cap))
             }
         })
         .unwrap_or(0);

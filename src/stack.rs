@@ -86,19 +86,25 @@ fn current_frame_pointer() -> usize {
 fn capture_fp(buf: &mut [MaybeUninit<usize>]) -> usize {
     let marker = 0u8;
     let low = &marker as *const u8 as usize;
-    let high = stack_top();
-    if high <= low {
+    let word = core::mem::size_of::<usize>();
+    // The highest frame pointer whose two words (saved frame pointer, return address) lie
+    // below the stack's top.
+    let Some(last) = stack_top().checked_sub(2 * word) else {
+        return 0;
+    };
+    let mut fp = current_frame_pointer();
+    // Frame pointers only grow along the chain (checked below), so `low` is checked once.
+    if fp < low {
         return 0;
     }
-    let word = core::mem::size_of::<usize>();
-    let mut fp = current_frame_pointer();
     let mut n = 0;
-    while n < buf.len() {
-        if fp < low || fp % word != 0 || fp.checked_add(2 * word).is_none_or(|end| end > high) {
+    for slot in buf.iter_mut() {
+        if fp > last || fp % word != 0 {
             break;
         }
-        // SAFETY: `fp .. fp + 2 words` lies inside this thread's stack between the current
-        // stack pointer and the stack's top, which is mapped and readable.
+        // SAFETY: `low <= fp <= last`: `fp .. fp + 2 words` lies inside this thread's stack
+        // between the current stack pointer and the stack's top, which is mapped and
+        // readable (`fp` only grows from a value at or above `low`).
         let (next, ret) = unsafe {
             let p = fp as *const usize;
             (p.read(), p.add(1).read())
@@ -106,10 +112,8 @@ fn capture_fp(buf: &mut [MaybeUninit<usize>]) -> usize {
         if ret == 0 {
             break;
         }
-        if let Some(slot) = buf.get_mut(n) {
-            slot.write(ret);
-            n += 1;
-        }
+        slot.write(ret);
+        n += 1;
         if next <= fp {
             break;
         }
