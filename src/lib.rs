@@ -184,52 +184,36 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-mod allocator_config;
-#[cfg(all(feature = "serde", target_os = "linux"))]
-mod autostart;
-mod callsites;
-mod clock;
-mod config;
-#[cfg(feature = "serde")]
-pub mod convergence;
-mod counters;
-mod exit_hook;
-mod forked;
-pub mod gap;
-pub mod gap_mimalloc;
-pub mod gap_term;
-pub mod jemalloc_stats;
-mod large_blocks;
-mod live_table;
-mod measure;
-pub mod mimalloc_stats;
-mod own_memory;
-mod peak;
-pub mod procfs;
-#[cfg(feature = "serde")]
-pub mod profile;
-#[cfg(feature = "serde")]
-mod profile_writer;
-pub mod profiler;
-pub mod purge;
-pub mod reentrancy;
+mod analysis;
+mod hook;
+mod model;
+mod observe;
 #[cfg(feature = "cli")]
 pub mod report;
-mod reporter;
-mod sampler;
-mod site_table;
-pub mod size_class;
-pub mod snapshot;
-mod stack;
-pub mod stats_logger;
+mod runtime;
+
 #[cfg(feature = "serde")]
-mod symbolize;
+pub use analysis::{convergence, trim};
+pub use hook::{guard as reentrancy, profiler};
 #[cfg(feature = "serde")]
-pub mod timeline;
+pub use model::profile;
+pub use model::{gap_term, size_class};
 #[cfg(feature = "serde")]
-pub mod trim;
+pub use observe::timeline;
+pub use observe::{
+    gap, gap_mimalloc, jemalloc_stats, mimalloc_stats, procfs, purge, snapshot, stats_logger,
+};
+
+use hook::{
+    clock, counters, large_blocks, live_table, own_memory, peak, sampler, site_table,
+    sites as callsites, unwind as stack,
+};
 #[cfg(feature = "serde")]
-mod units;
+use model::units;
+use observe::{allocator_config, background as reporter, forked, measure};
+#[cfg(feature = "serde")]
+use observe::{profile_writer, symbolize};
+use runtime::{config, exit_hook};
 
 pub use allocator_config::allocator_config;
 #[doc(hidden)]

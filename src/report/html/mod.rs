@@ -26,9 +26,9 @@ use crate::gap::GapBreakdown;
 use crate::profile::{Profile, ProfileMeta, TimelinePoint, Totals};
 use crate::snapshot::SizeClassCounts;
 
-const INDEX_HTML: &str = include_str!("../../viewer/index.html");
-const STYLE_CSS: &str = include_str!("../../viewer/style.css");
-const APP_JS: &str = include_str!("../../viewer/app.js");
+const INDEX_HTML: &str = include_str!("../../../viewer/index.html");
+const STYLE_CSS: &str = include_str!("../../../viewer/style.css");
+const APP_JS: &str = include_str!("../../../viewer/app.js");
 
 /// The tags of `viewer/index.html` that [`render`] replaces by the inlined sources and data.
 /// Opened as is (during development), the page loads the sources beside it and shows that no
