@@ -204,37 +204,25 @@ pub use observe::{
     gap, gap_mimalloc, jemalloc_stats, mimalloc_stats, procfs, purge, snapshot, stats_logger,
 };
 
-use hook::{
-    clock, counters, large_blocks, live_table, own_memory, peak, sampler, site_table,
-    sites as callsites, unwind as stack,
-};
-#[cfg(feature = "serde")]
-use model::units;
-use observe::{allocator_config, background as reporter, forked, measure};
-#[cfg(feature = "serde")]
-use observe::{profile_writer, symbolize};
-use runtime::{config, exit_hook};
-
-pub use allocator_config::allocator_config;
+pub use hook::counters::PEAK_SLACK_PER_THREAD;
+pub use hook::guard::{mark_thread_internal, untracked};
+pub use hook::own_memory::{own_memory, OwnMemory};
+pub use hook::profiler::{installed_allocator, is_installed, AllocatorKind, Profiler};
+pub use hook::settings::{Unwinder, DEFAULT_MAX_DEPTH, DEFAULT_SAMPLE_BYTES, MAX_DEPTH_LIMIT};
 #[doc(hidden)]
-pub use callsites::debug_probe_counts;
-pub use config::{
-    settings, Config, Settings, Unwinder, DEFAULT_MAX_DEPTH, DEFAULT_SAMPLE_BYTES, MAX_DEPTH_LIMIT,
-};
-pub use counters::PEAK_SLACK_PER_THREAD;
-pub use gap::{GapBreakdown, GapReport, PartialGap};
-pub use gap_mimalloc::MimallocGap;
-pub use gap_term::GapTerm;
-pub use measure::measure;
-pub use own_memory::{own_memory, OwnMemory};
+pub use hook::sites::debug_probe_counts;
+pub use model::gap_term::GapTerm;
+pub use model::size_class::SizeClass;
+pub use observe::allocator_config::allocator_config;
+pub use observe::gap::{GapBreakdown, GapReport, PartialGap};
+pub use observe::gap_mimalloc::MimallocGap;
+pub use observe::measure::measure;
 #[cfg(feature = "serde")]
-pub use profile_writer::{collect_profile, write_profile};
-pub use profiler::{installed_allocator, is_installed, AllocatorKind, Profiler};
-pub use purge::{purge, PurgeReport};
-pub use reentrancy::{mark_thread_internal, untracked};
-pub use size_class::SizeClass;
-pub use snapshot::{snapshot, Counts, SizeClassCounts, Snapshot};
-pub use stats_logger::{StatsLogger, StatsLoggerBuilder};
+pub use observe::profile_writer::{collect_profile, write_profile};
+pub use observe::purge::{purge, PurgeReport};
+pub use observe::snapshot::{snapshot, Counts, SizeClassCounts, Snapshot};
+pub use observe::stats_logger::{StatsLogger, StatsLoggerBuilder};
+pub use runtime::config::{settings, Config, Settings};
 
 /// jemalloc (tikv-jemallocator 0.7, with statistics), as a `GlobalAlloc` to wrap:
 /// `Profiler::new(allocscope::Jemalloc)` (feature `jemalloc`).

@@ -34,10 +34,10 @@ use std::fmt;
 #[cfg(feature = "serde")]
 use serde::Serialize;
 
-use crate::gap::GapBreakdown;
-use crate::gap_term::GapTerm;
-use crate::profile::TimelinePoint;
-use crate::units::{format_bytes, format_percent, format_seconds};
+use crate::model::gap_term::GapTerm;
+use crate::model::profile::TimelinePoint;
+use crate::model::units::{format_bytes, format_percent, format_seconds};
+use crate::observe::gap::GapBreakdown;
 
 /// How [`assess`] judges a timeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,7 +249,7 @@ pub fn assess(points: &[TimelinePoint], opts: &ConvergenceOptions) -> Convergenc
     c
 }
 
-/// [`assess`] over the points the timeline recorder ([`crate::timeline`]) holds so far: a
+/// [`assess`] over the points the timeline recorder ([`crate::observe::timeline`]) holds so far: a
 /// long-running service can log this after a burst to see whether its RSS came back down.
 ///
 /// ```no_run
@@ -264,7 +264,7 @@ pub fn assess(points: &[TimelinePoint], opts: &ConvergenceOptions) -> Convergenc
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn of_timeline(opts: &ConvergenceOptions) -> Convergence {
-    assess(&crate::timeline::points(), opts)
+    assess(&crate::observe::timeline::points(), opts)
 }
 
 impl Convergence {

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::profile::{CallSite, Frame, Profile};
+use crate::model::profile::{CallSite, Frame, Profile};
 
 /// A frame's function demangled (legacy `_ZN…E`, v0 `_R…`), without hash suffix.
 fn display_name(frame: &Frame) -> Cow<'_, str> {

@@ -1,4 +1,4 @@
-//! Exact counters, written by the hook and summed by [`crate::snapshot`].
+//! Exact counters, written by the hook and summed by [`crate::observe::snapshot`].
 //!
 //! Each thread owns a slot of a fixed, statically allocated table. Only the owning thread
 //! writes its slot, with plain relaxed load+store (no locked instruction, no shared cache line
@@ -16,10 +16,10 @@ use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 
-use crate::size_class::{
+use crate::model::size_class::{
     class_of_request, small_class_of_request, usable_size, SizeClass, NUM_CLASSES,
 };
-use crate::snapshot::{Counts, SizeClassCounts};
+use crate::observe::snapshot::{Counts, SizeClassCounts};
 
 /// How far the process-wide peak may miss the true one, per thread of a multi-threaded
 /// program: a thread's unpublished live-byte delta is at most this large. (In a program with a
@@ -164,7 +164,7 @@ fn own_slot() -> Option<&'static Slot> {
 #[cold]
 fn claim_slot() -> Option<&'static Slot> {
     // Registering the slot's releaser must not count anything it might allocate.
-    let _guard = crate::reentrancy::enter_hook();
+    let _guard = crate::hook::guard::enter_hook();
     for (i, slot) in SLOTS.iter().enumerate() {
         if !slot.claimed.load(Relaxed)
             && slot

@@ -104,7 +104,7 @@ fn remove(p: usize) {
 /// block that `mincore` says were never faulted in (or were released), capped at the block's
 /// size. Never allocates.
 pub(crate) fn untouched_bytes() -> u64 {
-    let page = crate::size_class::page_size() as u64;
+    let page = crate::model::size_class::page_size() as u64;
     let mut total = 0u64;
     for (slot, sz) in PTRS.iter().zip(SIZES.iter()) {
         let p = slot.load(Acquire);
@@ -115,7 +115,7 @@ pub(crate) fn untouched_bytes() -> u64 {
         if size == 0 {
             continue;
         }
-        let (resident, pages) = crate::own_memory::pages_in(p, size);
+        let (resident, pages) = crate::hook::own_memory::pages_in(p, size);
         total += ((pages - resident) * page).min(size as u64);
     }
     total
@@ -124,8 +124,8 @@ pub(crate) fn untouched_bytes() -> u64 {
 /// Resident bytes of this module's own tables.
 pub(crate) fn table_resident_bytes() -> u64 {
     let bytes = core::mem::size_of_val(&PTRS);
-    crate::own_memory::resident_in(PTRS.as_ptr() as usize, bytes)
-        + crate::own_memory::resident_in(SIZES.as_ptr() as usize, bytes)
+    crate::hook::own_memory::resident_in(PTRS.as_ptr() as usize, bytes)
+        + crate::hook::own_memory::resident_in(SIZES.as_ptr() as usize, bytes)
 }
 
 #[cfg(test)]

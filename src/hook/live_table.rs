@@ -330,7 +330,7 @@ pub(crate) fn resident_bytes() -> u64 {
             if t.slots.is_null() {
                 0
             } else {
-                crate::own_memory::resident_in(
+                crate::hook::own_memory::resident_in(
                     t.slots as usize,
                     t.cap * core::mem::size_of::<Entry>(),
                 )
@@ -339,11 +339,11 @@ pub(crate) fn resident_bytes() -> u64 {
         .unwrap_or(0);
     }
     total
-        + crate::own_memory::resident_in(
+        + crate::hook::own_memory::resident_in(
             SPILL_KEYS.as_ptr() as usize,
             core::mem::size_of_val(&SPILL_KEYS),
         )
-        + crate::own_memory::resident_in(
+        + crate::hook::own_memory::resident_in(
             SPILL_ALIGN.as_ptr() as usize,
             core::mem::size_of_val(&SPILL_ALIGN),
         )
@@ -386,7 +386,7 @@ extern "C" fn after_fork_parent() {
 
 extern "C" fn after_fork_child() {
     after_fork_parent();
-    crate::peak::after_fork();
+    crate::hook::peak::after_fork();
 }
 
 #[cfg(test)]

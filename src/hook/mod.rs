@@ -4,6 +4,7 @@
 
 pub(crate) mod clock;
 pub(crate) mod counters;
+pub(crate) mod forked;
 pub mod guard;
 pub(crate) mod large_blocks;
 pub(crate) mod live_table;
@@ -11,6 +12,7 @@ pub(crate) mod own_memory;
 pub(crate) mod peak;
 pub mod profiler;
 pub(crate) mod sampler;
+pub(crate) mod settings;
 pub(crate) mod site_table;
 pub(crate) mod sites;
 pub(crate) mod unwind;

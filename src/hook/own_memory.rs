@@ -23,7 +23,7 @@ static HEAP: AtomicI64 = AtomicI64::new(0);
 
 #[inline]
 fn usable(size: usize, align: usize) -> i64 {
-    crate::size_class::usable_size(size, align) as i64
+    crate::model::size_class::usable_size(size, align) as i64
 }
 
 /// An uncounted allocation of `size` bytes (alignment `align`) succeeded. Never allocates.
@@ -79,9 +79,9 @@ impl OwnMemory {
 pub fn own_memory() -> OwnMemory {
     OwnMemory {
         heap: HEAP.load(Relaxed).max(0) as u64,
-        live_table: crate::live_table::resident_bytes(),
-        site_table: crate::site_table::resident_bytes(),
-        other_tables: crate::large_blocks::table_resident_bytes(),
+        live_table: crate::hook::live_table::resident_bytes(),
+        site_table: crate::hook::site_table::resident_bytes(),
+        other_tables: crate::hook::large_blocks::table_resident_bytes(),
     }
 }
 
@@ -94,7 +94,7 @@ const MINCORE_CHUNK: usize = 4096;
 /// as resident although RSS does not count it (see `docs/gap.md`).
 pub(crate) fn resident_in(addr: usize, len: usize) -> u64 {
     let (resident_pages, _) = pages_in(addr, len);
-    resident_pages * crate::size_class::page_size() as u64
+    resident_pages * crate::model::size_class::page_size() as u64
 }
 
 /// (resident, total) pages overlapping `[addr, addr + len)`.
@@ -102,7 +102,7 @@ pub(crate) fn pages_in(addr: usize, len: usize) -> (u64, u64) {
     if len == 0 || addr == 0 {
         return (0, 0);
     }
-    let page = crate::size_class::page_size();
+    let page = crate::model::size_class::page_size();
     let start = addr & !(page - 1);
     let end = addr.saturating_add(len).saturating_add(page - 1) & !(page - 1);
     let total = ((end - start) / page) as u64;
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn mincore_sees_touched_pages_only() {
-        let page = crate::size_class::page_size();
+        let page = crate::model::size_class::page_size();
         let len = 64 * page;
         // SAFETY: anonymous private mapping, checked; unmapped at the end.
         let p = unsafe {

@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 
-use crate::site_table;
+use crate::hook::site_table;
 
 /// Smallest growth of the peak that triggers a new copy.
 pub(crate) const MIN_STEP: u64 = 16 * 1024;

@@ -7,8 +7,10 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
-use crate::jemalloc_stats::Mallctl;
-use crate::{callsites, counters, large_blocks, own_memory, reentrancy};
+use crate::hook::guard;
+use crate::hook::sites;
+use crate::hook::{counters, large_blocks, own_memory};
+use crate::observe::jemalloc_stats::Mallctl;
 
 /// A global allocator that counts and profiles every allocation of the program, forwarding
 /// each call to `inner` unchanged.
@@ -149,7 +151,7 @@ fn note_installed<A>(mallctl: Option<Mallctl>) {
             if let Some(f) = mallctl {
                 // SAFETY: `f` is the mallctl of the jemalloc this allocator allocates from,
                 // as `with_jemalloc_stats`'s caller states (or the bundled one, above).
-                unsafe { crate::jemalloc_stats::set_mallctl(f) };
+                unsafe { crate::observe::jemalloc_stats::set_mallctl(f) };
                 kind = AllocatorKind::Jemalloc;
             }
             let code = match kind {
@@ -176,11 +178,11 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::alloc`; `zeroed` selects `alloc_zeroed`.
     #[inline(always)]
     unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        if !reentrancy::may_count() {
+        if !guard::may_count() {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_untracked(layout, zeroed) };
         }
-        if callsites::sample_countdown_expired(layout.size()) {
+        if sites::sample_countdown_expired(layout.size()) {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_rare(layout, zeroed) };
         }
@@ -219,7 +221,7 @@ impl<A: GlobalAlloc> Profiler<A> {
     #[inline(never)]
     unsafe fn alloc_rare(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         note_installed::<A>(self.jemalloc_mallctl);
-        let Some(_guard) = reentrancy::enter_hook() else {
+        let Some(_guard) = guard::enter_hook() else {
             // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
             let ptr = unsafe { self.raw_alloc(layout, zeroed) };
             if !ptr.is_null() {
@@ -228,9 +230,9 @@ impl<A: GlobalAlloc> Profiler<A> {
             }
             return ptr;
         };
-        let sampled = callsites::sample_decide(layout.size());
+        let sampled = sites::sample_decide(layout.size());
         let used = if sampled {
-            callsites::layout_for_sampled(layout)
+            sites::layout_for_sampled(layout)
         } else {
             layout
         };
@@ -243,10 +245,10 @@ impl<A: GlobalAlloc> Profiler<A> {
             if sampled {
                 // SAFETY: `ptr` is the non-null result of allocating `used`, which is
                 // `layout_for_sampled(layout)`.
-                unsafe { callsites::record_alloc(ptr, layout, used) };
+                unsafe { sites::record_alloc(ptr, layout, used) };
             }
             if peak != 0 {
-                callsites::on_new_peak(peak);
+                sites::on_new_peak(peak);
             }
         }
         ptr
@@ -261,17 +263,17 @@ impl<A: GlobalAlloc> Profiler<A> {
     #[inline(never)]
     unsafe fn dealloc_rare(&self, ptr: *mut u8, layout: Layout) {
         large_blocks::on_free(ptr, layout.size());
-        if !reentrancy::may_count() {
+        if !guard::may_count() {
             own_memory::on_free(layout.size(), layout.align());
             // The untracked path. A block freed inside the hook or on an internal thread was
             // never sampled by it unless a sampled block crosses into such a scope; look it
             // up all the same so the right layout goes back to the inner allocator.
-            let used = callsites::take_live(ptr, layout).unwrap_or(layout);
+            let used = sites::take_live(ptr, layout).unwrap_or(layout);
             // SAFETY: `ptr` was allocated by `inner` with `used`.
             unsafe { self.inner.dealloc(ptr, used) };
             return;
         }
-        let used = callsites::take_live(ptr, layout).unwrap_or(layout);
+        let used = sites::take_live(ptr, layout).unwrap_or(layout);
         counters::on_free(layout.size(), layout.align());
         // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
         // block was sampled, else the caller's).
@@ -300,7 +302,7 @@ fn count_alloc_general(ptr: *mut u8, layout: Layout) {
     large_blocks::on_alloc(ptr, layout.size());
     let peak = counters::on_alloc(layout.size(), layout.align());
     if peak != 0 {
-        callsites::on_new_peak(peak);
+        sites::on_new_peak(peak);
     }
 }
 
@@ -326,8 +328,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
         // the program's own, of a block that was surely not sampled (so `layout` is what it
         // was allocated with), counted by `free_fast`. Nothing here allocates, so no
         // reentrancy guard is needed.
-        if reentrancy::may_count()
-            && !callsites::maybe_sampled(ptr)
+        if guard::may_count()
+            && !sites::maybe_sampled(ptr)
             && counters::free_fast(layout.size(), layout.align())
         {
             // SAFETY: `ptr` was allocated by `inner` with `layout` (not sampled).
@@ -339,19 +341,17 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let guard = reentrancy::enter_hook();
+        let guard = guard::enter_hook();
         // Taken out of the live table now (its layout decides how to realloc), but charged
         // to its site only once the realloc succeeded: a failed realloc leaves it untouched.
-        let old_entry = callsites::remove_live(ptr);
-        let old_used = old_entry
-            .as_ref()
-            .map(|e| callsites::real_layout(e, layout));
-        let sample_new = guard.is_some() && callsites::sample_alloc(new_size);
+        let old_entry = sites::remove_live(ptr);
+        let old_used = old_entry.as_ref().map(|e| sites::real_layout(e, layout));
+        let sample_new = guard.is_some() && sites::sample_alloc(new_size);
         // SAFETY: the caller guarantees `new_size`, rounded up to `layout.align()`, does not
         // overflow isize, so this layout is valid.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         let new_used = if sample_new {
-            callsites::layout_for_sampled(new_layout)
+            sites::layout_for_sampled(new_layout)
         } else {
             new_layout
         };
@@ -377,7 +377,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
         if new_ptr.is_null() {
             if let Some(e) = old_entry {
                 // The old block stays valid, with its sampled layout, at its site.
-                callsites::restore_live(e);
+                sites::restore_live(e);
             }
             return new_ptr;
         }
@@ -386,7 +386,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             own_memory::on_realloc(layout.size(), new_size, layout.align());
         }
         if let Some(e) = &old_entry {
-            callsites::charge_free(e);
+            sites::charge_free(e);
         }
         if guard.is_some() {
             let peak =
@@ -394,10 +394,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             if sample_new {
                 // SAFETY: `new_ptr` is a non-null block allocated with `new_used`, which is
                 // `layout_for_sampled(new_layout)`.
-                unsafe { callsites::record_alloc(new_ptr, new_layout, new_used) };
+                unsafe { sites::record_alloc(new_ptr, new_layout, new_used) };
             }
             if peak != 0 {
-                callsites::on_new_peak(peak);
+                sites::on_new_peak(peak);
             }
         }
         new_ptr

@@ -14,7 +14,7 @@
 
 use std::cell::Cell;
 
-use crate::config;
+use crate::hook::settings;
 
 /// Fixed-point scale of weighted allocation counts (16 fractional bits).
 pub(crate) const COUNT_ONE: u64 = 1 << 16;
@@ -48,7 +48,7 @@ pub(crate) fn countdown_expired(size: usize) -> bool {
         .try_with(|s| {
             let c = s.countdown.get().wrapping_sub(size as i64);
             s.countdown.set(c);
-            c <= 0 || s.epoch.get() != config::epoch()
+            c <= 0 || s.epoch.get() != settings::epoch()
         })
         .unwrap_or(false)
 }
@@ -61,11 +61,11 @@ pub(crate) fn decide(size: usize) -> bool {
 }
 
 fn slow(s: &ThreadSampler, size: usize) -> bool {
-    if !config::ensure_init() {
+    if !settings::ensure_init() {
         return false;
     }
-    let epoch = config::epoch();
-    let r = config::sample_bytes();
+    let epoch = settings::epoch();
+    let r = settings::sample_bytes();
     if r == 0 {
         s.countdown.set(i64::MAX);
         s.epoch.set(epoch);
@@ -80,7 +80,7 @@ fn slow(s: &ThreadSampler, size: usize) -> bool {
         // First allocation of this thread, or the settings changed: draw afresh and count
         // this allocation against the new countdown (the process is memoryless).
         s.epoch.set(epoch);
-        if s.rng.get() == 0 || config::seed().is_some() {
+        if s.rng.get() == 0 || settings::seed().is_some() {
             // Unseeded thread, or a configured seed (re-applied settings restart the
             // stream, so runs are reproducible).
             s.rng.set(seed_for_thread());
@@ -129,13 +129,13 @@ fn seed_for_thread() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     static ORDINAL: AtomicU64 = AtomicU64::new(0);
     let n = ORDINAL.fetch_add(1, Relaxed);
-    let base = match config::seed() {
+    let base = match settings::seed() {
         Some(seed) => seed,
         None => {
             let addr = SAMPLER
                 .try_with(|s| s as *const ThreadSampler as u64)
                 .unwrap_or(0);
-            crate::clock::now_ns() ^ addr.rotate_left(32)
+            crate::hook::clock::now_ns() ^ addr.rotate_left(32)
         }
     };
     let z = splitmix(base ^ splitmix(n.wrapping_add(1)));

@@ -14,8 +14,8 @@
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
-use crate::size_class::NUM_CLASSES;
-use crate::stack::MAX_RAW_FRAMES;
+use crate::hook::unwind::MAX_RAW_FRAMES;
+use crate::model::size_class::NUM_CLASSES;
 
 /// Most distinct sites recorded (site 0 is the overflow site).
 pub(crate) const MAX_SITES: usize = 1 << 16;
@@ -29,7 +29,7 @@ pub(crate) const OVERFLOW_SITE: u32 = 0;
 /// Lifetime histogram: 4 buckets per octave of nanoseconds, up to 2^42 ns (~73 min).
 pub(crate) const LIFETIME_BUCKETS: usize = 4 * 41 + 4;
 
-/// One call site's figures. Counts are in [`crate::sampler::COUNT_ONE`] fixed point; bytes
+/// One call site's figures. Counts are in [`crate::hook::sampler::COUNT_ONE`] fixed point; bytes
 /// plain. `live_*` are wrapping sums of additions and subtractions (read as signed).
 pub(crate) struct Site {
     pub hash: AtomicU64,
@@ -191,11 +191,17 @@ pub(crate) fn resident_bytes() -> u64 {
         .iter()
         .map(|c| c.load(Acquire))
         .filter(|c| !c.is_null())
-        .map(|c| crate::own_memory::resident_in(c as usize, chunk_bytes))
+        .map(|c| crate::hook::own_memory::resident_in(c as usize, chunk_bytes))
         .sum();
     chunks
-        + crate::own_memory::resident_in(INDEX.as_ptr() as usize, core::mem::size_of_val(&INDEX))
-        + crate::own_memory::resident_in(CHUNKS.as_ptr() as usize, core::mem::size_of_val(&CHUNKS))
+        + crate::hook::own_memory::resident_in(
+            INDEX.as_ptr() as usize,
+            core::mem::size_of_val(&INDEX),
+        )
+        + crate::hook::own_memory::resident_in(
+            CHUNKS.as_ptr() as usize,
+            core::mem::size_of_val(&CHUNKS),
+        )
 }
 
 /// Lifetime histogram bucket of `ns` nanoseconds.

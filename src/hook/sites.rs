@@ -1,6 +1,6 @@
 //! Call sites: the facade the hook calls for sampled allocations and for frees.
 //!
-//! - [`sample_alloc`] asks the [`crate::sampler`] whether an allocation is sampled.
+//! - [`sample_alloc`] asks the [`crate::hook::sampler`] whether an allocation is sampled.
 //! - A sampled block is allocated with [`layout_for_sampled`]: page-aligned in sampled mode,
 //!   so that [`take_live`] can skip the live-table lookup for every free whose pointer is not
 //!   page-aligned (jemalloc's trick). Exact mode keeps layouts unchanged and probes the table
@@ -10,11 +10,11 @@
 //!   every iteration of a tight alloc/free loop, so such a loop's frees would all look in the
 //!   table. A counting filter of the live sampled addresses ([`LIVE_FILTER`]) answers "surely
 //!   not sampled" for those with one load (see `docs/callsites.md`, "Recognising frees").
-//! - [`record_alloc`] captures the stack ([`crate::stack`]), finds its site
-//!   ([`crate::site_table`]), adds the sample's weights to the site and remembers the block in
-//!   the [`crate::live_table`].
+//! - [`record_alloc`] captures the stack ([`crate::hook::unwind`]), finds its site
+//!   ([`crate::hook::site_table`]), adds the sample's weights to the site and remembers the block in
+//!   the [`crate::hook::live_table`].
 //! - [`take_live`] charges the free of a sampled block to its site (live figures, lifetime).
-//! - [`on_new_peak`] lets [`crate::peak`] copy the sites' live bytes at the process's peak.
+//! - [`on_new_peak`] lets [`crate::hook::peak`] copy the sites' live bytes at the process's peak.
 
 use std::alloc::Layout;
 use std::cell::Cell;
@@ -23,10 +23,12 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 
-use crate::live_table::{self, Entry};
-use crate::sampler::{self, COUNT_ONE};
-use crate::size_class::{page_size, usable_size, SizeClass};
-use crate::{clock, config, peak, site_table, stack};
+use crate::hook::live_table::{self, Entry};
+use crate::hook::sampler::{self, COUNT_ONE};
+use crate::hook::settings;
+use crate::hook::unwind;
+use crate::hook::{clock, peak, site_table};
+use crate::model::size_class::{page_size, usable_size, SizeClass};
 
 /// Which frees must look in the live table: those whose pointer `& FREE_MASK == 0`.
 /// `usize::MAX` while nothing was ever recorded (no free looks), `page − 1` once
@@ -99,7 +101,7 @@ pub(crate) fn sample_decide(size: usize) -> bool {
 /// exact mode (or when the request is already page-aligned).
 #[inline]
 pub(crate) fn layout_for_sampled(layout: Layout) -> Layout {
-    if config::sample_bytes() <= 1 {
+    if settings::sample_bytes() <= 1 {
         return layout;
     }
     let page = page_size();
@@ -129,10 +131,13 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     // it can only find its bucket non-zero.
     filter_bucket(p).fetch_add(1, Relaxed);
     let size = layout.size();
-    let r = config::sample_bytes();
-    let mut buf = [MaybeUninit::<usize>::uninit(); stack::MAX_RAW_FRAMES];
-    let depth = (config::max_depth() + stack::PLUMBING_FRAMES).min(buf.len());
-    let n = stack::capture(buf.get_mut(..depth).unwrap_or(&mut []), config::unwinder());
+    let r = settings::sample_bytes();
+    let mut buf = [MaybeUninit::<usize>::uninit(); unwind::MAX_RAW_FRAMES];
+    let depth = (settings::max_depth() + unwind::PLUMBING_FRAMES).min(buf.len());
+    let n = unwind::capture(
+        buf.get_mut(..depth).unwrap_or(&mut []),
+        settings::unwinder(),
+    );
     let filled = buf.get(..n).unwrap_or(&[]);
     // SAFETY: `capture` initialised the first `n` entries it returned.
     let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
@@ -175,7 +180,7 @@ thread_local! {
 /// The site of a raw stack.
 #[inline]
 fn site_of(frames: &[usize]) -> Option<u32> {
-    let hash = stack::hash(frames);
+    let hash = unwind::hash(frames);
     let cached = LAST_SITE.try_with(Cell::get).unwrap_or((0, u32::MAX));
     if cached.0 == hash && cached.1 != u32::MAX {
         return Some(cached.1);
@@ -265,7 +270,7 @@ pub(crate) fn charge_free(e: &Entry) {
 }
 
 /// The process reached a new peak of `live` requested bytes. Hot path during growth: one
-/// relaxed load and a comparison unless the peak grew by a step (see [`crate::peak`]).
+/// relaxed load and a comparison unless the peak grew by a step (see [`crate::hook::peak`]).
 #[inline(always)]
 pub(crate) fn on_new_peak(live: u64) {
     peak::on_new_peak(live);

@@ -1,13 +1,13 @@
 //! The terms of a [`GapBreakdown`], named, with what each one means for the reader.
 //!
 //! Both the allocator comparison (`alloc-report compare`) and the convergence check
-//! ([`crate::convergence`]) explain a difference in RSS by the term that accounts for most of
+//! ([`crate::analysis::convergence`]) explain a difference in RSS by the term that accounts for most of
 //! it; this module holds the one list of terms and the words said about each.
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use crate::gap::GapBreakdown;
+use crate::observe::gap::GapBreakdown;
 
 /// One term of the RSS gap (a field of [`GapBreakdown`] other than `rss`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

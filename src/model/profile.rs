@@ -13,9 +13,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::gap::GapBreakdown;
-use crate::snapshot::{SizeClassCounts, Snapshot};
-pub use crate::symbolize::{symbolize, SymbolizeError, SymbolizeOptions};
+use crate::observe::gap::GapBreakdown;
+use crate::observe::snapshot::{SizeClassCounts, Snapshot};
+pub use crate::observe::symbolize::{symbolize, SymbolizeError, SymbolizeOptions};
 
 /// The value of [`Profile::format`].
 pub const PROFILE_FORMAT: &str = "allocscope-profile";

@@ -10,18 +10,20 @@
 /// opt.background_thread=false opt.narenas=8 opt.tcache=true opt.retain=true`.
 /// Over the system allocator on glibc: `GLIBC_TUNABLES=…` and `MALLOC_ARENA_MAX=…` when set.
 pub fn allocator_config() -> Option<String> {
-    match crate::installed_allocator() {
-        Some(crate::AllocatorKind::Jemalloc) if crate::jemalloc_stats::mallctl().is_some() => {
+    match crate::hook::profiler::installed_allocator() {
+        Some(crate::hook::profiler::AllocatorKind::Jemalloc)
+            if crate::observe::jemalloc_stats::mallctl().is_some() =>
+        {
             Some(jemalloc_config())
         }
-        Some(crate::AllocatorKind::System) => {
+        Some(crate::hook::profiler::AllocatorKind::System) => {
             let vars: Vec<String> = ["GLIBC_TUNABLES", "MALLOC_ARENA_MAX"]
                 .iter()
                 .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v}")))
                 .collect();
             (!vars.is_empty()).then(|| vars.join(" "))
         }
-        Some(crate::AllocatorKind::Mimalloc) => std::env::var("MIMALLOC_OPTIONS")
+        Some(crate::hook::profiler::AllocatorKind::Mimalloc) => std::env::var("MIMALLOC_OPTIONS")
             .ok()
             .map(|v| format!("MIMALLOC_OPTIONS={v}")),
         _ => None,
@@ -30,7 +32,7 @@ pub fn allocator_config() -> Option<String> {
 
 /// `_RJEM_MALLOC_CONF` (if set) and the options jemalloc reports.
 pub(crate) fn jemalloc_config() -> String {
-    use crate::jemalloc_stats::read_opt;
+    use crate::observe::jemalloc_stats::read_opt;
     use std::fmt::Write;
 
     let mut out = String::new();
@@ -63,7 +65,7 @@ pub(crate) fn jemalloc_config() -> String {
 /// Reads an `ssize_t` option (a NUL-terminated name of one).
 fn ssize_opt(name: &'static [u8]) -> Option<String> {
     // SAFETY: callers pass only controls whose C type is `ssize_t`, i.e. `isize`.
-    unsafe { crate::jemalloc_stats::read_opt::<isize>(name) }
+    unsafe { crate::observe::jemalloc_stats::read_opt::<isize>(name) }
         .ok()
         .map(|v| v.to_string())
 }
@@ -71,7 +73,7 @@ fn ssize_opt(name: &'static [u8]) -> Option<String> {
 /// Reads a `bool` option (a NUL-terminated name of one).
 fn bool_opt(name: &'static [u8]) -> Option<String> {
     // SAFETY: callers pass only controls whose C type is `bool`.
-    unsafe { crate::jemalloc_stats::read_opt::<bool>(name) }
+    unsafe { crate::observe::jemalloc_stats::read_opt::<bool>(name) }
         .ok()
         .map(|v| v.to_string())
 }
@@ -81,7 +83,7 @@ mod tests {
     #[test]
     fn jemalloc_config_lists_options() {
         // SAFETY: the bundled jemalloc is linked in with the feature.
-        unsafe { crate::jemalloc_stats::set_mallctl(tikv_jemalloc_sys::mallctl) };
+        unsafe { crate::observe::jemalloc_stats::set_mallctl(tikv_jemalloc_sys::mallctl) };
         let s = super::jemalloc_config();
         assert!(s.contains("opt.dirty_decay_ms="), "{s}");
         assert!(s.contains("opt.muzzy_decay_ms="), "{s}");

@@ -1,5 +1,5 @@
 //! The reporter thread: runs a closure every interval on a thread marked internal, until its
-//! handle is stopped or dropped. Shared by [`crate::StatsLogger`] and [`crate::timeline`].
+//! handle is stopped or dropped. Shared by [`crate::StatsLogger`] and [`crate::observe::timeline`].
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -43,7 +43,7 @@ impl ReporterThread {
         let thread = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
-                crate::reentrancy::mark_thread_internal();
+                crate::hook::guard::mark_thread_internal();
                 let mut state = init();
                 let mut next = Instant::now() + interval;
                 loop {
@@ -120,7 +120,7 @@ mod tests {
             Duration::from_millis(5),
             move || {
                 i.store(
-                    crate::reentrancy::is_thread_internal() as u32,
+                    crate::hook::guard::is_thread_internal() as u32,
                     Ordering::SeqCst,
                 )
             },

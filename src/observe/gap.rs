@@ -2,7 +2,7 @@
 //!
 //! Over jemalloc, [`GapBreakdown`] splits the process's RSS into terms that add up to it
 //! exactly, from allocscope's exact counters, jemalloc's statistics
-//! (module [`crate::jemalloc_stats`], read through the program's own `mallctl`), `/proc` ([`crate::procfs`]) and `mincore`
+//! (module [`crate::observe::jemalloc_stats`], read through the program's own `mallctl`), `/proc` ([`crate::observe::procfs`]) and `mincore`
 //! (allocscope's own tables, and the pages of large blocks never touched); `docs/gap.md`
 //! gives each formula. Over an allocator without
 //! statistics (the system allocator, mimalloc), [`PartialGap`] says what can be known and
@@ -100,11 +100,11 @@ impl Observer {
     /// Reads allocscope's own memory ([`crate::own_memory()`]) and the large blocks'
     /// untouched pages now. Never allocates.
     pub fn read() -> Observer {
-        let own = crate::own_memory();
+        let own = crate::hook::own_memory::own_memory();
         Observer {
             profiler_heap: own.heap,
             profiler_tables: own.tables(),
-            untouched: crate::large_blocks::untouched_bytes(),
+            untouched: crate::hook::large_blocks::untouched_bytes(),
         }
     }
 }
@@ -114,13 +114,13 @@ impl GapBreakdown {
     /// value counts positively towards `rss` except `untouched`, which is subtracted (see
     /// [`GapTerm::contribution`](crate::GapTerm::contribution)).
     pub fn terms(&self) -> [(&'static str, i64); 10] {
-        crate::GapTerm::ALL.map(|t| (t.key(), t.value(self)))
+        crate::model::gap_term::GapTerm::ALL.map(|t| (t.key(), t.value(self)))
     }
 
     /// The sum of the terms with `untouched` subtracted; equals `rss` for any breakdown this
     /// crate computes.
     pub fn sum_of_terms(&self) -> i64 {
-        crate::GapTerm::ALL
+        crate::model::gap_term::GapTerm::ALL
             .iter()
             .map(|t| t.contribution(self))
             .sum()
@@ -140,7 +140,7 @@ impl GapBreakdown {
         rss: u64,
         requested_live: u64,
         usable_live: u64,
-        stats: &crate::jemalloc_stats::JemallocStats,
+        stats: &crate::observe::jemalloc_stats::JemallocStats,
         muzzy_resident: u64,
         observer: Observer,
     ) -> GapBreakdown {
@@ -278,7 +278,7 @@ impl fmt::Display for GapBreakdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{:<22}{:>9}{:>11}", "term", "MiB", "% of RSS")?;
         write_row(f, "rss", self.rss, self.rss)?;
-        for t in crate::GapTerm::ALL {
+        for t in crate::model::gap_term::GapTerm::ALL {
             write_row(f, t.key(), t.contribution(self), self.rss)?;
         }
         write!(f, "{}", self.diagnosis())
@@ -294,19 +294,21 @@ impl fmt::Display for GapBreakdown {
 /// Does not allocate (unless reading `/proc` fails); reads statm always and smaps_rollup
 /// only when jemalloc holds muzzy pages.
 pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakdown> {
-    if crate::installed_allocator() != Some(crate::AllocatorKind::Jemalloc) {
+    if crate::hook::profiler::installed_allocator()
+        != Some(crate::hook::profiler::AllocatorKind::Jemalloc)
+    {
         return None;
     }
     // Order matters while the program runs: jemalloc's figures first, then allocscope's
     // tables and the untouched pages, then RSS right after the untouched pages (a program
     // filling a large block touches pages between two reads; reading RSS last errs on the
     // side of RSS, by microseconds rather than by the time the other reads take).
-    let stats = crate::jemalloc_stats::JemallocStats::read().ok()?;
+    let stats = crate::observe::jemalloc_stats::JemallocStats::read().ok()?;
     let observer = Observer::read();
-    let rss = crate::procfs::rss().ok()?;
+    let rss = crate::observe::procfs::rss().ok()?;
     let muzzy_resident = if stats.pmuzzy > 0 {
         // Only MADV_FREE'd pages the kernel still holds count; jemalloc's are at most these.
-        crate::procfs::smaps_rollup()
+        crate::observe::procfs::smaps_rollup()
             .map(|s| s.lazy_free)
             .unwrap_or_else(|_| stats.muzzy_bytes())
     } else {
@@ -400,17 +402,17 @@ impl MallocInfo {
 impl PartialGap {
     /// Builds the partial breakdown from a snapshot (its `live_bytes` and size classes) and
     /// `/proc`.
-    pub fn from_snapshot(snapshot: &crate::Snapshot) -> PartialGap {
-        let installed = crate::installed_allocator();
+    pub fn from_snapshot(snapshot: &crate::observe::snapshot::Snapshot) -> PartialGap {
+        let installed = crate::hook::profiler::installed_allocator();
         let usable: u64 = snapshot
             .size_classes
             .iter()
             .map(|c| c.live_usable_bytes)
             .sum();
-        let status = crate::procfs::status_memory().ok();
+        let status = crate::observe::procfs::status_memory().ok();
         let rss = match status {
             Some(s) => s.vm_rss,
-            None => crate::procfs::rss().unwrap_or(0),
+            None => crate::observe::procfs::rss().unwrap_or(0),
         };
         PartialGap {
             allocator: installed.map(|k| k.name().to_string()),
@@ -421,8 +423,8 @@ impl PartialGap {
             anonymous: status.map(|s| s.rss_anon),
             file_backed: status.map(|s| s.rss_file + s.rss_shmem),
             malloc: MallocInfo::read(),
-            profiler: installed.map(|_| crate::own_memory().total()),
-            untouched: installed.map(|_| crate::large_blocks::untouched_bytes()),
+            profiler: installed.map(|_| crate::hook::own_memory::own_memory().total()),
+            untouched: installed.map(|_| crate::hook::large_blocks::untouched_bytes()),
         }
     }
 
@@ -510,12 +512,12 @@ pub enum GapReport {
     /// What can be known over an allocator without statistics.
     Partial(PartialGap),
     /// The terms mimalloc's statistics give (read with the feature `mimalloc`).
-    Mimalloc(crate::MimallocGap),
+    Mimalloc(crate::observe::gap_mimalloc::MimallocGap),
 }
 
 impl GapReport {
     /// The report for a snapshot: its `gap` when present, else a [`PartialGap`].
-    pub fn from_snapshot(snapshot: &crate::Snapshot) -> GapReport {
+    pub fn from_snapshot(snapshot: &crate::observe::snapshot::Snapshot) -> GapReport {
         if let Some(g) = snapshot.gap {
             return GapReport::Full(g);
         }
@@ -526,7 +528,9 @@ impl GapReport {
                 .iter()
                 .map(|c| c.live_usable_bytes)
                 .sum();
-            if let Some(g) = crate::MimallocGap::compute(snapshot.live_bytes, usable) {
+            if let Some(g) =
+                crate::observe::gap_mimalloc::MimallocGap::compute(snapshot.live_bytes, usable)
+            {
                 return GapReport::Mimalloc(g);
             }
         }
@@ -546,13 +550,13 @@ impl fmt::Display for GapReport {
 
 /// The gap of the current moment (takes a [`crate::snapshot()`]).
 pub fn report() -> GapReport {
-    GapReport::from_snapshot(&crate::snapshot())
+    GapReport::from_snapshot(&crate::observe::snapshot::snapshot())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jemalloc_stats::JemallocStats;
+    use crate::observe::jemalloc_stats::JemallocStats;
 
     /// NOTES §1's measurement: 1M `Box<[u8; 100]>`, every other one freed.
     fn notes_example() -> GapBreakdown {

@@ -1,12 +1,12 @@
 //! The RSS gap over mimalloc (read with the feature `mimalloc`), from allocscope's exact counters,
-//! mimalloc's statistics ([`crate::mimalloc_stats`]) and `/proc`.
+//! mimalloc's statistics ([`crate::observe::mimalloc_stats`]) and `/proc`.
 
 use std::fmt;
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use crate::mimalloc_stats::MimallocStats;
+use crate::observe::mimalloc_stats::MimallocStats;
 
 /// The process's RSS split by what mimalloc reports, in bytes. The terms add up to `rss`
 /// exactly; `non_heap` is the remainder and may be negative: mimalloc's `committed` counts
@@ -99,11 +99,13 @@ impl MimallocGap {
     /// statistics and `/proc/self/statm` can be read.
     #[cfg(feature = "mimalloc")]
     pub fn compute(requested_live: u64, usable_live: u64) -> Option<MimallocGap> {
-        if crate::installed_allocator() != Some(crate::AllocatorKind::Mimalloc) {
+        if crate::hook::profiler::installed_allocator()
+            != Some(crate::hook::profiler::AllocatorKind::Mimalloc)
+        {
             return None;
         }
-        let stats = crate::reentrancy::untracked(MimallocStats::read).ok()?;
-        let rss = crate::procfs::rss().ok()?;
+        let stats = crate::hook::guard::untracked(MimallocStats::read).ok()?;
+        let rss = crate::observe::procfs::rss().ok()?;
         Some(MimallocGap::from_parts(
             rss,
             requested_live,
@@ -114,7 +116,7 @@ impl MimallocGap {
 
     /// The gap now, from a fresh [`crate::snapshot()`].
     pub fn now() -> Option<MimallocGap> {
-        let s = crate::snapshot();
+        let s = crate::observe::snapshot::snapshot();
         let usable: u64 = s.size_classes.iter().map(|c| c.live_usable_bytes).sum();
         MimallocGap::compute(s.live_bytes, usable)
     }

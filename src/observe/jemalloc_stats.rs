@@ -185,7 +185,7 @@ impl JemallocStats {
         mallctl().ok_or(JemallocError::NoMallctl)?;
         // Poisoning cannot leave the guarded `()` in a bad state: ignore it. In a forked child
         // a lock held at the fork is stale (its holder does not exist there): go on without.
-        let _guard = crate::forked::lock(&READ_LOCK);
+        let _guard = crate::hook::forked::lock(&READ_LOCK);
         let mut epoch: u64 = 1;
         // SAFETY: `epoch` is a `uint64_t` control; we write one and read none.
         unsafe {

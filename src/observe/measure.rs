@@ -1,7 +1,7 @@
 //! `measure`: the allocations of one closure on the current thread.
 
-use crate::counters;
-use crate::snapshot::Counts;
+use crate::hook::counters;
+use crate::observe::snapshot::Counts;
 
 /// Runs `f` and returns what it allocated and freed **on the current thread**, exactly, even
 /// while other threads (such as libtest's other tests) allocate concurrently.
@@ -30,7 +30,7 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> (T, Counts) {
     let value = f();
     let after = counters::thread_counts();
     let counts = match (before, after) {
-        (Some(b), Some(a)) if crate::is_installed() => Counts {
+        (Some(b), Some(a)) if crate::hook::profiler::is_installed() => Counts {
             allocs: a.allocs - b.allocs,
             reallocs: a.reallocs - b.reallocs,
             frees: a.frees - b.frees,

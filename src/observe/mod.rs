@@ -4,7 +4,6 @@
 
 pub(crate) mod allocator_config;
 pub(crate) mod background;
-pub(crate) mod forked;
 pub mod gap;
 pub mod gap_mimalloc;
 pub mod jemalloc_stats;

@@ -28,7 +28,7 @@ pub fn statm() -> io::Result<Statm> {
     let mut buf = [0u8; 256];
     let text = read_small("/proc/self/statm", &mut buf)?;
     let mut fields = text.split_ascii_whitespace().map(|f| f.parse::<u64>());
-    let page = crate::size_class::page_size() as u64;
+    let page = crate::model::size_class::page_size() as u64;
     let mut next = |what: &str| match fields.next() {
         Some(Ok(v)) => Ok(v.saturating_mul(page)),
         _ => Err(invalid("/proc/self/statm", what)),

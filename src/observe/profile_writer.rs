@@ -1,16 +1,17 @@
-//! Assembling and writing the profile file ([`crate::profile::Profile`]).
+//! Assembling and writing the profile file ([`crate::model::profile::Profile`]).
 
 use std::path::Path;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 
-use crate::profile::{
+use crate::hook::peak;
+use crate::hook::sampler::COUNT_ONE;
+use crate::hook::settings;
+use crate::hook::site_table::{self, LIFETIME_BUCKETS, OVERFLOW_SITE};
+use crate::model::profile::{
     CallSite, Frame, Lifetimes, Profile, ProfileError, ProfileMeta, SiteSizeClass, Totals,
     PROFILE_FORMAT, PROFILE_VERSION,
 };
-use crate::sampler::COUNT_ONE;
-use crate::site_table::{self, LIFETIME_BUCKETS, OVERFLOW_SITE};
-use crate::size_class::{SizeClass, NUM_CLASSES};
-use crate::{config, peak};
+use crate::model::size_class::{SizeClass, NUM_CLASSES};
 
 /// Writes a profile of the run so far to `path`, atomically (temporary file, then rename).
 ///
@@ -21,11 +22,11 @@ use crate::{config, peak};
 /// debug info: see docs/symbolization.md for the cost). Nothing it allocates is counted. Also done automatically at exit with `ALLOCSCOPE_OUT=path` or
 /// [`crate::Config::out`].
 pub fn write_profile(path: impl AsRef<Path>) -> Result<(), ProfileError> {
-    crate::reentrancy::untracked(|| {
+    crate::hook::guard::untracked(|| {
         let mut profile = collect_profile();
-        if crate::symbolize::at_exit_requested() {
-            let options = crate::symbolize::SymbolizeOptions::default();
-            if let Err(e) = crate::symbolize::symbolize(&mut profile, &options) {
+        if crate::observe::symbolize::at_exit_requested() {
+            let options = crate::observe::symbolize::SymbolizeOptions::default();
+            if let Err(e) = crate::observe::symbolize::symbolize(&mut profile, &options) {
                 eprintln!("allocscope: ALLOCSCOPE_SYMBOLIZE=exit: {e}; raw addresses written");
             }
         }
@@ -36,7 +37,7 @@ pub fn write_profile(path: impl AsRef<Path>) -> Result<(), ProfileError> {
 /// The profile of the run so far, in memory (what [`write_profile`] writes), with raw
 /// addresses: symbolize it with `alloc-report` (or `allocscope::profile::symbolize`).
 pub fn collect_profile() -> Profile {
-    crate::reentrancy::untracked(build)
+    crate::hook::guard::untracked(build)
 }
 
 /// Raw figures of one call site (or of several raw stacks that symbolize alike).
@@ -145,8 +146,8 @@ fn median(hist: &[u64]) -> Option<u64> {
 /// and peak RSS, its counters and gap, its timeline.
 struct ProgramFigures {
     meta: ProfileMeta,
-    snap: crate::Snapshot,
-    timeline: Vec<crate::profile::TimelinePoint>,
+    snap: crate::observe::snapshot::Snapshot,
+    timeline: Vec<crate::model::profile::TimelinePoint>,
 }
 
 impl ProgramFigures {
@@ -154,10 +155,10 @@ impl ProgramFigures {
         // Clock, CPU time and VmHWM first: the cheapest reads, and the most sensitive to
         // allocscope's own work.
         let meta = meta();
-        let snap = crate::snapshot();
+        let snap = crate::observe::snapshot::snapshot();
         peak::settle(snap.live_bytes);
         // A copy: points the recorder takes later (during the exit work) are not kept.
-        let timeline = crate::timeline::points();
+        let timeline = crate::observe::timeline::points();
         ProgramFigures {
             meta,
             snap,
@@ -230,15 +231,17 @@ fn build() -> Profile {
         gap_at_peak: gap_at_peak(&timeline),
         sites,
         timeline,
-        mappings: crate::symbolize::mappings(),
+        mappings: crate::observe::symbolize::mappings(),
         addresses,
-        max_depth: Some(config::max_depth() as u32),
+        max_depth: Some(settings::max_depth() as u32),
     }
 }
 
 /// The gap at the periodic snapshot with the most live requested bytes (the closest the
 /// timeline came to the peak), if that snapshot has one.
-fn gap_at_peak(timeline: &[crate::profile::TimelinePoint]) -> Option<crate::GapBreakdown> {
+fn gap_at_peak(
+    timeline: &[crate::model::profile::TimelinePoint],
+) -> Option<crate::observe::gap::GapBreakdown> {
     timeline
         .iter()
         .filter(|p| p.gap.is_some())
@@ -258,14 +261,14 @@ fn meta() -> ProfileMeta {
                 .map_or_else(|| a.clone(), |f| f.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
-    let (start_ms, start_ns) = config::start_times();
-    let now_ns = crate::clock::now_ns();
+    let (start_ms, start_ns) = settings::start_times();
+    let now_ns = crate::hook::clock::now_ns();
     let (start_ms, duration_secs) = if start_ms == 0 {
-        (crate::clock::unix_ms(), 0.0)
+        (crate::hook::clock::unix_ms(), 0.0)
     } else {
         (start_ms, now_ns.saturating_sub(start_ns) as f64 / 1e9)
     };
-    let r = config::sample_bytes();
+    let r = settings::sample_bytes();
     ProfileMeta {
         program,
         args,
@@ -273,17 +276,17 @@ fn meta() -> ProfileMeta {
         start_time_unix_ms: start_ms,
         duration_secs,
         cpu_time_secs: cpu_time_secs(),
-        allocator: crate::installed_allocator()
-            .map_or("none", crate::AllocatorKind::name)
+        allocator: crate::hook::profiler::installed_allocator()
+            .map_or("none", crate::hook::profiler::AllocatorKind::name)
             .to_string(),
-        allocator_config: crate::allocator_config(),
+        allocator_config: crate::observe::allocator_config::allocator_config(),
         sampling_bytes: r,
         unwinder: if r == 0 {
             "off".to_string()
         } else {
-            config::unwinder().name().to_string()
+            settings::unwinder().name().to_string()
         },
-        peak_rss: crate::procfs::peak_rss().unwrap_or(0),
+        peak_rss: crate::observe::procfs::peak_rss().unwrap_or(0),
         allocscope_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }

@@ -68,13 +68,13 @@ impl std::fmt::Display for PurgeReport {
 ///
 /// Takes a few ms per GiB purged; call it from a quiet moment, not from a hot loop.
 pub fn purge() -> PurgeReport {
-    let rss_before = crate::procfs::rss().unwrap_or(0);
+    let rss_before = crate::observe::procfs::rss().unwrap_or(0);
     let mut report = PurgeReport {
         rss_before,
         ..PurgeReport::default()
     };
-    if crate::jemalloc_stats::mallctl().is_some() {
-        use crate::jemalloc_stats::{purge_all_arenas, JemallocStats};
+    if crate::observe::jemalloc_stats::mallctl().is_some() {
+        use crate::observe::jemalloc_stats::{purge_all_arenas, JemallocStats};
         let before = JemallocStats::read().ok();
         let purged = purge_all_arenas().is_ok();
         let after = JemallocStats::read().ok();
@@ -89,14 +89,16 @@ pub fn purge() -> PurgeReport {
         }
     }
     #[cfg(feature = "mimalloc")]
-    if crate::installed_allocator() == Some(crate::AllocatorKind::Mimalloc) {
-        crate::mimalloc_stats::collect();
+    if crate::hook::profiler::installed_allocator()
+        == Some(crate::hook::profiler::AllocatorKind::Mimalloc)
+    {
+        crate::observe::mimalloc_stats::collect();
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: malloc_trim has no preconditions; it only releases free glibc memory.
         report.malloc_trim_released = Some(unsafe { libc::malloc_trim(0) } == 1);
     }
-    report.rss_after = crate::procfs::rss().unwrap_or(0);
+    report.rss_after = crate::observe::procfs::rss().unwrap_or(0);
     report
 }

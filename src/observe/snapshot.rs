@@ -3,9 +3,9 @@
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use crate::gap::GapBreakdown;
+use crate::observe::gap::GapBreakdown;
 
-/// Exact allocation counters over some scope (a thread inside [`crate::measure`], or the
+/// Exact allocation counters over some scope (a thread inside [`crate::observe::measure`], or the
 /// whole process inside a [`Snapshot`]).
 ///
 /// A `realloc` counts as freeing the old block and allocating the new one in the byte
@@ -110,17 +110,18 @@ pub struct Snapshot {
 ///
 /// All zeros (and `gap: None`) when no `Profiler` is installed. Never panics.
 pub fn snapshot() -> Snapshot {
-    if !crate::is_installed() {
+    if !crate::hook::profiler::is_installed() {
         return Snapshot::default();
     }
-    let totals = crate::counters::totals();
+    let totals = crate::hook::counters::totals();
     let t = &totals;
     let live_bytes = t.bytes_allocated().saturating_sub(t.bytes_freed());
-    crate::counters::observe_live(live_bytes);
+    crate::hook::counters::observe_live(live_bytes);
     let size_classes = t.size_classes();
     let usable_live: u64 = size_classes.iter().map(|c| c.live_usable_bytes).sum();
     // Reading jemalloc and /proc is allocscope's own work, not the program's.
-    let gap = crate::reentrancy::untracked(|| crate::gap::compute(live_bytes, usable_live));
+    let gap =
+        crate::hook::guard::untracked(|| crate::observe::gap::compute(live_bytes, usable_live));
     Snapshot {
         allocs: t.allocs(),
         reallocs: t.reallocs(),
@@ -133,7 +134,7 @@ pub fn snapshot() -> Snapshot {
         bytes_freed: t.bytes_freed(),
         live_bytes,
         live_blocks: t.allocs().saturating_sub(t.frees()),
-        peak_live_bytes: crate::counters::peak_live().max(live_bytes),
+        peak_live_bytes: crate::hook::counters::peak_live().max(live_bytes),
         size_classes,
         gap,
     }

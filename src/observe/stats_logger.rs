@@ -41,8 +41,8 @@ use tracing_core::metadata::Kind;
 use tracing_core::subscriber::{Interest, NoSubscriber};
 use tracing_core::{dispatcher, Dispatch, Event, Level, Metadata};
 
-use crate::reporter::ReporterThread;
-use crate::snapshot::Snapshot;
+use crate::observe::background::ReporterThread;
+use crate::observe::snapshot::Snapshot;
 
 /// The fields of a stats event, in the order of [`emit`]'s values.
 const FIELDS: &[&str] = &[
@@ -134,10 +134,10 @@ impl StatsLoggerBuilder {
         let thread = ReporterThread::spawn(
             "allocscope-stats",
             self.interval,
-            || (Instant::now(), crate::snapshot()),
+            || (Instant::now(), crate::observe::snapshot::snapshot()),
             move |last: &mut (Instant, Snapshot)| {
                 let now = Instant::now();
-                let snap = crate::snapshot();
+                let snap = crate::observe::snapshot::snapshot();
                 let send = || emit(callsite, &snap, last, now);
                 match &captured {
                     Some(d) => dispatcher::with_default(d, send),
@@ -186,7 +186,7 @@ static PLACEHOLDER_CALLSITE: LoggerCallsite = LoggerCallsite {
 fn callsite_for(target: &'static str, level: Level) -> &'static LoggerCallsite {
     // The callsite and our registry live until the process ends and only this function
     // touches them: not the program's memory.
-    let (callsite, is_new) = crate::reentrancy::untracked(|| make_callsite(target, level));
+    let (callsite, is_new) = crate::hook::guard::untracked(|| make_callsite(target, level));
     if is_new {
         // Outside the untracked scope: the subscriber's own callsite caches grow here and
         // may be reallocated later by the program's threads.
@@ -244,7 +244,7 @@ fn emit(
     let gap = snap.gap;
     let rss = match gap {
         Some(g) => Some(g.rss.max(0) as u64),
-        None => crate::procfs::rss().ok(),
+        None => crate::observe::procfs::rss().ok(),
     };
     let mib = |v: u64| v as f64 / (1024.0 * 1024.0);
     let mut message = format!(
@@ -259,7 +259,7 @@ fn emit(
         message.push_str(&format!(", {a} allocs/s"));
     }
     let message = tracing_core::field::display(message);
-    let term = |f: fn(&crate::GapBreakdown) -> i64| gap.as_ref().map(f);
+    let term = |f: fn(&crate::observe::gap::GapBreakdown) -> i64| gap.as_ref().map(f);
     let [requested, rounding, caches, fragmentation, dirty, metadata_term, muzzy, profiler, untouched, non_heap] = [
         term(|g| g.requested),
         term(|g| g.size_class_rounding),

@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
-use crate::profile::{Frame, Mapping, Profile, Segment};
+use crate::model::profile::{Frame, Mapping, Profile, Segment};
 
 // ---------------------------------------------------------------------------------------
 // In the profiled process: the mappings.

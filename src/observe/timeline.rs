@@ -23,8 +23,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::profile::TimelinePoint;
-use crate::reporter::ReporterThread;
+use crate::model::profile::TimelinePoint;
+use crate::observe::background::ReporterThread;
 
 /// Settings of the timeline recorder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl Recorder {
 
 /// A point for the current moment.
 fn point(t_secs: f64) -> TimelinePoint {
-    let snap = crate::snapshot();
+    let snap = crate::observe::snapshot::snapshot();
     let (rss, resident) = match snap.gap {
         // jemalloc's resident less allocscope's own blocks, by the gap's definition:
         // rss = resident + muzzy + profiler tables + non_heap − untouched.
@@ -104,7 +104,7 @@ fn point(t_secs: f64) -> TimelinePoint {
             g.rss.max(0) as u64,
             Some((g.rss - g.non_heap - g.muzzy - g.profiler + g.untouched).max(0) as u64),
         ),
-        None => (crate::procfs::rss().unwrap_or(0), None),
+        None => (crate::observe::procfs::rss().unwrap_or(0), None),
     };
     TimelinePoint {
         t_secs,
@@ -130,7 +130,7 @@ fn recorder() -> std::sync::MutexGuard<'static, Option<Recorder>> {
 pub fn start(options: TimelineOptions) -> std::io::Result<()> {
     stop();
     let started = Instant::now();
-    crate::reentrancy::untracked(|| {
+    crate::hook::guard::untracked(|| {
         let max_points = options.max_points.max(2);
         let old = recorder().replace(Recorder {
             points: Vec::with_capacity(max_points),
@@ -179,7 +179,7 @@ pub fn is_running() -> bool {
 /// moment of the fork: the points are read only if the lock is free, else the child's
 /// timeline is empty (never a deadlock).
 pub fn points() -> Vec<TimelinePoint> {
-    match crate::forked::lock(&RECORDER).as_deref() {
+    match crate::hook::forked::lock(&RECORDER).as_deref() {
         Some(Some(r)) => r.points.clone(),
         _ => Vec::new(),
     }

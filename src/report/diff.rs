@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use inferno::differential;
 use inferno::flamegraph;
 
-use crate::profile::Profile;
+use crate::model::profile::Profile;
 use crate::report::error::ReportError;
 use crate::report::flamegraph::{inferno_options, FlamegraphOptions};
 use crate::report::folded::{stack_key, FoldedStacks};

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use inferno::flamegraph::{self, color::BasicPalette, Direction, Palette};
 
-use crate::profile::Profile;
+use crate::model::profile::Profile;
 use crate::report::error::ReportError;
 use crate::report::folded::FoldedStacks;
 use crate::report::metric::Metric;

@@ -1,6 +1,6 @@
 //! What a flamegraph measures: one figure of each call site.
 
-use crate::profile::CallSite;
+use crate::model::profile::CallSite;
 
 /// A figure of a call site that a flamegraph (or a folded-stacks export) can be drawn by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -38,7 +38,7 @@ impl Metric {
 
     /// The figure of `site` this metric measures: [`CallSite::allocs`], [`CallSite::bytes`],
     /// [`CallSite::live_bytes`] (live and leaked), [`CallSite::peak_bytes`],
-    /// [`crate::profile::Lifetimes::under_1ms`] or [`CallSite::slack_bytes`].
+    /// [`crate::model::profile::Lifetimes::under_1ms`] or [`CallSite::slack_bytes`].
     pub fn value(self, site: &CallSite) -> u64 {
         match self {
             Metric::Allocs => site.allocs,

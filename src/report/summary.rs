@@ -6,9 +6,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::gap::GapBreakdown;
-use crate::gap_term::GapTerm;
-use crate::profile::{CallSite, Profile};
+use crate::model::gap_term::GapTerm;
+use crate::model::profile::{CallSite, Profile};
+use crate::observe::gap::GapBreakdown;
 use crate::report::diff::site_label;
 use crate::report::flamegraph::sampling_note;
 use crate::report::names::display_name;

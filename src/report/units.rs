@@ -3,7 +3,7 @@
 
 /// `1234567` → `"1,234,567"`.
 pub fn count(n: u64) -> String {
-    crate::units::format_count(n)
+    crate::model::units::format_count(n)
 }
 
 /// A signed count with an explicit sign: `"+1,234"`, `"-5"`, `"0"`.

@@ -1,6 +1,4 @@
 //! The program's side: `Config` and the environment, and the lifecycle (start-up, exit, fork).
 
-#[cfg(all(feature = "serde", target_os = "linux"))]
-pub(crate) mod autostart;
 pub(crate) mod config;
-pub(crate) mod exit_hook;
+pub(crate) mod lifecycle;

@@ -13,7 +13,7 @@
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 
-use crate::config::Unwinder;
+use crate::hook::settings::Unwinder;
 
 /// True when this crate was compiled with `-C force-frame-pointers=yes` (see build.rs).
 pub(crate) const BUILT_WITH_FRAME_POINTERS: bool = cfg!(allocscope_frame_pointers);
@@ -22,7 +22,7 @@ pub(crate) const BUILT_WITH_FRAME_POINTERS: bool = cfg!(allocscope_frame_pointer
 /// (they are trimmed at symbolization).
 pub(crate) const PLUMBING_FRAMES: usize = 16;
 /// Capacity of a raw stack.
-pub(crate) const MAX_RAW_FRAMES: usize = crate::config::MAX_DEPTH_LIMIT + PLUMBING_FRAMES;
+pub(crate) const MAX_RAW_FRAMES: usize = crate::hook::settings::MAX_DEPTH_LIMIT + PLUMBING_FRAMES;
 
 /// Captures the current stack into `buf` (innermost return address first); returns the
 /// number `n` of frames written: `buf[..n]` is initialised.

@@ -22,9 +22,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::gap::GapBreakdown;
-use crate::profile::{Profile, ProfileMeta, TimelinePoint, Totals};
-use crate::snapshot::SizeClassCounts;
+use crate::model::profile::{Profile, ProfileMeta, TimelinePoint, Totals};
+use crate::observe::gap::GapBreakdown;
+use crate::observe::snapshot::SizeClassCounts;
 
 const INDEX_HTML: &str = include_str!("../../../viewer/index.html");
 const STYLE_CSS: &str = include_str!("../../../viewer/style.css");

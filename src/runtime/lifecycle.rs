@@ -1,13 +1,22 @@
-//! `ALLOCSCOPE_OUT` / [`crate::Config::out`]: write a profile when the process exits normally.
+//! The lifecycle: what runs at start-up (before `main`) and at exit.
+//!
+//! **Exit.** `ALLOCSCOPE_OUT` / [`crate::Config::out`]: write a profile when the process exits
+//! normally.
 //!
 //! `%p` in the path stands for the process id. A forked child that exits normally writes its
 //! own profile only when the path has `%p` (so it never overwrites its parent's file).
 //!
-//! Registered with `atexit` the first time an output path is configured (from the first
-//! allocation's read of the environment, or from `Config::apply`), so it runs after `main`
+//! Registered with `atexit` the first time an output path is configured (before `main` when
+//! the environment sets it, see below, or from `Config::apply`), so it runs after `main`
 //! returns or on `std::process::exit`, not on a signal or `abort`. glibc's `atexit` keeps its
-//! list with its own malloc, never the Rust global allocator, so registering from inside the
-//! hook is safe.
+//! list with its own malloc, never the Rust global allocator.
+//!
+//! **Start-up.** What `ALLOCSCOPE_OUT` promises without a code change: a profile with a
+//! timeline. When the variable is set in a program whose global allocator is a
+//! [`crate::Profiler`], a constructor (`.init_array`, as C constructors do) registers the exit
+//! handler and starts the timeline recorder before `main`, so the profile written at exit
+//! shows live bytes, allocator resident and RSS over the whole run. `ALLOCSCOPE_TIMELINE_MS`
+//! ([`crate::runtime::config`]) sets the interval; `0` turns the recorder off.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::AcqRel, Ordering::Relaxed};
 
@@ -31,7 +40,7 @@ pub(crate) fn register() {
 extern "C" fn at_exit() {
     let forked_child = OWNER_PID.load(Relaxed) != std::process::id();
     let _ = std::panic::catch_unwind(|| {
-        crate::reentrancy::untracked(|| write_if_configured(forked_child));
+        crate::hook::guard::untracked(|| write_if_configured(forked_child));
     });
 }
 
@@ -63,11 +72,11 @@ fn path_for_this_process(
 
 #[cfg(feature = "serde")]
 fn write_if_configured(forked_child: bool) {
-    let Some(path) = crate::config::out_path() else {
+    let Some(path) = crate::runtime::config::out_path() else {
         return;
     };
     if let Some(path) = path_for_this_process(path, forked_child) {
-        if let Err(e) = crate::profile_writer::write_profile(&path) {
+        if let Err(e) = crate::observe::profile_writer::write_profile(&path) {
             eprintln!("allocscope: could not write the profile: {e}");
         }
     }
@@ -75,13 +84,59 @@ fn write_if_configured(forked_child: bool) {
 
 #[cfg(not(feature = "serde"))]
 fn write_if_configured(forked_child: bool) {
-    let Some(path) = crate::config::out_path() else {
+    let Some(path) = crate::runtime::config::out_path() else {
         return;
     };
     if path_for_this_process(path, forked_child).is_some() {
         eprintln!(
             "allocscope: ALLOCSCOPE_OUT needs allocscope's `serde` feature; no profile written"
         );
+    }
+}
+
+/// Runs before `main` (Linux: from `.init_array`). Never unwinds: a panic is caught and
+/// nothing started.
+///
+/// Deliberately not `untracked`: spawning the first thread before `main` makes std create the
+/// main thread's handle, which std frees later on a tracked path; counting both keeps the
+/// totals consistent (the recorder's own buffer is allocated untracked by `timeline::start`).
+#[cfg(target_os = "linux")]
+extern "C" fn at_start() {
+    let _ = std::panic::catch_unwind(|| {
+        if std::env::var_os("ALLOCSCOPE_OUT").is_none() {
+            return;
+        }
+        // One allocation lets an installed `Profiler` note itself and read the environment;
+        // a program that links allocscope without installing it (like `alloc-report`)
+        // starts nothing.
+        drop(std::hint::black_box(Box::new(0u8)));
+        if !crate::hook::profiler::is_installed() {
+            return;
+        }
+        if crate::hook::settings::env_sets_out() {
+            register();
+        }
+        #[cfg(feature = "serde")]
+        start_timeline();
+    });
+}
+
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static AT_START: extern "C" fn() = at_start;
+
+/// Starts the timeline recorder (unless `ALLOCSCOPE_TIMELINE_MS=0`).
+#[cfg(feature = "serde")]
+fn start_timeline() {
+    let Some(interval) = crate::runtime::config::timeline_interval() else {
+        return;
+    };
+    let options = crate::observe::timeline::TimelineOptions::default().interval(interval);
+    if !crate::observe::timeline::is_running() {
+        if let Err(e) = crate::observe::timeline::start(options) {
+            eprintln!("allocscope: cannot start the timeline recorder: {e}");
+        }
     }
 }
 
