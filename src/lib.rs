@@ -195,8 +195,19 @@ mod runtime;
 #[cfg(feature = "serde")]
 pub use analysis::{convergence, trim};
 pub use hook::{guard as reentrancy, profiler};
+/// The profile file: what a profiled run leaves behind for `alloc-report`.
+///
+/// One versioned JSON document ([`Profile`](profile::Profile)), written atomically (a
+/// temporary file in the same directory, then a rename); its size grows with the number of
+/// distinct call stacks and timeline points, never with the number of allocations. Every
+/// byte figure is in bytes, every duration in the unit its field name says. The format is
+/// data ([`model::profile`]); [`symbolize`](profile::symbolize) resolves its raw addresses
+/// (`observe::symbolize`). `docs/profile-format.md` documents it field by field.
 #[cfg(feature = "serde")]
-pub use model::profile;
+pub mod profile {
+    pub use crate::model::profile::*;
+    pub use crate::observe::symbolize::{symbolize, SymbolizeError, SymbolizeOptions};
+}
 pub use model::{gap_term, size_class};
 #[cfg(feature = "serde")]
 pub use observe::timeline;

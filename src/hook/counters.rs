@@ -16,10 +16,10 @@ use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 
+use crate::model::counts::Counts;
 use crate::model::size_class::{
     class_of_request, small_class_of_request, usable_size, SizeClass, NUM_CLASSES,
 };
-use crate::observe::snapshot::{Counts, SizeClassCounts};
 
 /// How far the process-wide peak may miss the true one, per thread of a multi-threaded
 /// program: a thread's unpublished live-byte delta is at most this large. (In a program with a
@@ -429,10 +429,27 @@ fn record_realloc<const SHARED: bool>(
 }
 
 /// Process-wide sums of all slots.
-pub(crate) struct Totals {
+pub(crate) struct SlotSums {
     reallocs: [u64; NUM_REALLOC],
-    /// Per class: blocks in, requested in, blocks out, requested out, shortfall in/out.
-    classes: [[u64; 6]; NUM_CLASSES],
+    /// Per size class, by index.
+    pub(crate) classes: [ClassSums; NUM_CLASSES],
+}
+
+/// The sums of one size class's [`ClassCounters`] over all slots.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ClassSums {
+    /// Blocks that entered the class (allocs and realloc results).
+    pub(crate) blocks_in: u64,
+    /// Bytes requested by the blocks that entered.
+    pub(crate) requested_in: u64,
+    /// Blocks that left the class (frees and realloc sources).
+    pub(crate) blocks_out: u64,
+    /// Bytes requested by the blocks that left.
+    pub(crate) requested_out: u64,
+    /// Usable bytes short of the class size, of page-rounded blocks that entered.
+    pub(crate) large_shortfall_in: u64,
+    /// The same, of blocks that left.
+    pub(crate) large_shortfall_out: u64,
 }
 
 fn slots_in_use() -> impl Iterator<Item = &'static Slot> {
@@ -441,38 +458,34 @@ fn slots_in_use() -> impl Iterator<Item = &'static Slot> {
 }
 
 /// Sums `slots` (on the stack: reading the counters allocates nothing).
-fn sum<'a>(slots: impl Iterator<Item = &'a Slot>) -> Totals {
+fn sum<'a>(slots: impl Iterator<Item = &'a Slot>) -> SlotSums {
     let mut reallocs = [0u64; NUM_REALLOC];
-    let mut classes = [[0u64; 6]; NUM_CLASSES];
+    let mut classes = [ClassSums::default(); NUM_CLASSES];
     for s in slots {
         for (t, f) in reallocs.iter_mut().zip(&s.reallocs) {
             *t = t.wrapping_add(f.load(Relaxed));
         }
         for (t, c) in classes.iter_mut().zip(&s.classes) {
-            let now = [
-                &c.blocks_in,
-                &c.requested_in,
-                &c.blocks_out,
-                &c.requested_out,
-                &c.large_shortfall_in,
-                &c.large_shortfall_out,
-            ];
-            for (t, a) in t.iter_mut().zip(now) {
-                *t = t.wrapping_add(a.load(Relaxed));
-            }
+            let add = |t: &mut u64, a: &AtomicU64| *t = t.wrapping_add(a.load(Relaxed));
+            add(&mut t.blocks_in, &c.blocks_in);
+            add(&mut t.requested_in, &c.requested_in);
+            add(&mut t.blocks_out, &c.blocks_out);
+            add(&mut t.requested_out, &c.requested_out);
+            add(&mut t.large_shortfall_in, &c.large_shortfall_in);
+            add(&mut t.large_shortfall_out, &c.large_shortfall_out);
         }
     }
-    Totals { reallocs, classes }
+    SlotSums { reallocs, classes }
 }
 
 /// Sums all slots, process-wide. Allocates: call it outside the hook.
-pub(crate) fn totals() -> Totals {
+pub(crate) fn totals() -> SlotSums {
     sum(slots_in_use())
 }
 
-impl Totals {
-    fn class_sum(&self, i: usize) -> u64 {
-        self.classes.iter().map(|c| c[i]).fold(0, u64::wrapping_add)
+impl SlotSums {
+    fn class_sum(&self, field: fn(&ClassSums) -> u64) -> u64 {
+        self.classes.iter().map(field).fold(0, u64::wrapping_add)
     }
     pub fn reallocs(&self) -> u64 {
         self.reallocs[Realloc::Calls as usize]
@@ -491,17 +504,19 @@ impl Totals {
     }
     /// Every block entering a class is an alloc or a realloc's result.
     pub fn allocs(&self) -> u64 {
-        self.class_sum(0).wrapping_sub(self.reallocs())
+        self.class_sum(|c| c.blocks_in)
+            .wrapping_sub(self.reallocs())
     }
     /// Every block leaving a class is a free or a realloc's source.
     pub fn frees(&self) -> u64 {
-        self.class_sum(2).wrapping_sub(self.reallocs())
+        self.class_sum(|c| c.blocks_out)
+            .wrapping_sub(self.reallocs())
     }
     pub fn bytes_allocated(&self) -> u64 {
-        self.class_sum(1)
+        self.class_sum(|c| c.requested_in)
     }
     pub fn bytes_freed(&self) -> u64 {
-        self.class_sum(3)
+        self.class_sum(|c| c.requested_out)
     }
     pub fn counts(&self) -> Counts {
         Counts {
@@ -511,30 +526,6 @@ impl Totals {
             bytes_allocated: self.bytes_allocated(),
             bytes_freed: self.bytes_freed(),
         }
-    }
-    /// Counters of the classes that saw a block, ascending.
-    pub fn size_classes(&self) -> Vec<SizeClassCounts> {
-        self.classes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c[0] != 0 || c[2] != 0)
-            .map(|(i, c)| {
-                let size = SizeClass::from_index(i).map_or(0, SizeClass::size);
-                // Blocks fill their class, less the shortfall of page-rounded ones.
-                let usable_in = size.wrapping_mul(c[0]).wrapping_sub(c[4]);
-                let usable_out = size.wrapping_mul(c[2]).wrapping_sub(c[5]);
-                SizeClassCounts {
-                    size,
-                    allocs: c[0],
-                    frees: c[2],
-                    requested_bytes: c[1],
-                    usable_bytes: usable_in,
-                    live_blocks: c[0].saturating_sub(c[2]),
-                    live_requested_bytes: c[1].saturating_sub(c[3]),
-                    live_usable_bytes: usable_in.saturating_sub(usable_out),
-                }
-            })
-            .collect()
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod forked;
 pub mod guard;
 pub(crate) mod large_blocks;
 pub(crate) mod live_table;
+pub(crate) mod mallctl;
 pub(crate) mod own_memory;
 pub(crate) mod peak;
 pub mod profiler;

@@ -8,9 +8,9 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
 use crate::hook::guard;
+use crate::hook::mallctl::Mallctl;
 use crate::hook::sites;
 use crate::hook::{counters, large_blocks, own_memory};
-use crate::observe::jemalloc_stats::Mallctl;
 
 /// A global allocator that counts and profiles every allocation of the program, forwarding
 /// each call to `inner` unchanged.
@@ -151,7 +151,7 @@ fn note_installed<A>(mallctl: Option<Mallctl>) {
             if let Some(f) = mallctl {
                 // SAFETY: `f` is the mallctl of the jemalloc this allocator allocates from,
                 // as `with_jemalloc_stats`'s caller states (or the bundled one, above).
-                unsafe { crate::observe::jemalloc_stats::set_mallctl(f) };
+                unsafe { crate::hook::mallctl::set_mallctl(f) };
                 kind = AllocatorKind::Jemalloc;
             }
             let code = match kind {

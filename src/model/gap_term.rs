@@ -7,7 +7,7 @@
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use crate::observe::gap::GapBreakdown;
+use crate::model::gap::GapBreakdown;
 
 /// One term of the RSS gap (a field of [`GapBreakdown`] other than `rss`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

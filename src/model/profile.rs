@@ -13,9 +13,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::observe::gap::GapBreakdown;
-use crate::observe::snapshot::{SizeClassCounts, Snapshot};
-pub use crate::observe::symbolize::{symbolize, SymbolizeError, SymbolizeOptions};
+use crate::model::counts::{SizeClassCounts, Snapshot};
+use crate::model::gap::GapBreakdown;
 
 /// The value of [`Profile::format`].
 pub const PROFILE_FORMAT: &str = "allocscope-profile";

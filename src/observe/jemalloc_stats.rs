@@ -16,50 +16,13 @@
 //! statistics exist only when that jemalloc was built with them (tikv-jemalloc-sys's `stats`
 //! feature); without them every read fails with `ENOENT` and the gap is `None`.
 
-use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::ffi::c_void;
 
-/// jemalloc's `mallctl`, as every jemalloc binding declares it:
-/// `int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)`.
-pub type Mallctl = unsafe extern "C" fn(
-    name: *const c_char,
-    oldp: *mut c_void,
-    oldlenp: *mut usize,
-    newp: *mut c_void,
-    newlen: usize,
-) -> c_int;
+pub use crate::hook::mallctl::{mallctl, set_mallctl, Mallctl};
+use std::sync::Mutex;
 
 /// `MALLCTL_ARENAS_ALL`: the arena index that stands for all arenas merged.
 pub const ARENAS_ALL: usize = 4096;
-
-/// The registered `mallctl`, as an address (0: none).
-static MALLCTL: AtomicUsize = AtomicUsize::new(0);
-
-/// Registers the `mallctl` through which allocscope reads jemalloc's statistics. The
-/// installed [`crate::Profiler`] does this by itself on its first allocation when built with
-/// [`crate::Profiler::with_jemalloc_stats`]; call it directly only to read statistics of a
-/// jemalloc that no `Profiler` wraps.
-///
-/// # Safety
-///
-/// `mallctl` must be the `mallctl` of a jemalloc linked into this process (it is called with
-/// jemalloc's documented arguments from any thread, at any later time).
-pub unsafe fn set_mallctl(mallctl: Mallctl) {
-    MALLCTL.store(mallctl as usize, Ordering::Release);
-}
-
-/// The registered `mallctl`, if any.
-pub fn mallctl() -> Option<Mallctl> {
-    let addr = MALLCTL.load(Ordering::Acquire);
-    if addr == 0 {
-        return None;
-    }
-    // SAFETY: a non-zero value was stored by `set_mallctl` from a `Mallctl` function pointer,
-    // so transmuting it back gives the same pointer (function pointers and usize have the
-    // same size on every platform Rust supports with `std`).
-    Some(unsafe { std::mem::transmute::<usize, Mallctl>(addr) })
-}
 
 /// Why jemalloc's statistics could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -225,11 +225,11 @@ impl LoadArgs {
         };
         if profile.needs_symbolization() {
             let _progress = Progress::start(format!("symbolizing {}", path.display()));
-            let options = crate::model::profile::SymbolizeOptions {
+            let options = crate::observe::symbolize::SymbolizeOptions {
                 binaries: self.binary.clone(),
                 debug_dirs: self.debug_dir.clone(),
             };
-            crate::model::profile::symbolize(&mut profile, &options)
+            crate::observe::symbolize::symbolize(&mut profile, &options)
                 .with_context(|| path.display().to_string())?;
         }
         Ok(profile)
