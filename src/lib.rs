@@ -201,7 +201,7 @@ pub use hook::{guard as reentrancy, profiler};
 /// temporary file in the same directory, then a rename); its size grows with the number of
 /// distinct call stacks and timeline points, never with the number of allocations. Every
 /// byte figure is in bytes, every duration in the unit its field name says. The format is
-/// data ([`model::profile`]); [`symbolize`](profile::symbolize) resolves its raw addresses
+/// data (`model::profile`); [`symbolize`](profile::symbolize) resolves its raw addresses
 /// (`observe::symbolize`). `docs/profile-format.md` documents it field by field.
 #[cfg(feature = "serde")]
 pub mod profile {

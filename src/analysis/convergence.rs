@@ -249,7 +249,7 @@ pub fn assess(points: &[TimelinePoint], opts: &ConvergenceOptions) -> Convergenc
     c
 }
 
-/// [`assess`] over the points the timeline recorder ([`crate::observe::timeline`]) holds so far: a
+/// [`assess`] over the points the timeline recorder ([`crate::timeline`]) holds so far: a
 /// long-running service can log this after a burst to see whether its RSS came back down.
 ///
 /// ```no_run

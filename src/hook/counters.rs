@@ -1,4 +1,4 @@
-//! Exact counters, written by the hook and summed by [`crate::observe::snapshot`].
+//! Exact counters, written by the hook and summed by [`crate::snapshot`].
 //!
 //! Each thread owns a slot of a fixed, statically allocated table. Only the owning thread
 //! writes its slot, with plain relaxed load+store (no locked instruction, no shared cache line

@@ -1,5 +1,5 @@
 //! The `mallctl` of the program's jemalloc, registered by the installed [`crate::Profiler`]
-//! on its first allocation and read by [`crate::observe::jemalloc_stats`].
+//! on its first allocation and read by [`crate::jemalloc_stats`].
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -284,14 +284,13 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
     #[inline(always)]
     unsafe fn raw_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        let ptr = if zeroed {
+        if zeroed {
             // SAFETY: the caller upholds `alloc_zeroed`'s contract for `layout`.
             unsafe { self.inner.alloc_zeroed(layout) }
         } else {
             // SAFETY: the caller upholds `alloc`'s contract for `layout`.
             unsafe { self.inner.alloc(layout) }
-        };
-        ptr
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The counts: what the hook counted, as data (see [`crate::observe::snapshot`] for reading
+//! The counts: what the hook counted, as data (see [`crate::snapshot`] for reading
 //! them).
 
 #[cfg(feature = "serde")]
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::gap::GapBreakdown;
 
-/// Exact allocation counters over some scope (a thread inside [`crate::observe::measure`], or the
+/// Exact allocation counters over some scope (a thread inside [`crate::measure`], or the
 /// whole process inside a [`Snapshot`]).
 ///
 /// A `realloc` counts as freeing the old block and allocating the new one in the byte

@@ -1,6 +1,6 @@
 //! The RSS gap as data: [`GapBreakdown`]'s terms and their sum. Computing it from jemalloc's
-//! statistics and `/proc`, and its prose, live in [`crate::observe::gap`]; each term's wording
-//! in [`crate::model::gap_term`].
+//! statistics and `/proc`, and its prose, live in [`crate::gap`]; each term's wording
+//! in [`crate::gap_term`].
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};

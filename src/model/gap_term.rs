@@ -1,7 +1,7 @@
 //! The terms of a [`GapBreakdown`], named, with what each one means for the reader.
 //!
 //! Both the allocator comparison (`alloc-report compare`) and the convergence check
-//! ([`crate::analysis::convergence`]) explain a difference in RSS by the term that accounts for most of
+//! ([`crate::convergence`]) explain a difference in RSS by the term that accounts for most of
 //! it; this module holds the one list of terms and the words said about each.
 
 #[cfg(feature = "serde")]

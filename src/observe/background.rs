@@ -1,5 +1,5 @@
 //! The reporter thread: runs a closure every interval on a thread marked internal, until its
-//! handle is stopped or dropped. Shared by [`crate::StatsLogger`] and [`crate::observe::timeline`].
+//! handle is stopped or dropped. Shared by [`crate::StatsLogger`] and [`crate::timeline`].
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;

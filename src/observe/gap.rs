@@ -2,7 +2,7 @@
 //!
 //! Over jemalloc, [`GapBreakdown`] splits the process's RSS into terms that add up to it
 //! exactly, from allocscope's exact counters, jemalloc's statistics
-//! (module [`crate::observe::jemalloc_stats`], read through the program's own `mallctl`), `/proc` ([`crate::observe::procfs`]) and `mincore`
+//! (module [`crate::jemalloc_stats`], read through the program's own `mallctl`), `/proc` ([`crate::procfs`]) and `mincore`
 //! (allocscope's own tables, and the pages of large blocks never touched); `docs/gap.md`
 //! gives each formula. Over an allocator without
 //! statistics (the system allocator, mimalloc), [`PartialGap`] says what can be known and
@@ -486,7 +486,7 @@ mod tests {
     use super::*;
     use crate::observe::jemalloc_stats::JemallocStats;
 
-    /// NOTES §1's measurement: 1M `Box<[u8; 100]>`, every other one freed.
+    /// The measurement of `docs/gap.md` (jemalloc section): 1M `Box<[u8; 100]>`, every other one freed.
     fn notes_example() -> GapBreakdown {
         let page = 4096;
         let requested = 500_000 * 100 + 4_000_000;

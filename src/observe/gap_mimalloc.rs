@@ -1,5 +1,5 @@
 //! The RSS gap over mimalloc (read with the feature `mimalloc`), from allocscope's exact counters,
-//! mimalloc's statistics ([`crate::observe::mimalloc_stats`]) and `/proc`.
+//! mimalloc's statistics ([`crate::mimalloc_stats`]) and `/proc`.
 
 use std::fmt;
 

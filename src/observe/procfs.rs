@@ -1,6 +1,6 @@
 //! The process's memory as the kernel sees it, from `/proc/self` (Linux).
 //!
-//! | function | file | cost (NOTES §2) |
+//! | function | file | cost (`docs/procfs.md`) |
 //! |---|---|---|
 //! | [`rss`], [`statm`] | `/proc/self/statm` | 3–8 µs |
 //! | [`status_memory`], [`peak_rss`] | `/proc/self/status` | 7–10 µs |

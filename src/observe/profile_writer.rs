@@ -1,4 +1,4 @@
-//! Assembling and writing the profile file ([`crate::model::profile::Profile`]).
+//! Assembling and writing the profile file ([`crate::profile::Profile`]).
 
 use std::path::Path;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};

@@ -7,7 +7,7 @@ pub use crate::model::counts::{Counts, SizeClassCounts, Snapshot};
 
 /// Reads every counter of the installed [`crate::Profiler`], process-wide. Takes a few
 /// microseconds (it sums the per-thread slots); with the `jemalloc` feature over jemalloc it
-/// also reads the allocator's statistics and /proc for the [`GapBreakdown`] (tens of µs).
+/// also reads the allocator's statistics and /proc for the [`GapBreakdown`](crate::GapBreakdown) (tens of µs).
 ///
 /// All zeros (and `gap: None`) when no `Profiler` is installed. Never panics.
 pub fn snapshot() -> Snapshot {

@@ -38,7 +38,7 @@ impl Metric {
 
     /// The figure of `site` this metric measures: [`CallSite::allocs`], [`CallSite::bytes`],
     /// [`CallSite::live_bytes`] (live and leaked), [`CallSite::peak_bytes`],
-    /// [`crate::model::profile::Lifetimes::under_1ms`] or [`CallSite::slack_bytes`].
+    /// [`crate::profile::Lifetimes::under_1ms`] or [`CallSite::slack_bytes`].
     pub fn value(self, site: &CallSite) -> u64 {
         match self {
             Metric::Allocs => site.allocs,

@@ -1,6 +1,6 @@
 //! The report side: what `alloc-report` does with a profile file, as a library.
 //!
-//! Input is a [`crate::model::profile::Profile`] (read with [`crate::model::profile::Profile::read`]).
+//! Input is a [`crate::profile::Profile`] (read with [`crate::profile::Profile::read`]).
 //! Everything that turns call stacks into lines goes through [`folded::FoldedStacks`], so the
 //! flamegraph, the differential flamegraph and the folded export agree stack for stack.
 //!
@@ -29,7 +29,7 @@
 //! ```
 //!
 //! Every subcommand symbolizes profiles that hold raw addresses (`--binary PATH`,
-//! `--debug-dir DIR`, see [`crate::model::profile::symbolize`]) and shows trimmed stacks
+//! `--debug-dir DIR`, see [`crate::profile::symbolize`]) and shows trimmed stacks
 //! ([`names::trim_profile`]) unless `--all-frames`.
 //!
 //! Output files are written whole or not at all (a temporary file, then a rename). Errors are
