@@ -117,6 +117,57 @@ impl GapTerm {
         }
     }
 
+    /// What to do about it: the sentence the diagnosis prints after "N% of RSS" when this
+    /// term dominates (`untouched`, never dominant, shares `non_heap`'s).
+    pub fn advice(self) -> &'static str {
+        match self {
+            GapTerm::Requested => {
+                "is live data the program asked for: the allocator wastes little; to use less \
+                 memory, hold less (see the call sites with the most live bytes)."
+            }
+            GapTerm::SizeClassRounding => {
+                "is size-class rounding: many requests fall just above a class boundary (a \
+                 33-byte request takes a 48-byte slot); look at the size-class histogram and \
+                 resize, pack or pool those objects."
+            }
+            GapTerm::AllocatorCaches => {
+                "is parked in jemalloc's thread caches or used by its internal allocations: \
+                 many allocating threads each keep freed objects; lower \
+                 `tcache_max` or set `tcache:false` via `_RJEM_MALLOC_CONF`, or allocate from \
+                 fewer threads."
+            }
+            GapTerm::Fragmentation => {
+                "is free space inside partly used pages: many small objects freed in a \
+                 scattered pattern keep their pages alive; purging cannot return it — keep \
+                 long-lived objects together (a `Vec` of values or an arena instead of many \
+                 `Box`es), or free them in bulk."
+            }
+            GapTerm::Dirty => {
+                "is freed pages jemalloc has not returned yet: call `allocscope::purge()`, \
+                 lower `dirty_decay_ms` via `_RJEM_MALLOC_CONF`, or enable background threads \
+                 (`background_thread:true`)."
+            }
+            GapTerm::Metadata => {
+                "is jemalloc's own bootstrap metadata: normal for a small heap; if it grows, \
+                 fewer arenas (`narenas` in `_RJEM_MALLOC_CONF`) reduce it."
+            }
+            GapTerm::Muzzy => {
+                "is pages jemalloc released lazily (MADV_FREE) that the kernel has not \
+                 reclaimed yet: they go under memory pressure; set `muzzy_decay_ms:0` via \
+                 `_RJEM_MALLOC_CONF` to drop them at once."
+            }
+            GapTerm::Profiler => {
+                "is allocscope's own memory (its tables of call sites and live blocks, its \
+                 caches): the price of profiling, not the program's; a larger \
+                 `ALLOCSCOPE_SAMPLE_BYTES` (sampled rather than exact mode) shrinks the live table."
+            }
+            GapTerm::Untouched | GapTerm::NonHeap => {
+                "is outside jemalloc's heap: code, thread stacks, C libraries' malloc, \
+                 memory-mapped files; see /proc/<pid>/smaps for the mappings."
+            }
+        }
+    }
+
     /// This term's value in `gap`, bytes, as stored (only `non_heap` can be negative;
     /// `untouched` is positive although it is subtracted from the sum: see
     /// [`GapTerm::contribution`]).

@@ -139,53 +139,11 @@ impl GapBreakdown {
 
 /// The sentence of the diagnosis for one term holding `pct` % of RSS.
 fn advice(term: &str, pct: f64) -> String {
-    let p = format!("{pct:.0}% of RSS");
-    match term {
-        "requested" => format!(
-            "{p} is live data the program asked for: the allocator wastes little; to use less \
-             memory, hold less (see the call sites with the most live bytes)."
-        ),
-        "size_class_rounding" => format!(
-            "{p} is size-class rounding: many requests fall just above a class boundary (a \
-             33-byte request takes a 48-byte slot); look at the size-class histogram and \
-             resize, pack or pool those objects."
-        ),
-        "allocator_caches" => format!(
-            "{p} is parked in jemalloc's thread caches or used by its internal allocations: \
-             many allocating threads each keep freed objects; lower \
-             `tcache_max` or set `tcache:false` via `_RJEM_MALLOC_CONF`, or allocate from \
-             fewer threads."
-        ),
-        "fragmentation" => format!(
-            "{p} is free space inside partly used pages: many small objects freed in a \
-             scattered pattern keep their pages alive; purging cannot return it — keep \
-             long-lived objects together (a `Vec` of values or an arena instead of many \
-             `Box`es), or free them in bulk."
-        ),
-        "dirty" => format!(
-            "{p} is freed pages jemalloc has not returned yet: call `allocscope::purge()`, \
-             lower `dirty_decay_ms` via `_RJEM_MALLOC_CONF`, or enable background threads \
-             (`background_thread:true`)."
-        ),
-        "metadata" => format!(
-            "{p} is jemalloc's own bootstrap metadata: normal for a small heap; if it grows, \
-             fewer arenas (`narenas` in `_RJEM_MALLOC_CONF`) reduce it."
-        ),
-        "muzzy" => format!(
-            "{p} is pages jemalloc released lazily (MADV_FREE) that the kernel has not \
-             reclaimed yet: they go under memory pressure; set `muzzy_decay_ms:0` via \
-             `_RJEM_MALLOC_CONF` to drop them at once."
-        ),
-        "profiler" => format!(
-            "{p} is allocscope's own memory (its tables of call sites and live blocks, its \
-             caches): the price of profiling, not the program's; a larger \
-             `ALLOCSCOPE_SAMPLE_BYTES` (sampled rather than exact mode) shrinks the live table."
-        ),
-        _ => format!(
-            "{p} is outside jemalloc's heap: code, thread stacks, C libraries' malloc, \
-             memory-mapped files; see /proc/<pid>/smaps for the mappings."
-        ),
-    }
+    let t = crate::model::gap_term::GapTerm::ALL
+        .into_iter()
+        .find(|t| t.key() == term)
+        .unwrap_or(crate::model::gap_term::GapTerm::NonHeap);
+    format!("{pct:.0}% of RSS {}", t.advice())
 }
 
 fn mib(bytes: i64) -> f64 {
