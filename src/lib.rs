@@ -87,11 +87,6 @@
 //! When no `Profiler` is the global allocator, [`measure`] and [`snapshot()`] return zeros and
 //! [`is_installed`] says so; nothing panics.
 //!
-//! The budget macros [`assert_max_allocs!`], [`assert_max_bytes!`] and [`assert_no_leaks!`]
-//! assert the same figures and, when a budget is exceeded, list the offending allocations by
-//! call site (function, file:line, count, bytes) from stacks recorded on this thread only
-//! while the closure runs ([`budget`]); without a `Profiler` they panic rather than pass.
-//!
 //! # Call sites and the profile file
 //!
 //! Stack capture is on by default: Poisson byte sampling with a mean interval of 512 KiB (as
@@ -142,7 +137,6 @@
 //! alloc-report html app.profile.json -o report.html            # everything on one self-contained page
 //! alloc-report compare system.json jemalloc.json mimalloc.json # which allocator, with the why
 //! alloc-report symbolize app.profile.json -o named.json         # names baked in, binary no longer needed
-//! alloc-report check app.profile.json --baseline old.json --max-increase allocs=5%   # CI gate: exit 0/1
 //! ```
 //!
 //! Every subcommand takes `--binary PATH` (a copy of the program that ran), `--debug-dir DIR`
@@ -190,74 +184,57 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-mod allocator_config;
-#[cfg(all(feature = "serde", target_os = "linux"))]
-mod autostart;
-pub mod budget;
-mod callsites;
-mod clock;
-mod config;
-#[cfg(feature = "serde")]
-pub mod convergence;
-mod counters;
-mod exit_hook;
-mod forked;
-pub mod gap;
-pub mod gap_mimalloc;
-pub mod gap_term;
-pub mod jemalloc_stats;
-mod large_blocks;
-mod live_table;
-mod measure;
-pub mod mimalloc_stats;
-mod own_memory;
-mod peak;
-pub mod procfs;
-#[cfg(feature = "serde")]
-pub mod profile;
-#[cfg(feature = "serde")]
-mod profile_writer;
-pub mod profiler;
-pub mod purge;
-pub mod reentrancy;
+mod analysis;
+mod hook;
+mod model;
+mod observe;
 #[cfg(feature = "cli")]
 pub mod report;
-mod reporter;
-mod sampler;
-mod site_table;
-pub mod size_class;
-pub mod snapshot;
-mod stack;
-pub mod stats_logger;
-#[cfg(feature = "serde")]
-mod symbolize;
-#[cfg(feature = "serde")]
-pub mod timeline;
-#[cfg(feature = "serde")]
-pub mod trim;
-#[cfg(feature = "serde")]
-mod units;
+mod runtime;
 
-pub use allocator_config::allocator_config;
-#[doc(hidden)]
-pub use callsites::debug_probe_counts;
-pub use config::{
-    settings, Config, Settings, Unwinder, DEFAULT_MAX_DEPTH, DEFAULT_SAMPLE_BYTES, MAX_DEPTH_LIMIT,
-};
-pub use counters::PEAK_SLACK_PER_THREAD;
-pub use gap::{GapBreakdown, GapReport, PartialGap};
-pub use gap_mimalloc::MimallocGap;
-pub use gap_term::GapTerm;
-pub use measure::measure;
-pub use own_memory::{own_memory, OwnMemory};
+pub use analysis::budget;
 #[cfg(feature = "serde")]
-pub use profile_writer::{collect_profile, write_profile};
-pub use profiler::{installed_allocator, is_installed, AllocatorKind, Profiler};
-pub use purge::{purge, PurgeReport};
-pub use reentrancy::{mark_thread_internal, untracked};
-pub use size_class::SizeClass;
-pub use snapshot::{snapshot, Counts, SizeClassCounts, Snapshot};
-pub use stats_logger::{StatsLogger, StatsLoggerBuilder};
+pub use analysis::{convergence, trim};
+pub use hook::{guard as reentrancy, profiler};
+/// The profile file: what a profiled run leaves behind for `alloc-report`.
+///
+/// One versioned JSON document ([`Profile`](profile::Profile)), written atomically (a
+/// temporary file in the same directory, then a rename); its size grows with the number of
+/// distinct call stacks and timeline points, never with the number of allocations. Every
+/// byte figure is in bytes, every duration in the unit its field name says. The format is
+/// data (`model::profile`); [`symbolize`](profile::symbolize) resolves its raw addresses
+/// (`observe::symbolize`). `docs/profile-format.md` documents it field by field.
+#[cfg(feature = "serde")]
+pub mod profile {
+    pub use crate::model::profile::*;
+    pub use crate::observe::symbolize::{symbolize, SymbolizeError, SymbolizeOptions};
+}
+pub use model::{gap_term, size_class};
+#[cfg(feature = "serde")]
+pub use observe::timeline;
+pub use observe::{
+    gap, gap_mimalloc, jemalloc_stats, mimalloc_stats, procfs, purge, snapshot, stats_logger,
+};
+
+pub use hook::counters::PEAK_SLACK_PER_THREAD;
+pub use hook::guard::{mark_thread_internal, untracked};
+pub use hook::own_memory::{own_memory, OwnMemory};
+pub use hook::profiler::{installed_allocator, is_installed, AllocatorKind, Profiler};
+pub use hook::settings::{Unwinder, DEFAULT_MAX_DEPTH, DEFAULT_SAMPLE_BYTES, MAX_DEPTH_LIMIT};
+#[doc(hidden)]
+pub use hook::sites::debug_probe_counts;
+pub use model::gap_term::GapTerm;
+pub use model::size_class::SizeClass;
+pub use observe::allocator_config::allocator_config;
+pub use observe::gap::{GapBreakdown, GapReport, PartialGap};
+pub use observe::gap_mimalloc::MimallocGap;
+pub use observe::measure::measure;
+#[cfg(feature = "serde")]
+pub use observe::profile_writer::{collect_profile, write_profile};
+pub use observe::purge::{purge, PurgeReport};
+pub use observe::snapshot::{snapshot, Counts, SizeClassCounts, Snapshot};
+pub use observe::stats_logger::{StatsLogger, StatsLoggerBuilder};
+pub use runtime::config::{settings, Config, Settings};
 
 /// jemalloc (tikv-jemallocator 0.7, with statistics), as a `GlobalAlloc` to wrap:
 /// `Profiler::new(allocscope::Jemalloc)` (feature `jemalloc`).

@@ -39,9 +39,9 @@ use anyhow::{anyhow, bail, Context as _};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::profile::Profile;
+use crate::model::profile::Profile;
+use crate::model::units;
 use crate::report::output::Output;
-use crate::report::units;
 
 /// The file `check` reads limits from when `--budget` is not given and it exists.
 pub const DEFAULT_BUDGET_FILE: &str = "allocscope-budget.toml";
@@ -133,9 +133,9 @@ impl CheckMetric {
 
     fn show(self, v: u64) -> String {
         if self.is_bytes() {
-            units::bytes(v)
+            units::format_size(v)
         } else {
-            units::count(v)
+            units::format_count(v)
         }
     }
 

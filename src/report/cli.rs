@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 
-use crate::profile::Profile;
+use crate::model::profile::Profile;
 use crate::report::compare;
 use crate::report::diff::{write_change_tables, write_diff_flamegraph};
 use crate::report::export::{export, ExportFormat};
@@ -229,11 +229,11 @@ impl LoadArgs {
         };
         if profile.needs_symbolization() {
             let _progress = Progress::start(format!("symbolizing {}", path.display()));
-            let options = crate::profile::SymbolizeOptions {
+            let options = crate::observe::symbolize::SymbolizeOptions {
                 binaries: self.binary.clone(),
                 debug_dirs: self.debug_dir.clone(),
             };
-            crate::profile::symbolize(&mut profile, &options)
+            crate::observe::symbolize::symbolize(&mut profile, &options)
                 .with_context(|| path.display().to_string())?;
         }
         Ok(profile)

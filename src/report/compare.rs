@@ -26,10 +26,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::gap::GapBreakdown;
-use crate::gap_term::{largest_increase, GapTerm};
-use crate::profile::Profile;
-use crate::units::{format_bytes, format_count, format_percent, format_seconds};
+use crate::model::gap_term::{largest_increase, GapTerm};
+use crate::model::profile::Profile;
+use crate::model::units::{format_bytes, format_count, format_percent, format_seconds};
+use crate::observe::gap::GapBreakdown;
 
 /// Changes smaller than this (relative to the baseline) are not called out, except as the
 /// largest difference of a profile.

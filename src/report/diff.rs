@@ -11,11 +11,11 @@ use std::io::{self, Write};
 use inferno::differential;
 use inferno::flamegraph;
 
-use crate::profile::Profile;
+use crate::model::profile::Profile;
+use crate::model::units;
 use crate::report::error::ReportError;
 use crate::report::flamegraph::{inferno_options, FlamegraphOptions};
 use crate::report::folded::{stack_key, FoldedStacks};
-use crate::report::units;
 
 /// Draws the differential flamegraph of `before` → `after` as SVG into `writer`, under
 /// `opts.metric`. Frame widths are AFTER's figures; colours show the change.
@@ -45,8 +45,8 @@ pub fn write_diff_flamegraph(
     let default_title = format!("Difference: {}", opts.metric.title());
     let mut o = inferno_options(after, opts, default_title, new.total());
     let total = |s: &FoldedStacks| match opts.metric.unit() {
-        "bytes" => units::bytes(s.total()),
-        unit => format!("{} {unit}", units::count(s.total())),
+        "bytes" => units::format_size(s.total()),
+        unit => format!("{} {unit}", units::format_count(s.total())),
     };
     o.subtitle = Some(format!(
         "before {} ({}), after {} ({}); widths are after's, red grew, blue shrank",
@@ -142,12 +142,14 @@ pub fn write_change_tables(
     writeln!(
         w,
         "Totals: allocations {} -> {} ({}), bytes {} -> {} ({})",
-        units::count(before.totals.allocs),
-        units::count(after.totals.allocs),
-        units::signed_count(i128::from(after.totals.allocs) - i128::from(before.totals.allocs)),
-        units::bytes(before.totals.bytes_allocated),
-        units::bytes(after.totals.bytes_allocated),
-        units::signed_bytes(
+        units::format_count(before.totals.allocs),
+        units::format_count(after.totals.allocs),
+        units::format_signed_count(
+            i128::from(after.totals.allocs) - i128::from(before.totals.allocs)
+        ),
+        units::format_size(before.totals.bytes_allocated),
+        units::format_size(after.totals.bytes_allocated),
+        units::format_signed_bytes(
             i128::from(after.totals.bytes_allocated) - i128::from(before.totals.bytes_allocated)
         ),
     )?;
@@ -175,12 +177,12 @@ pub fn write_change_tables(
             writeln!(
                 w,
                 "  {:>14} {:>14} {:>14}  {:>11} {:>11} {:>12}  {}",
-                units::count(c.allocs_before),
-                units::count(c.allocs_after),
-                units::signed_count(c.allocs_delta()),
-                units::bytes(c.bytes_before),
-                units::bytes(c.bytes_after),
-                units::signed_bytes(c.bytes_delta()),
+                units::format_count(c.allocs_before),
+                units::format_count(c.allocs_after),
+                units::format_signed_count(c.allocs_delta()),
+                units::format_size(c.bytes_before),
+                units::format_size(c.bytes_after),
+                units::format_signed_bytes(c.bytes_delta()),
                 site_label(&c.frames),
             )?;
         }

@@ -1,6 +1,6 @@
 //! Why a report could not be produced.
 
-use crate::profile::ProfileError;
+use crate::model::profile::ProfileError;
 use crate::report::metric::Metric;
 
 /// An error of the report side. Its message is one line; the CLI prefixes the file it

@@ -1,6 +1,6 @@
 //! `export`: the profile in another tool's format.
 
-use crate::profile::Profile;
+use crate::model::profile::Profile;
 use crate::report::folded::FoldedStacks;
 use crate::report::metric::Metric;
 use crate::report::pprof;

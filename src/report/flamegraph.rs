@@ -4,11 +4,11 @@ use std::io::Write;
 
 use inferno::flamegraph::{self, color::BasicPalette, Direction, Palette};
 
-use crate::profile::Profile;
+use crate::model::profile::Profile;
+use crate::model::units;
 use crate::report::error::ReportError;
 use crate::report::folded::FoldedStacks;
 use crate::report::metric::Metric;
-use crate::report::units;
 
 /// How to draw a flamegraph.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +46,7 @@ pub fn sampling_note(sampling_bytes: u64) -> String {
         1 => "exact: every allocation recorded".to_string(),
         r => format!(
             "estimated from Poisson samples, mean interval {}",
-            units::bytes(r)
+            units::format_size(r)
         ),
     }
 }
@@ -65,8 +65,8 @@ pub(crate) fn inferno_options<'a>(
     o.hash = true;
     o.title = opts.title.clone().unwrap_or(default_title);
     let total = match opts.metric.unit() {
-        "bytes" => units::bytes(total),
-        _ => format!("{} {}", units::count(total), opts.metric.unit()),
+        "bytes" => units::format_size(total),
+        _ => format!("{} {}", units::format_count(total), opts.metric.unit()),
     };
     o.subtitle = Some(format!(
         "{}; total {total}; {}",

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use crate::profile::{CallSite, Profile};
+use crate::model::profile::{CallSite, Profile};
 use crate::report::metric::Metric;
 use crate::report::names::{display_name, sanitize_for_folded};
 
@@ -119,7 +119,7 @@ pub fn stack_key(site: &CallSite) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{Frame, Lifetimes};
+    use crate::model::profile::{Frame, Lifetimes};
 
     fn frame(function: &str, addr: u64) -> Frame {
         Frame {

@@ -1,6 +1,6 @@
 //! What a flamegraph measures: one figure of each call site.
 
-use crate::profile::CallSite;
+use crate::model::profile::CallSite;
 
 /// A figure of a call site that a flamegraph (or a folded-stacks export) can be drawn by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

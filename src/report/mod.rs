@@ -68,7 +68,6 @@ pub mod output;
 pub mod pprof;
 pub mod progress;
 pub mod summary;
-pub mod units;
 
 pub use diff::{site_changes, write_change_tables, write_diff_flamegraph, SiteChange};
 pub use error::ReportError;

@@ -6,10 +6,10 @@
 
 use std::borrow::Cow;
 
-use crate::profile::Frame;
+use crate::model::profile::Frame;
 // The one definition of trimming lives beside the profile (the call-site tests use it
 // without the CLI); reports reach it here.
-pub use crate::trim::{
+pub use crate::analysis::trim::{
     is_call_shim, is_entry, is_plumbing, is_plumbing_file, trim_frames, trim_profile,
 };
 

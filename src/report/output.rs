@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::profile::{write_atomically, ProfileError};
+use crate::model::profile::{write_atomically, ProfileError};
 use crate::report::progress::Progress;
 
 /// The destination of a report.

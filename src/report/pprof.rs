@@ -15,7 +15,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use prost::Message;
 
-use crate::profile::{Frame, Profile};
+use crate::model::profile::{Frame, Profile};
 use crate::report::names::display_name;
 
 /// The messages of `profile.proto` (github.com/google/pprof/proto/profile.proto) that we

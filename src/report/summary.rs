@@ -6,13 +6,13 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::gap::GapBreakdown;
-use crate::gap_term::GapTerm;
-use crate::profile::{CallSite, Profile};
+use crate::model::gap_term::GapTerm;
+use crate::model::profile::{CallSite, Profile};
+use crate::model::units;
+use crate::observe::gap::GapBreakdown;
 use crate::report::diff::site_label;
 use crate::report::flamegraph::sampling_note;
 use crate::report::names::display_name;
-use crate::report::units;
 
 /// The value of [`Summary::format`].
 pub const SUMMARY_FORMAT: &str = "allocscope-summary";
@@ -244,9 +244,9 @@ impl Summary {
         writeln!(w, "Totals (exact)")?;
         let row =
             |w: &mut dyn Write, label: &str, value: String| writeln!(w, "  {label:<22}{value}");
-        row(&mut w, "allocations", units::count(self.allocs))?;
-        row(&mut w, "reallocations", units::count(self.reallocs))?;
-        row(&mut w, "frees", units::count(self.frees))?;
+        row(&mut w, "allocations", units::format_count(self.allocs))?;
+        row(&mut w, "reallocations", units::format_count(self.reallocs))?;
+        row(&mut w, "frees", units::format_count(self.frees))?;
         row(&mut w, "bytes allocated", bytes_exact(self.bytes_allocated))?;
         row(&mut w, "bytes freed", bytes_exact(self.bytes_freed))?;
         row(&mut w, "peak live", bytes_exact(self.peak_live_bytes))?;
@@ -256,7 +256,7 @@ impl Summary {
             format!(
                 "{} in {} blocks",
                 bytes_exact(self.live_bytes_at_exit),
-                units::count(self.live_blocks_at_exit)
+                units::format_count(self.live_blocks_at_exit)
             ),
         )?;
         row(&mut w, "peak RSS", bytes_exact(self.peak_rss))?;
@@ -320,17 +320,17 @@ impl Summary {
                 w,
                 "  {:>10} {:>12} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11}",
                 class,
-                units::count(c.allocs),
-                units::bytes(c.requested_bytes),
-                units::bytes(c.usable_bytes),
-                units::bytes(c.rounding_waste_bytes),
-                units::percent(c.rounding_waste_bytes as f64, c.usable_bytes as f64),
-                units::count(c.live_blocks),
-                units::bytes(c.live_rounding_waste_bytes),
+                units::format_count(c.allocs),
+                units::format_size(c.requested_bytes),
+                units::format_size(c.usable_bytes),
+                units::format_size(c.rounding_waste_bytes),
+                units::format_share(c.rounding_waste_bytes as f64, c.usable_bytes as f64),
+                units::format_count(c.live_blocks),
+                units::format_size(c.live_rounding_waste_bytes),
             )
         };
         for c in &self.size_classes {
-            line(w, units::count(c.size), c)?;
+            line(w, units::format_count(c.size), c)?;
             total.allocs = total.allocs.saturating_add(c.allocs);
             total.requested_bytes = total.requested_bytes.saturating_add(c.requested_bytes);
             total.usable_bytes = total.usable_bytes.saturating_add(c.usable_bytes);
@@ -349,9 +349,13 @@ impl Summary {
 /// `"12.3 MiB (12,897,484 bytes)"`, or `"512 B"` under 1 KiB.
 fn bytes_exact(n: u64) -> String {
     if n < 1024 {
-        units::bytes(n)
+        units::format_size(n)
     } else {
-        format!("{} ({} bytes)", units::bytes(n), units::count(n))
+        format!(
+            "{} ({} bytes)",
+            units::format_size(n),
+            units::format_count(n)
+        )
     }
 }
 
@@ -364,7 +368,7 @@ fn write_sites(
     writeln!(
         w,
         "{heading} (of {} distinct stacks)",
-        units::count(distinct as u64)
+        units::format_count(distinct as u64)
     )?;
     if sites.is_empty() {
         return writeln!(w, "  (no call sites recorded)");
@@ -379,14 +383,14 @@ fn write_sites(
             w,
             "  {:>3} {:>12} {:>11} {:>11} {:>11} {:>9} {:>11} {:>8}  {}",
             i + 1,
-            units::count(s.allocs),
-            units::bytes(s.bytes),
-            units::bytes(s.live_bytes),
-            units::bytes(s.peak_bytes),
-            units::percent(s.freed_under_1ms as f64, s.freed as f64),
+            units::format_count(s.allocs),
+            units::format_size(s.bytes),
+            units::format_size(s.live_bytes),
+            units::format_size(s.peak_bytes),
+            units::format_share(s.freed_under_1ms as f64, s.freed as f64),
             s.median_lifetime_ns
-                .map_or_else(|| "-".to_string(), units::duration_ns),
-            units::count(s.samples),
+                .map_or_else(|| "-".to_string(), units::format_duration_ns),
+            units::format_count(s.samples),
             site_label(&s.frames),
         )?;
         if let Some(location) = &s.location {
@@ -411,16 +415,16 @@ fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Resul
             w,
             "  {:<26} {:>10} {:>9}",
             name,
-            units::mib(value),
-            units::percent(value as f64, gap.rss as f64)
+            units::format_mib(value),
+            units::format_share(value as f64, gap.rss as f64)
         )?;
     }
     writeln!(
         w,
         "  {:<26} {:>10} {:>9}",
         "RSS",
-        units::mib(gap.rss),
-        units::percent(gap.rss as f64, gap.rss as f64)
+        units::format_mib(gap.rss),
+        units::format_share(gap.rss as f64, gap.rss as f64)
     )
 }
 

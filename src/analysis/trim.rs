@@ -1,0 +1,357 @@
+//! Trimming stacks to the user's part: the one definition every report uses
+//! (re-exported as `report::names::{trim_frames, trim_profile, …}`). The profile file keeps
+//! the raw frames; `alloc-report --all-frames` skips this.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::model::profile::{CallSite, Frame, Profile};
+
+/// A frame's function demangled (legacy `_ZN…E`, v0 `_R…`), without hash suffix.
+fn display_name(frame: &Frame) -> Cow<'_, str> {
+    let name = frame.function.trim();
+    if name.starts_with("_ZN") || name.starts_with("_R") || name.starts_with("__ZN") {
+        if let Ok(d) = rustc_demangle::try_demangle(name) {
+            return Cow::Owned(format!("{d:#}"));
+        }
+    }
+    Cow::Borrowed(name)
+}
+
+/// The frames a report shows of a stack (leaf first). Left out, in this order:
+/// - allocator plumbing at the leaf end: allocscope itself, the global-allocator shims
+///   (`__rust_alloc`…), `alloc`/`core`/`std` internals (`RawVec` growth, `String`, `Box`,
+///   collections), hashbrown, the unwinder: `frames[0]` becomes the user's function that
+///   allocated ([`is_plumbing`], [`is_plumbing_file`]);
+/// - everything below the program's `main` or a thread's entry closure: the runtime's
+///   prologue (`std::rt::lang_start…`, `__rust_begin_short_backtrace`, libc's
+///   `__libc_start_main`, `start_thread`, `clone3`…) ([`is_entry`]);
+/// - closure-call shims anywhere (`FnOnce::call_once`, `<&mut F as FnMut>::call_mut`,
+///   vtable shims) ([`is_call_shim`]).
+///
+/// A stack that would be left empty (an allocation made by the runtime itself, before
+/// `main` or at a thread's start) keeps its runtime frames.
+pub fn trim_frames(frames: &[Frame]) -> Vec<Frame> {
+    let first_user = frames
+        .iter()
+        .position(|f| !is_plumbing(&f.function) && !is_plumbing_file(f.file.as_deref()))
+        .unwrap_or(0);
+    let rest = frames.get(first_user..).unwrap_or(&[]);
+    let end = rest
+        .iter()
+        .position(|f| is_entry(display_name(f).as_ref()))
+        .unwrap_or(rest.len());
+    let mut kept: Vec<Frame> = rest
+        .get(..end)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|f| !is_call_shim(display_name(f).as_ref()))
+        .cloned()
+        .collect();
+    // An inlined frame whose enclosing frame was dropped now ends its address's group.
+    for i in 0..kept.len() {
+        let next_addr = kept.get(i + 1).map(|f| f.addr);
+        if let Some(f) = kept.get_mut(i) {
+            if f.inlined && next_addr != Some(f.addr) {
+                f.inlined = false;
+            }
+        }
+    }
+    if kept.is_empty() {
+        // All runtime (e.g. std's own set-up before `main`): the stack without plumbing
+        // and shims, else as it is.
+        let rest: Vec<Frame> = rest
+            .iter()
+            .filter(|f| !is_call_shim(display_name(f).as_ref()))
+            .cloned()
+            .collect();
+        if rest.is_empty() {
+            frames.to_vec()
+        } else {
+            rest
+        }
+    } else {
+        kept
+    }
+}
+
+/// Trims every call site's frames ([`trim_frames`]), keeps at most [`Profile::max_depth`]
+/// frames nearest the allocation (when recorded), and merges the sites whose trimmed stacks
+/// are the same (their figures add up; the lifetime median is the one of the site with most
+/// freed allocations). Sites stay sorted by bytes, descending. This is what every report
+/// shows unless asked for all frames.
+pub fn trim_profile(profile: &mut Profile) {
+    let sites = std::mem::take(&mut profile.sites);
+    let mut index: HashMap<Vec<Frame>, usize> = HashMap::with_capacity(sites.len());
+    let mut merged: Vec<CallSite> = Vec::with_capacity(sites.len());
+    for mut site in sites {
+        site.frames = trim_frames(&site.frames);
+        if let Some(d) = profile.max_depth {
+            site.frames.truncate((d as usize).max(1));
+        }
+        match index.get(&site.frames) {
+            Some(&i) => merge_site(&mut merged[i], site),
+            None => {
+                index.insert(site.frames.clone(), merged.len());
+                merged.push(site);
+            }
+        }
+    }
+    merged.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.allocs.cmp(&a.allocs)));
+    profile.sites = merged;
+}
+
+fn merge_site(into: &mut CallSite, s: CallSite) {
+    if s.lifetimes.freed > into.lifetimes.freed {
+        into.lifetimes.median_ns = s.lifetimes.median_ns;
+    }
+    into.allocs += s.allocs;
+    into.bytes += s.bytes;
+    into.live_blocks += s.live_blocks;
+    into.live_bytes += s.live_bytes;
+    into.peak_bytes += s.peak_bytes;
+    into.slack_bytes += s.slack_bytes;
+    into.samples += s.samples;
+    into.lifetimes.freed += s.lifetimes.freed;
+    into.lifetimes.under_1us += s.lifetimes.under_1us;
+    into.lifetimes.under_1ms += s.lifetimes.under_1ms;
+    into.lifetimes.under_1s += s.lifetimes.under_1s;
+    for c in s.size_classes {
+        match into.size_classes.iter_mut().find(|x| x.size == c.size) {
+            Some(x) => x.allocs += c.allocs,
+            None => into.size_classes.push(c),
+        }
+    }
+    into.size_classes.sort_by_key(|c| c.size);
+}
+
+/// The first frame below the user's code: the runtime's entry into `main` or into a
+/// thread's closure, or the C runtime's roots.
+pub fn is_entry(name: &str) -> bool {
+    const CONTAINS: &[&str] = &[
+        "__rust_begin_short_backtrace",
+        "std::rt::lang_start",
+        "std::thread::Builder::spawn_unchecked_",
+        "std::thread::lifecycle::spawn_unchecked",
+    ];
+    const EXACT: &[&str] = &[
+        "main",
+        "__libc_start_main",
+        "__libc_start_call_main",
+        "_start",
+        "start_thread",
+        "clone",
+        "clone3",
+    ];
+    EXACT.contains(&name)
+        || name.starts_with("__libc_start")
+        || CONTAINS.iter().any(|c| name.contains(c))
+}
+
+/// A closure-call shim: `core::ops::function::FnOnce::call_once`,
+/// `<&mut F as core::ops::function::FnMut<A>>::call_mut`, `<Box<F> as FnOnce>::call_once`,
+/// `…::{{vtable.shim}}`.
+pub fn is_call_shim(name: &str) -> bool {
+    if name.contains("{{vtable.shim}}") || name.contains("{vtable_shim}") {
+        return true;
+    }
+    let base = name.split("::{{closure}}").next().unwrap_or(name);
+    let base = strip_trailing_generics(base);
+    ["::call_once", "::call_mut", "::call"]
+        .iter()
+        .any(|c| base.ends_with(c))
+        && (base.starts_with("core::ops::function::")
+            || base.contains(" as core::ops::function::Fn"))
+}
+
+/// `a::f<T, U>` → `a::f` (the generic arguments DWARF names of inlined frames carry).
+fn strip_trailing_generics(name: &str) -> &str {
+    if !name.ends_with('>') {
+        return name;
+    }
+    let mut depth = 0usize;
+    for (i, c) in name.char_indices().rev() {
+        match c {
+            '>' => depth += 1,
+            '<' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return &name[..i];
+                }
+            }
+            _ => {}
+        }
+    }
+    name
+}
+
+/// Frames whose source file is the standard library (`/rustc/<hash>/library/…`),
+/// allocscope's own sources, or an allocator/collection crate. In old profiles of
+/// `debug = "line-tables-only"` builds, function names carry no module path, so the file is
+/// what tells plumbing from user code.
+pub fn is_plumbing_file(file: Option<&str>) -> bool {
+    const OWN_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
+    const CRATES: &[&str] = &[
+        "/hashbrown-",
+        "/tikv-jemallocator-",
+        "/mimalloc-",
+        "/backtrace-",
+        "/allocscope-",
+    ];
+    let Some(f) = file else {
+        return false;
+    };
+    f.starts_with("/rustc/")
+        || f.starts_with(OWN_SRC)
+        || CRATES.iter().any(|c| f.contains(c) && f.contains("/src/"))
+}
+
+/// Frames that are allocation plumbing, not the user's code: allocscope, the global
+/// allocator shims, `alloc`/`core`/`std` (Vec growth, String, Box, collections), hashbrown,
+/// backtrace and the unwinder, jemalloc and libc's allocator, and unknown frames.
+pub fn is_plumbing(function: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "allocscope::",
+        "alloc::",
+        "core::",
+        "std::",
+        "hashbrown::",
+        "backtrace::",
+        "tikv_jemallocator::",
+        "mimalloc::",
+        "__rust_",
+        "__rustc::",
+        "__rdl_",
+        "__rg_",
+        "_Unwind_",
+        "uw_",
+        "_rjem_",
+        "?",
+        "[",
+    ];
+    let name = function.trim_start_matches('<');
+    if PREFIXES.iter().any(|p| name.starts_with(p)) {
+        return true;
+    }
+    // `<[T] as alloc::…>`, `<u8 as alloc::vec::spec_from_elem::SpecFromElem>`,
+    // `<&str as …>`: std impls on primitive types (no path in the self type).
+    if let Some(i) = name.find(" as ") {
+        let (ty, tr) = (&name[..i], &name[i + 4..]);
+        let primitive = !ty.contains("::") || ty.starts_with(['[', '&', '(', '*']);
+        return primitive
+            && ["alloc::", "core::", "std::"]
+                .iter()
+                .any(|p| tr.starts_with(p));
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str) -> Frame {
+        Frame {
+            function: function.to_string(),
+            file: None,
+            line: None,
+            addr: 0,
+            inlined: false,
+        }
+    }
+
+    #[test]
+    fn trims_plumbing_prologue_and_shims() {
+        let stack: Vec<Frame> = [
+            "allocscope::callsites::record_alloc",
+            "__rust_alloc",
+            "alloc::raw_vec::RawVecInner<A>::finish_grow",
+            "alloc::raw_vec::RawVec<T,A>::grow_one",
+            "app::table::Table::push",
+            "<&mut F as core::ops::function::FnMut<A>>::call_mut",
+            "app::build::{{closure}}",
+            "core::ops::function::FnOnce::call_once",
+            "app::main",
+            "core::ops::function::FnOnce::call_once",
+            "std::sys::backtrace::__rust_begin_short_backtrace",
+            "std::rt::lang_start::{{closure}}",
+            "std::rt::lang_start_internal",
+            "main",
+            "__libc_start_call_main",
+            "_start",
+        ]
+        .iter()
+        .map(|n| frame(n))
+        .collect();
+        let names: Vec<String> = trim_frames(&stack)
+            .into_iter()
+            .map(|f| f.function)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "app::table::Table::push",
+                "app::build::{{closure}}",
+                "app::main"
+            ]
+        );
+        // A thread: cut at its entry.
+        let thread: Vec<Frame> = [
+            "app::worker",
+            "std::sys::backtrace::__rust_begin_short_backtrace",
+            "std::thread::Builder::spawn_unchecked_::{{closure}}::{{closure}}",
+            "start_thread",
+            "clone3",
+        ]
+        .iter()
+        .map(|n| frame(n))
+        .collect();
+        assert_eq!(trim_frames(&thread).len(), 1);
+        // All runtime: kept, without plumbing.
+        let runtime = vec![
+            frame("__rust_alloc"),
+            frame("std::rt::lang_start_internal"),
+            frame("main"),
+        ];
+        assert_eq!(trim_frames(&runtime), runtime[2..]);
+        // DWARF names of inlined shims carry generic arguments.
+        assert!(is_call_shim("core::ops::function::call_once<fn(), ()>"));
+        assert!(is_call_shim(
+            "core::ops::function::FnOnce::call_once{{vtable.shim}}"
+        ));
+        assert!(is_call_shim(
+            "<alloc::boxed::Box<F,A> as core::ops::function::FnOnce<Args>>::call_once"
+        ));
+        assert!(!is_call_shim("app::Table::call"));
+    }
+
+    #[test]
+    fn plumbing_is_recognised() {
+        assert!(is_plumbing("alloc::raw_vec::RawVec<T,A>::grow_one"));
+        assert!(is_plumbing(
+            "<alloc::string::String as core::clone::Clone>::clone"
+        ));
+        assert!(is_plumbing("<[u8] as alloc::borrow::ToOwned>::to_owned"));
+        assert!(is_plumbing("__rust_alloc"));
+        assert!(is_plumbing("__rustc::__rust_alloc"));
+        assert!(is_plumbing(
+            "<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem"
+        ));
+        assert!(!is_plumbing("<u8 as mycrate::Parse>::parse"));
+        assert!(is_plumbing("allocscope::callsites::record_alloc"));
+        assert!(!is_plumbing("tiny_allocs::parse_version"));
+        assert!(!is_plumbing("<my::Foo as core::clone::Clone>::clone"));
+        assert!(is_plumbing_file(Some(
+            "/rustc/59807616e/library/alloc/src/alloc.rs"
+        )));
+        assert!(is_plumbing_file(Some(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/profiler.rs"
+        ))));
+        assert!(!is_plumbing_file(Some(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/x.rs"
+        ))));
+        assert!(!is_plumbing_file(None));
+    }
+}

@@ -1,0 +1,548 @@
+//! Exact counters, written by the hook and summed by [`crate::snapshot`].
+//!
+//! Each thread owns a slot of a fixed, statically allocated table. Only the owning thread
+//! writes its slot, with plain relaxed load+store (no locked instruction, no shared cache line
+//! on the hot path); readers sum all slots with relaxed loads. A slot whose thread has exited
+//! keeps its counts and is handed to the next new thread, which simply keeps adding to them.
+//! A thread that finds no free slot, or that allocates after its slot was released during TLS
+//! teardown, counts into a shared fallback slot with atomic read-modify-write operations.
+//!
+//! Live bytes for the peak are batched: each thread keeps a signed delta and publishes it to
+//! a global total when it exceeds [`PEAK_SLACK_PER_THREAD`]. The peak is checked as
+//! `global + own delta` whenever that could exceed it (see `live_change`), which is exact for
+//! one thread and off by at most `PEAK_SLACK_PER_THREAD` per thread otherwise.
+
+use std::cell::Cell;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
+
+use crate::model::counts::Counts;
+use crate::model::size_class::{
+    class_of_request, small_class_of_request, usable_size, SizeClass, NUM_CLASSES,
+};
+
+/// How far the process-wide peak may miss the true one, per thread of a multi-threaded
+/// program: a thread's unpublished live-byte delta is at most this large. (In a program with a
+/// single thread the peak is exact.)
+pub const PEAK_SLACK_PER_THREAD: u64 = 64 * 1024;
+
+/// Number of per-thread slots.
+const MAX_SLOTS: usize = 256;
+
+/// Counters of realloc calls, by position (the rare path; allocs, frees and bytes are
+/// derived from the size classes).
+#[derive(Clone, Copy)]
+#[repr(usize)]
+enum Realloc {
+    Calls,
+    Grew,
+    Shrank,
+    InPlace,
+    Moved,
+}
+const NUM_REALLOC: usize = 5;
+
+/// Counters of one size class. Allocs, frees and byte totals of the whole process are sums of
+/// these, so the hot path touches two words per call. A block's usable size is its class's
+/// size, except for page-rounded (large) blocks, which may fall short of it: only those add
+/// their shortfall to `large_shortfall_*`.
+struct ClassCounters {
+    blocks_in: AtomicU64,
+    requested_in: AtomicU64,
+    blocks_out: AtomicU64,
+    requested_out: AtomicU64,
+    large_shortfall_in: AtomicU64,
+    large_shortfall_out: AtomicU64,
+}
+
+impl ClassCounters {
+    // Only used to initialise the static tables, where a fresh copy per element is the point.
+    #[allow(clippy::declare_interior_mutable_const)]
+    const ZERO: ClassCounters = ClassCounters {
+        blocks_in: AtomicU64::new(0),
+        requested_in: AtomicU64::new(0),
+        blocks_out: AtomicU64::new(0),
+        requested_out: AtomicU64::new(0),
+        large_shortfall_in: AtomicU64::new(0),
+        large_shortfall_out: AtomicU64::new(0),
+    };
+}
+
+struct Slot {
+    claimed: AtomicBool,
+    /// Live bytes not yet published to [`LIVE_PUBLISHED`].
+    live_delta: AtomicI64,
+    /// How far `live_delta` may grow before it must be looked at: the smaller of
+    /// [`PEAK_SLACK_PER_THREAD`] (publish) and the room below the peak as of the last look.
+    /// One comparison on the allocation path covers both.
+    up_limit: AtomicI64,
+    reallocs: [AtomicU64; NUM_REALLOC],
+    classes: [ClassCounters; NUM_CLASSES],
+}
+
+impl Slot {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const ZERO: Slot = Slot {
+        claimed: AtomicBool::new(false),
+        live_delta: AtomicI64::new(0),
+        up_limit: AtomicI64::new(0),
+        reallocs: [const { AtomicU64::new(0) }; NUM_REALLOC],
+        classes: [ClassCounters::ZERO; NUM_CLASSES],
+    };
+}
+
+/// Adds to a counter. `SHARED` slots (the fallback) use a locked add; owned slots a plain
+/// load and store, which is exact because only the owner writes.
+#[inline(always)]
+fn add<const SHARED: bool>(a: &AtomicU64, v: u64) {
+    if SHARED {
+        a.fetch_add(v, Relaxed);
+    } else {
+        a.store(a.load(Relaxed).wrapping_add(v), Relaxed);
+    }
+}
+
+static SLOTS: [Slot; MAX_SLOTS] = [Slot::ZERO; MAX_SLOTS];
+/// Slots `0..SLOTS_USED` have been claimed at least once; readers scan only those.
+static SLOTS_USED: AtomicUsize = AtomicUsize::new(0);
+static FALLBACK: Slot = Slot::ZERO;
+
+/// Live bytes published by all threads.
+static LIVE_PUBLISHED: AtomicI64 = AtomicI64::new(0);
+/// Highest live bytes seen.
+static PEAK_LIVE: AtomicU64 = AtomicU64::new(0);
+
+const SLOT_NONE: usize = 0;
+const SLOT_RETIRED: usize = usize::MAX;
+
+thread_local! {
+    /// 0: no slot yet; `usize::MAX`: slot released (thread exiting); else index + 1.
+    static SLOT_OF_THREAD: Cell<usize> = const { Cell::new(SLOT_NONE) };
+    /// The claimed slot itself (null when none): saves the index arithmetic on the hot path.
+    static SLOT_PTR: Cell<*const Slot> = const { Cell::new(std::ptr::null()) };
+    /// Releases the slot when the thread exits. Touched once, when the slot is claimed, which
+    /// registers its destructor (through glibc's `__cxa_thread_atexit_impl`, which uses
+    /// glibc's own malloc, not the Rust global allocator).
+    static SLOT_RELEASER: SlotReleaser = const { SlotReleaser };
+}
+
+struct SlotReleaser;
+
+impl Drop for SlotReleaser {
+    fn drop(&mut self) {
+        let _ = SLOT_OF_THREAD.try_with(|c| {
+            let v = c.get();
+            let _ = SLOT_PTR.try_with(|p| p.set(std::ptr::null()));
+            if v != SLOT_NONE && v != SLOT_RETIRED {
+                if let Some(slot) = SLOTS.get(v - 1) {
+                    let d = slot.live_delta.swap(0, Relaxed);
+                    LIVE_PUBLISHED.fetch_add(d, Relaxed);
+                    slot.claimed.store(false, Release);
+                }
+            }
+            c.set(SLOT_RETIRED);
+        });
+    }
+}
+
+/// The slot of this thread, claiming one if it has none. `None`: use the fallback.
+#[inline(always)]
+fn own_slot() -> Option<&'static Slot> {
+    let p = SLOT_PTR.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if !p.is_null() {
+        // SAFETY: a non-null `SLOT_PTR` always points into the static `SLOTS` table (set in
+        // `claim_slot`, cleared before the slot is released).
+        return Some(unsafe { &*p });
+    }
+    let v = SLOT_OF_THREAD.try_with(Cell::get).unwrap_or(SLOT_RETIRED);
+    match v {
+        SLOT_NONE => claim_slot(),
+        _ => None,
+    }
+}
+
+#[cold]
+fn claim_slot() -> Option<&'static Slot> {
+    // Registering the slot's releaser must not count anything it might allocate.
+    let _guard = crate::hook::guard::enter_hook();
+    for (i, slot) in SLOTS.iter().enumerate() {
+        if !slot.claimed.load(Relaxed)
+            && slot
+                .claimed
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+        {
+            SLOTS_USED.fetch_max(i + 1, Relaxed);
+            let registered = SLOT_RELEASER.try_with(|_| ()).is_ok();
+            if !registered {
+                // The thread is already tearing down: give the slot back at once.
+                slot.claimed.store(false, Release);
+                let _ = SLOT_OF_THREAD.try_with(|c| c.set(SLOT_RETIRED));
+                return None;
+            }
+            // A slot handed on keeps its counts, but the new owner looks at the peak afresh.
+            slot.up_limit.store(0, Relaxed);
+            let _ = SLOT_OF_THREAD.try_with(|c| c.set(i + 1));
+            let _ = SLOT_PTR.try_with(|p| p.set(slot));
+            return Some(slot);
+        }
+    }
+    // No free slot: this thread counts into the fallback for the rest of its life.
+    let _ = SLOT_OF_THREAD.try_with(|c| c.set(SLOT_RETIRED));
+    None
+}
+
+/// Counts an allocation of `size` bytes aligned to `align`. Returns the live bytes when this
+/// allocation set a new peak, else 0.
+#[inline(always)]
+pub(crate) fn on_alloc(size: usize, align: usize) -> u64 {
+    match own_slot() {
+        Some(s) => record_alloc::<false>(s, size, align),
+        None => record_alloc::<true>(&FALLBACK, size, align),
+    }
+}
+
+/// Counts a free of a block of `size` bytes aligned to `align`.
+#[inline(always)]
+pub(crate) fn on_free(size: usize, align: usize) {
+    match own_slot() {
+        Some(s) => record_free::<false>(s, size, align),
+        None => record_free::<true>(&FALLBACK, size, align),
+    }
+}
+
+/// The whole of counting an allocation in the common case, with no call: this thread has a
+/// slot, the request is small (its class from the lookup table) and the live delta stays
+/// under its limit (no publish, no look at the peak). Returns false, having changed nothing,
+/// in any other case: the caller then counts with [`on_alloc`].
+#[inline(always)]
+pub(crate) fn alloc_fast(size: usize, align: usize) -> bool {
+    let p = SLOT_PTR.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if p.is_null() {
+        return false;
+    }
+    let Some(idx) = small_class_of_request(size, align) else {
+        return false;
+    };
+    // SAFETY: a non-null `SLOT_PTR` always points into the static `SLOTS` table (set in
+    // `claim_slot`, cleared before the slot is released).
+    let s = unsafe { &*p };
+    // `size` ≤ 4 KiB here: no overflow.
+    let d = s.live_delta.load(Relaxed) + size as i64;
+    if d > s.up_limit.load(Relaxed) {
+        return false;
+    }
+    s.live_delta.store(d, Relaxed);
+    // SAFETY: `small_class_of_request` returns indices of the lookup table, all below
+    // `NUM_CLASSES`, the length of `classes`.
+    let c = unsafe { s.classes.get_unchecked(idx) };
+    add::<false>(&c.blocks_in, 1);
+    add::<false>(&c.requested_in, size as u64);
+    true
+}
+
+/// [`alloc_fast`] for a free: false, having changed nothing, unless this thread has a slot,
+/// the block is small and the live delta stays above `-PEAK_SLACK_PER_THREAD`; the caller
+/// then counts with [`on_free`].
+#[inline(always)]
+pub(crate) fn free_fast(size: usize, align: usize) -> bool {
+    let p = SLOT_PTR.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if p.is_null() {
+        return false;
+    }
+    let Some(idx) = small_class_of_request(size, align) else {
+        return false;
+    };
+    // SAFETY: as in `alloc_fast`.
+    let s = unsafe { &*p };
+    let d = s.live_delta.load(Relaxed) - size as i64;
+    if d < -(PEAK_SLACK_PER_THREAD as i64) {
+        return false;
+    }
+    s.live_delta.store(d, Relaxed);
+    // SAFETY: as in `alloc_fast`.
+    let c = unsafe { s.classes.get_unchecked(idx) };
+    add::<false>(&c.blocks_out, 1);
+    add::<false>(&c.requested_out, size as u64);
+    true
+}
+
+/// Counts a realloc. Returns the live bytes when it set a new peak, else 0.
+#[inline]
+pub(crate) fn on_realloc(old_size: usize, new_size: usize, align: usize, moved: bool) -> u64 {
+    match own_slot() {
+        Some(s) => record_realloc::<false>(s, old_size, new_size, align, moved),
+        None => record_realloc::<true>(&FALLBACK, old_size, new_size, align, moved),
+    }
+}
+
+#[inline(always)]
+fn class_in<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
+    let (idx, large) = class_of_request(size, align);
+    debug_assert!(idx < NUM_CLASSES);
+    // SAFETY: `class_of_request` returns an index below `NUM_CLASSES` (the lookup table holds
+    // classes of sizes up to 4 KiB; `class_index` caps at `NUM_CLASSES - 1`), the length of
+    // `classes`.
+    let c = unsafe { s.classes.get_unchecked(idx) };
+    {
+        add::<SHARED>(&c.blocks_in, 1);
+        add::<SHARED>(&c.requested_in, size as u64);
+        if large {
+            add::<SHARED>(&c.large_shortfall_in, shortfall(idx, size, align));
+        }
+    }
+}
+
+#[inline(always)]
+fn class_out<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
+    let (idx, large) = class_of_request(size, align);
+    debug_assert!(idx < NUM_CLASSES);
+    // SAFETY: `class_of_request` returns an index below `NUM_CLASSES` (the lookup table holds
+    // classes of sizes up to 4 KiB; `class_index` caps at `NUM_CLASSES - 1`), the length of
+    // `classes`.
+    let c = unsafe { s.classes.get_unchecked(idx) };
+    {
+        add::<SHARED>(&c.blocks_out, 1);
+        add::<SHARED>(&c.requested_out, size as u64);
+        if large {
+            add::<SHARED>(&c.large_shortfall_out, shortfall(idx, size, align));
+        }
+    }
+}
+
+/// How far a large block's usable size falls short of its class's size.
+#[cold]
+fn shortfall(idx: usize, size: usize, align: usize) -> u64 {
+    let class = SizeClass::from_index(idx).map_or(0, SizeClass::size);
+    class.saturating_sub(usable_size(size, align) as u64)
+}
+
+/// Returns the live bytes as this thread sees them when a new peak was reached, else 0.
+///
+/// The shared figures (published live bytes, the peak) are read only when this thread's
+/// unpublished delta exceeds its `up_limit` (the smaller of the publishing threshold and the
+/// room below the peak it saw at its last look) or falls below `-PEAK_SLACK_PER_THREAD`: in a
+/// single-threaded program that is exact, since only this thread moves either figure; with
+/// several threads every publish looks afresh, which keeps the documented bound.
+#[inline(always)]
+fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
+    if SHARED {
+        // The fallback has many writers: publish at once.
+        let live = LIVE_PUBLISHED.fetch_add(delta, Relaxed) + delta;
+        return if delta > 0 { raise_peak(live) } else { 0 };
+    }
+    let d = s.live_delta.load(Relaxed) + delta;
+    s.live_delta.store(d, Relaxed);
+    // `d` stays within ±PEAK_SLACK_PER_THREAD: an increase can only cross the upper limit,
+    // a decrease the lower one.
+    if delta > 0 {
+        if d > s.up_limit.load(Relaxed) {
+            return look_up(s, d);
+        }
+    } else if d < -(PEAK_SLACK_PER_THREAD as i64) {
+        return publish(s, d);
+    }
+    0
+}
+
+/// `d` went over this thread's `up_limit`: publish it if it is over the slack, else look at
+/// the peak.
+#[inline(never)]
+fn look_up(s: &Slot, d: i64) -> u64 {
+    if d > PEAK_SLACK_PER_THREAD as i64 {
+        return publish(s, d);
+    }
+    look_at_peak(s, LIVE_PUBLISHED.load(Relaxed) + d, d)
+}
+
+/// Publishes this thread's delta `d` and looks at the peak.
+#[inline(never)]
+fn publish(s: &Slot, d: i64) -> u64 {
+    let live = LIVE_PUBLISHED.fetch_add(d, Relaxed) + d;
+    s.live_delta.store(0, Relaxed);
+    look_at_peak(s, live, 0)
+}
+
+/// Compares `live` (published + this thread's unpublished `d`) with the peak, raises it if
+/// needed, and remembers how far `d` may grow before the next look.
+#[inline(always)]
+fn look_at_peak(s: &Slot, live: i64, d: i64) -> u64 {
+    let raised = raise_peak(live);
+    let peak = PEAK_LIVE.load(Relaxed).min(i64::MAX as u64) as i64;
+    let headroom = peak - (live - d);
+    s.up_limit
+        .store(headroom.min(PEAK_SLACK_PER_THREAD as i64), Relaxed);
+    raised
+}
+
+/// Raises the peak to `live` if it is higher; returns `live` then, else 0.
+#[inline(always)]
+fn raise_peak(live: i64) -> u64 {
+    if live > 0 && live as u64 > PEAK_LIVE.load(Relaxed) {
+        PEAK_LIVE.fetch_max(live as u64, Relaxed);
+        return live as u64;
+    }
+    0
+}
+
+#[inline(always)]
+fn record_alloc<const SHARED: bool>(s: &Slot, size: usize, align: usize) -> u64 {
+    class_in::<SHARED>(s, size, align);
+    live_change::<SHARED>(s, size as i64)
+}
+
+#[inline(always)]
+fn record_free<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
+    class_out::<SHARED>(s, size, align);
+    live_change::<SHARED>(s, -(size as i64));
+}
+
+#[inline(always)]
+fn record_realloc<const SHARED: bool>(
+    s: &Slot,
+    old_size: usize,
+    new_size: usize,
+    align: usize,
+    moved: bool,
+) -> u64 {
+    let r = |x: Realloc| &s.reallocs[x as usize];
+    add::<SHARED>(r(Realloc::Calls), 1);
+    add::<SHARED>(
+        r(if new_size > old_size {
+            Realloc::Grew
+        } else {
+            Realloc::Shrank
+        }),
+        1,
+    );
+    add::<SHARED>(
+        r(if moved {
+            Realloc::Moved
+        } else {
+            Realloc::InPlace
+        }),
+        1,
+    );
+    class_out::<SHARED>(s, old_size, align);
+    class_in::<SHARED>(s, new_size, align);
+    live_change::<SHARED>(s, new_size as i64 - old_size as i64)
+}
+
+/// Process-wide sums of all slots.
+pub(crate) struct SlotSums {
+    reallocs: [u64; NUM_REALLOC],
+    /// Per size class, by index.
+    pub(crate) classes: [ClassSums; NUM_CLASSES],
+}
+
+/// The sums of one size class's [`ClassCounters`] over all slots.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ClassSums {
+    /// Blocks that entered the class (allocs and realloc results).
+    pub(crate) blocks_in: u64,
+    /// Bytes requested by the blocks that entered.
+    pub(crate) requested_in: u64,
+    /// Blocks that left the class (frees and realloc sources).
+    pub(crate) blocks_out: u64,
+    /// Bytes requested by the blocks that left.
+    pub(crate) requested_out: u64,
+    /// Usable bytes short of the class size, of page-rounded blocks that entered.
+    pub(crate) large_shortfall_in: u64,
+    /// The same, of blocks that left.
+    pub(crate) large_shortfall_out: u64,
+}
+
+fn slots_in_use() -> impl Iterator<Item = &'static Slot> {
+    let used = SLOTS_USED.load(Relaxed).min(MAX_SLOTS);
+    SLOTS[..used].iter().chain(std::iter::once(&FALLBACK))
+}
+
+/// Sums `slots` (on the stack: reading the counters allocates nothing).
+fn sum<'a>(slots: impl Iterator<Item = &'a Slot>) -> SlotSums {
+    let mut reallocs = [0u64; NUM_REALLOC];
+    let mut classes = [ClassSums::default(); NUM_CLASSES];
+    for s in slots {
+        for (t, f) in reallocs.iter_mut().zip(&s.reallocs) {
+            *t = t.wrapping_add(f.load(Relaxed));
+        }
+        for (t, c) in classes.iter_mut().zip(&s.classes) {
+            let add = |t: &mut u64, a: &AtomicU64| *t = t.wrapping_add(a.load(Relaxed));
+            add(&mut t.blocks_in, &c.blocks_in);
+            add(&mut t.requested_in, &c.requested_in);
+            add(&mut t.blocks_out, &c.blocks_out);
+            add(&mut t.requested_out, &c.requested_out);
+            add(&mut t.large_shortfall_in, &c.large_shortfall_in);
+            add(&mut t.large_shortfall_out, &c.large_shortfall_out);
+        }
+    }
+    SlotSums { reallocs, classes }
+}
+
+/// Sums all slots, process-wide. Allocates: call it outside the hook.
+pub(crate) fn totals() -> SlotSums {
+    sum(slots_in_use())
+}
+
+impl SlotSums {
+    fn class_sum(&self, field: fn(&ClassSums) -> u64) -> u64 {
+        self.classes.iter().map(field).fold(0, u64::wrapping_add)
+    }
+    pub fn reallocs(&self) -> u64 {
+        self.reallocs[Realloc::Calls as usize]
+    }
+    pub fn reallocs_grew(&self) -> u64 {
+        self.reallocs[Realloc::Grew as usize]
+    }
+    pub fn reallocs_shrank(&self) -> u64 {
+        self.reallocs[Realloc::Shrank as usize]
+    }
+    pub fn reallocs_in_place(&self) -> u64 {
+        self.reallocs[Realloc::InPlace as usize]
+    }
+    pub fn reallocs_moved(&self) -> u64 {
+        self.reallocs[Realloc::Moved as usize]
+    }
+    /// Every block entering a class is an alloc or a realloc's result.
+    pub fn allocs(&self) -> u64 {
+        self.class_sum(|c| c.blocks_in)
+            .wrapping_sub(self.reallocs())
+    }
+    /// Every block leaving a class is a free or a realloc's source.
+    pub fn frees(&self) -> u64 {
+        self.class_sum(|c| c.blocks_out)
+            .wrapping_sub(self.reallocs())
+    }
+    pub fn bytes_allocated(&self) -> u64 {
+        self.class_sum(|c| c.requested_in)
+    }
+    pub fn bytes_freed(&self) -> u64 {
+        self.class_sum(|c| c.requested_out)
+    }
+    pub fn counts(&self) -> Counts {
+        Counts {
+            allocs: self.allocs(),
+            reallocs: self.reallocs(),
+            frees: self.frees(),
+            bytes_allocated: self.bytes_allocated(),
+            bytes_freed: self.bytes_freed(),
+        }
+    }
+}
+
+/// Highest live bytes recorded so far.
+pub(crate) fn peak_live() -> u64 {
+    PEAK_LIVE.load(Relaxed)
+}
+
+/// Raises the recorded peak to at least `live` (used when a reader computes an exact
+/// current figure higher than the batched one).
+pub(crate) fn observe_live(live: u64) {
+    PEAK_LIVE.fetch_max(live, Relaxed);
+}
+
+/// This thread's own counters (cumulative). Claims a slot if the thread has none.
+/// `None` when the thread counts into the shared fallback and so cannot be told apart.
+pub(crate) fn thread_counts() -> Option<Counts> {
+    let s = own_slot()?;
+    Some(sum(std::iter::once(s)).counts())
+}

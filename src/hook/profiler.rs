@@ -1,0 +1,468 @@
+//! `Profiler<A>`: the `GlobalAlloc` hook.
+//!
+//! Every method forwards to the inner allocator and, unless the thread is already inside the
+//! hook (or internal to allocscope), tells the counters and the call-site recorder about it.
+//! Nothing here allocates, locks, logs or panics.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+
+use crate::hook::guard;
+use crate::hook::mallctl::Mallctl;
+use crate::hook::sites;
+use crate::hook::{counters, large_blocks, own_memory};
+
+/// A global allocator that counts and profiles every allocation of the program, forwarding
+/// each call to `inner` unchanged.
+///
+/// ```
+/// use std::alloc::System;
+/// #[global_allocator]
+/// static ALLOC: allocscope::Profiler<System> = allocscope::Profiler::new(System);
+///
+/// fn main() {
+///     let (_v, counts) = allocscope::measure(|| vec![1u8; 100]);
+///     assert_eq!(counts.allocs, 1);
+///     assert_eq!(counts.bytes_allocated, 100);
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct Profiler<A> {
+    inner: A,
+    /// The `mallctl` of the jemalloc `inner` is, registered on the first allocation.
+    jemalloc_mallctl: Option<Mallctl>,
+}
+
+impl<A> Profiler<A> {
+    /// Wraps `inner`.
+    pub const fn new(inner: A) -> Self {
+        Profiler {
+            inner,
+            jemalloc_mallctl: None,
+        }
+    }
+
+    /// Reads jemalloc's statistics (for the RSS gap, [`crate::purge()`] and the profile's
+    /// allocator configuration) through `mallctl`, the `mallctl` of the jemalloc that
+    /// `inner` allocates from: the program's own jemalloc, of any version, without
+    /// allocscope linking a second one.
+    ///
+    /// ```ignore
+    /// // Cargo.toml: tikv-jemallocator = "0.6" (any of 0.5, 0.6, 0.7),
+    /// //             tikv-jemalloc-sys = { version = "0.6", features = ["stats"] }
+    /// #[global_allocator]
+    /// static ALLOC: allocscope::Profiler<tikv_jemallocator::Jemalloc> =
+    ///     allocscope::Profiler::new(tikv_jemallocator::Jemalloc)
+    ///         .with_jemalloc_stats(tikv_jemalloc_sys::mallctl);
+    /// ```
+    ///
+    /// The statistics exist only when that jemalloc is built with them (tikv-jemalloc-sys's
+    /// `stats` feature); otherwise the gap stays partial. With allocscope's `jemalloc`
+    /// feature, `Profiler::new(allocscope::Jemalloc)` needs no call to this.
+    pub const fn with_jemalloc_stats(mut self, mallctl: Mallctl) -> Self {
+        self.jemalloc_mallctl = Some(mallctl);
+        self
+    }
+
+    /// The wrapped allocator.
+    pub const fn inner(&self) -> &A {
+        &self.inner
+    }
+}
+
+/// The kind of inner allocator the installed [`Profiler`] wraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AllocatorKind {
+    /// `std::alloc::System` (glibc malloc on Linux).
+    System,
+    /// jemalloc: a type named `…Jemalloc…` (tikv-jemallocator's, jemallocator's), or any
+    /// allocator given [`Profiler::with_jemalloc_stats`].
+    Jemalloc,
+    /// mimalloc's `MiMalloc`.
+    Mimalloc,
+    /// Any other `GlobalAlloc`.
+    Other,
+}
+
+impl AllocatorKind {
+    /// A short lower-case name: `system`, `jemalloc`, `mimalloc`, `other`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AllocatorKind::System => "system",
+            AllocatorKind::Jemalloc => "jemalloc",
+            AllocatorKind::Mimalloc => "mimalloc",
+            AllocatorKind::Other => "other",
+        }
+    }
+
+    fn from_code(code: u8) -> Option<AllocatorKind> {
+        Some(match code {
+            1 => AllocatorKind::System,
+            2 => AllocatorKind::Jemalloc,
+            3 => AllocatorKind::Mimalloc,
+            4 => AllocatorKind::Other,
+            _ => return None,
+        })
+    }
+
+    fn of_type<A>() -> AllocatorKind {
+        // `type_name` returns a static string: no allocation.
+        let name = std::any::type_name::<A>();
+        if name.ends_with("::System") {
+            AllocatorKind::System
+        } else if name.contains("Jemalloc") {
+            AllocatorKind::Jemalloc
+        } else if name.contains("MiMalloc") {
+            AllocatorKind::Mimalloc
+        } else {
+            AllocatorKind::Other
+        }
+    }
+}
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static KIND: AtomicU8 = AtomicU8::new(0);
+
+/// True once a [`Profiler`] installed as the global allocator has seen an allocation.
+pub fn is_installed() -> bool {
+    INSTALLED.load(Relaxed)
+}
+
+/// The inner allocator of the installed [`Profiler`], if one is installed.
+pub fn installed_allocator() -> Option<AllocatorKind> {
+    AllocatorKind::from_code(KIND.load(Relaxed))
+}
+
+#[inline]
+fn note_installed<A>(mallctl: Option<Mallctl>) {
+    if !INSTALLED.load(Relaxed) {
+        #[cold]
+        fn first<A>(mallctl: Option<Mallctl>) {
+            let mut kind = AllocatorKind::of_type::<A>();
+            // With the `jemalloc` feature, the bundled tikv-jemallocator is the only jemalloc
+            // that can be linked (`links = "jemalloc"`): its type needs no explicit mallctl.
+            #[cfg(feature = "jemalloc")]
+            let mallctl = mallctl.or_else(|| {
+                std::any::type_name::<A>()
+                    .starts_with("tikv_jemallocator::")
+                    .then_some(tikv_jemalloc_sys::mallctl as Mallctl)
+            });
+            if let Some(f) = mallctl {
+                // SAFETY: `f` is the mallctl of the jemalloc this allocator allocates from,
+                // as `with_jemalloc_stats`'s caller states (or the bundled one, above).
+                unsafe { crate::hook::mallctl::set_mallctl(f) };
+                kind = AllocatorKind::Jemalloc;
+            }
+            let code = match kind {
+                AllocatorKind::System => 1,
+                AllocatorKind::Jemalloc => 2,
+                AllocatorKind::Mimalloc => 3,
+                AllocatorKind::Other => 4,
+            };
+            KIND.store(code, Relaxed);
+            INSTALLED.store(true, Relaxed);
+        }
+        first::<A>(mallctl);
+    }
+}
+
+impl<A: GlobalAlloc> Profiler<A> {
+    /// Allocates `layout` through the inner allocator and counts it. Hot path, in three
+    /// parts so that the common one stays small once inlined into the user's
+    /// `__rust_alloc`: calls that must not be counted ([`Self::alloc_untracked`]), calls whose
+    /// sampling countdown ran out ([`Self::alloc_rare`]: sampling, first call of a thread,
+    /// changed settings), and the rest, which only counts.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc`; `zeroed` selects `alloc_zeroed`.
+    #[inline(always)]
+    unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if !guard::may_count() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_untracked(layout, zeroed) };
+        }
+        if sites::sample_countdown_expired(layout.size()) {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_rare(layout, zeroed) };
+        }
+        // SAFETY: the caller's layout, as the caller's contract allows.
+        let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+        if !ptr.is_null() && !counters::alloc_fast(layout.size(), layout.align()) {
+            count_alloc_general(ptr, layout);
+        }
+        ptr
+    }
+
+    /// An allocation that is not the program's own (inside the hook, on an internal thread,
+    /// in an untracked scope): forwarded, not counted.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[inline(never)]
+    unsafe fn alloc_untracked(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        // Budgets: a thread that records every allocation comes here too (see `capturing`).
+        if guard::capturing() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_captured(layout, zeroed) };
+        }
+        note_installed::<A>(self.jemalloc_mallctl);
+        // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
+        let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+        if !ptr.is_null() {
+            own_memory::on_alloc(layout.size(), layout.align());
+            large_blocks::on_alloc(ptr, layout.size());
+        }
+        ptr
+    }
+
+    /// The rare allocation: the sampling countdown ran out (or the thread's first call, or the
+    /// settings changed). Decides whether it is sampled, allocates it (with the sampled
+    /// layout if so), counts it and records its stack, inside the reentrancy guard.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_rare(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        note_installed::<A>(self.jemalloc_mallctl);
+        let Some(_guard) = guard::enter_hook() else {
+            // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
+            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+            if !ptr.is_null() {
+                own_memory::on_alloc(layout.size(), layout.align());
+                large_blocks::on_alloc(ptr, layout.size());
+            }
+            return ptr;
+        };
+        let sampled = sites::sample_decide(layout.size());
+        let used = if sampled {
+            sites::layout_for_sampled(layout)
+        } else {
+            layout
+        };
+        // SAFETY: `used` is `layout` or a layout with the same size and a larger alignment,
+        // both non-zero sized as the caller guarantees.
+        let ptr = unsafe { self.raw_alloc(used, zeroed) };
+        if !ptr.is_null() {
+            large_blocks::on_alloc(ptr, layout.size());
+            let peak = counters::on_alloc(layout.size(), layout.align());
+            if sampled {
+                // SAFETY: `ptr` is the non-null result of allocating `used`, which is
+                // `layout_for_sampled(layout)`.
+                unsafe { sites::record_alloc(ptr, layout, used) };
+            }
+            if peak != 0 {
+                sites::on_new_peak(peak);
+            }
+        }
+        ptr
+    }
+
+    /// Every free but the common one (see `dealloc`): not the program's own (forwarded, not
+    /// counted), of a block that may be sampled, of a large block, or one whose count needs
+    /// a publish or a new slot.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::dealloc`.
+    #[inline(never)]
+    unsafe fn dealloc_rare(&self, ptr: *mut u8, layout: Layout) {
+        // Budgets: a thread that records every allocation comes here too (see `capturing`).
+        if guard::capturing() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.dealloc_captured(ptr, layout) };
+        }
+        large_blocks::on_free(ptr, layout.size());
+        if !guard::may_count() {
+            own_memory::on_free(layout.size(), layout.align());
+            // The untracked path. A block freed inside the hook or on an internal thread was
+            // never sampled by it unless a sampled block crosses into such a scope; look it
+            // up all the same so the right layout goes back to the inner allocator.
+            let used = sites::take_live(ptr, layout).unwrap_or(layout);
+            // SAFETY: `ptr` was allocated by `inner` with `used`.
+            unsafe { self.inner.dealloc(ptr, used) };
+            return;
+        }
+        let used = sites::take_live(ptr, layout).unwrap_or(layout);
+        counters::on_free(layout.size(), layout.align());
+        // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
+        // block was sampled, else the caller's).
+        unsafe { self.inner.dealloc(ptr, used) };
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Budgets (src/budget.rs): a thread inside a budget macro's closure has the capture bit
+    // set in the reentrancy state, which the fast paths already read, so its calls arrive at
+    // the out-of-line paths above, which send them here. Each is counted by the ordinary
+    // path (capture bit off for the call), then recorded with its stack.
+    // -----------------------------------------------------------------------------------
+
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_captured(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        guard::set_capture(false);
+        // SAFETY: the caller's contract, passed on.
+        let ptr = unsafe { self.alloc_counted(layout, zeroed) };
+        guard::set_capture(true);
+        if !ptr.is_null() {
+            crate::hook::capture::on_alloc(ptr as usize, layout.size());
+        }
+        ptr
+    }
+
+    /// # Safety
+    /// As `GlobalAlloc::dealloc`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_captured(&self, ptr: *mut u8, layout: Layout) {
+        guard::set_capture(false);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.dealloc(ptr, layout) };
+        guard::set_capture(true);
+        crate::hook::capture::on_free(ptr as usize);
+    }
+
+    /// # Safety
+    /// As `GlobalAlloc::realloc`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn realloc_captured(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        guard::set_capture(false);
+        // SAFETY: the caller's contract, passed on.
+        let new_ptr = unsafe { self.realloc(ptr, layout, new_size) };
+        guard::set_capture(true);
+        if !new_ptr.is_null() {
+            crate::hook::capture::on_realloc(ptr as usize, new_ptr as usize, new_size);
+        }
+        new_ptr
+    }
+
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[inline(always)]
+    unsafe fn raw_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if zeroed {
+            // SAFETY: the caller upholds `alloc_zeroed`'s contract for `layout`.
+            unsafe { self.inner.alloc_zeroed(layout) }
+        } else {
+            // SAFETY: the caller upholds `alloc`'s contract for `layout`.
+            unsafe { self.inner.alloc(layout) }
+        }
+    }
+}
+
+/// Counts an allocation the fast path could not (large block, no slot yet, a publish or a
+/// look at the peak due): the general counting path, out of line.
+#[inline(never)]
+fn count_alloc_general(ptr: *mut u8, layout: Layout) {
+    large_blocks::on_alloc(ptr, layout.size());
+    let peak = counters::on_alloc(layout.size(), layout.align());
+    if peak != 0 {
+        sites::on_new_peak(peak);
+    }
+}
+
+// SAFETY: every method forwards to `inner` with the layout the block was actually allocated
+// with (the user's, or the over-aligned layout of a sampled block, which `take_live` returns),
+// so `inner`'s own guarantees carry over. Nothing here unwinds.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
+    #[inline(always)]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `alloc`'s contract.
+        unsafe { self.alloc_counted(layout, false) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `alloc_zeroed`'s contract.
+        unsafe { self.alloc_counted(layout, true) }
+    }
+
+    #[inline(always)]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // The common free, with no call but the inner free (a tail call, so no stack frame):
+        // the program's own, of a block that was surely not sampled (so `layout` is what it
+        // was allocated with), counted by `free_fast`. Nothing here allocates, so no
+        // reentrancy guard is needed.
+        if guard::may_count()
+            && !sites::maybe_sampled(ptr)
+            && counters::free_fast(layout.size(), layout.align())
+        {
+            // SAFETY: `ptr` was allocated by `inner` with `layout` (not sampled).
+            return unsafe { self.inner.dealloc(ptr, layout) };
+        }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.dealloc_rare(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let guard = guard::enter_hook();
+        // Budgets: a thread that records every allocation has no guard (see `capturing`).
+        if guard.is_none() && guard::capturing() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.realloc_captured(ptr, layout, new_size) };
+        }
+        // Taken out of the live table now (its layout decides how to realloc), but charged
+        // to its site only once the realloc succeeded: a failed realloc leaves it untouched.
+        let old_entry = sites::remove_live(ptr);
+        let old_used = old_entry.as_ref().map(|e| sites::real_layout(e, layout));
+        let sample_new = guard.is_some() && sites::sample_alloc(new_size);
+        // SAFETY: the caller guarantees `new_size`, rounded up to `layout.align()`, does not
+        // overflow isize, so this layout is valid.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let new_used = if sample_new {
+            sites::layout_for_sampled(new_layout)
+        } else {
+            new_layout
+        };
+        let old_actual = old_used.unwrap_or(layout);
+        let new_ptr = if old_actual.align() == new_used.align() {
+            // Same alignment on both sides: the inner allocator's realloc keeps it.
+            // SAFETY: `ptr` was allocated by `inner` with `old_actual`; the caller
+            // guarantees `new_size` is valid for this alignment.
+            unsafe { self.inner.realloc(ptr, old_actual, new_size) }
+        } else {
+            // A sampled block changes alignment: allocate, copy, free.
+            // SAFETY: `new_used` is a valid non-zero-sized layout.
+            let p = unsafe { self.inner.alloc(new_used) };
+            if !p.is_null() {
+                // SAFETY: both blocks are valid for the smaller of the two sizes and distinct.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                    self.inner.dealloc(ptr, old_actual);
+                }
+            }
+            p
+        };
+        if new_ptr.is_null() {
+            if let Some(e) = old_entry {
+                // The old block stays valid, with its sampled layout, at its site.
+                sites::restore_live(e);
+            }
+            return new_ptr;
+        }
+        large_blocks::on_realloc(ptr, layout.size(), new_ptr, new_size);
+        if guard.is_none() {
+            own_memory::on_realloc(layout.size(), new_size, layout.align());
+        }
+        if let Some(e) = &old_entry {
+            sites::charge_free(e);
+        }
+        if guard.is_some() {
+            let peak =
+                counters::on_realloc(layout.size(), new_size, layout.align(), new_ptr != ptr);
+            if sample_new {
+                // SAFETY: `new_ptr` is a non-null block allocated with `new_used`, which is
+                // `layout_for_sampled(new_layout)`.
+                unsafe { sites::record_alloc(new_ptr, new_layout, new_used) };
+            }
+            if peak != 0 {
+                sites::on_new_peak(peak);
+            }
+        }
+        new_ptr
+    }
+}

@@ -1,0 +1,195 @@
+//! Poisson byte sampling: which allocations get their stack recorded.
+//!
+//! Each thread keeps a countdown of bytes, drawn as `⌈−R·ln U⌉` with `U` uniform in (0, 1]
+//! from a thread-local xorshift generator. Every allocation of `s` bytes subtracts `s`; the
+//! one that takes the countdown to zero or below is sampled and a new countdown is drawn.
+//! Every byte is thus sampled with probability `1/R` independently, and an allocation of `s`
+//! bytes with probability `p = 1 − e^(−s/R)`; weighting each sample by `1/p` allocations and
+//! `s/p` bytes makes the sums unbiased estimates (see `weights`).
+//!
+//! The countdown starts undrawn: a thread's first allocation goes to the slow path, which
+//! draws it (rather than sampling every thread's first allocation). Exact mode (`R = 1`)
+//! keeps the countdown at 0 and samples everything with weight exactly 1. When stack capture
+//! is off the countdown is parked at `i64::MAX`.
+
+use std::cell::Cell;
+
+use crate::hook::settings;
+
+/// Fixed-point scale of weighted allocation counts (16 fractional bits).
+pub(crate) const COUNT_ONE: u64 = 1 << 16;
+
+struct ThreadSampler {
+    countdown: Cell<i64>,
+    /// The settings epoch this thread's countdown was drawn under; 0 = not yet drawn.
+    epoch: Cell<u32>,
+    rng: Cell<u64>,
+}
+
+thread_local! {
+    static SAMPLER: ThreadSampler = const {
+        ThreadSampler { countdown: Cell::new(0), epoch: Cell::new(0), rng: Cell::new(0) }
+    };
+}
+
+/// Decides whether an allocation of `size` bytes is sampled. Hot path: one TLS access, a
+/// subtraction, a comparison, and one relaxed load of the settings epoch.
+#[inline(always)]
+pub(crate) fn should_sample(size: usize) -> bool {
+    countdown_expired(size) && decide(size)
+}
+
+/// The hot half of [`should_sample`]: counts `size` down and returns true when the decision
+/// needs [`decide`] (the countdown ran out, the settings changed, or the thread's first
+/// allocation). False means: not sampled.
+#[inline(always)]
+pub(crate) fn countdown_expired(size: usize) -> bool {
+    SAMPLER
+        .try_with(|s| {
+            let c = s.countdown.get().wrapping_sub(size as i64);
+            s.countdown.set(c);
+            c <= 0 || s.epoch.get() != settings::epoch()
+        })
+        .unwrap_or(false)
+}
+
+/// The cold half of [`should_sample`], after [`countdown_expired`] returned true for `size`.
+#[cold]
+#[inline(never)]
+pub(crate) fn decide(size: usize) -> bool {
+    SAMPLER.try_with(|s| slow(s, size)).unwrap_or(false)
+}
+
+fn slow(s: &ThreadSampler, size: usize) -> bool {
+    if !settings::ensure_init() {
+        return false;
+    }
+    let epoch = settings::epoch();
+    let r = settings::sample_bytes();
+    if r == 0 {
+        s.countdown.set(i64::MAX);
+        s.epoch.set(epoch);
+        return false;
+    }
+    if r == 1 {
+        s.countdown.set(0);
+        s.epoch.set(epoch);
+        return true;
+    }
+    if s.epoch.get() != epoch {
+        // First allocation of this thread, or the settings changed: draw afresh and count
+        // this allocation against the new countdown (the process is memoryless).
+        s.epoch.set(epoch);
+        if s.rng.get() == 0 || settings::seed().is_some() {
+            // Unseeded thread, or a configured seed (re-applied settings restart the
+            // stream, so runs are reproducible).
+            s.rng.set(seed_for_thread());
+        }
+        let c = draw(s, r).saturating_sub(size as i64);
+        if c > 0 {
+            s.countdown.set(c);
+            return false;
+        }
+    }
+    // Sampled: draw the next countdown. (A huge allocation may span several intervals; it is
+    // still one sample, which the weight accounts for.)
+    let c = draw(s, r);
+    s.countdown.set(c);
+    true
+}
+
+fn draw(s: &ThreadSampler, r: u64) -> i64 {
+    let x = xorshift(s);
+    // U uniform in (0, 1]: 53 random bits, plus one so it is never 0.
+    let u = ((x >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
+    let c = (-(r as f64) * u.ln()).ceil();
+    if c >= i64::MAX as f64 {
+        i64::MAX
+    } else {
+        (c as i64).max(1)
+    }
+}
+
+fn xorshift(s: &ThreadSampler) -> u64 {
+    // xorshift64* (Vigna): tiny state, good enough for sampling decisions.
+    let mut x = s.rng.get();
+    if x == 0 {
+        x = 0x9E37_79B9_7F4A_7C15;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s.rng.set(x);
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// A per-thread seed: from the configured seed and a thread ordinal (reproducible for a
+/// given thread creation order), else from the clock and the thread's TLS address.
+fn seed_for_thread() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static ORDINAL: AtomicU64 = AtomicU64::new(0);
+    let n = ORDINAL.fetch_add(1, Relaxed);
+    let base = match settings::seed() {
+        Some(seed) => seed,
+        None => {
+            let addr = SAMPLER
+                .try_with(|s| s as *const ThreadSampler as u64)
+                .unwrap_or(0);
+            crate::hook::clock::now_ns() ^ addr.rotate_left(32)
+        }
+    };
+    let z = splitmix(base ^ splitmix(n.wrapping_add(1)));
+    if z == 0 {
+        1
+    } else {
+        z
+    }
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// What one sampled allocation of `size` bytes stands for under interval `r`:
+/// `(allocations in COUNT_ONE fixed point, bytes)`.
+#[inline]
+pub(crate) fn weights(size: usize, r: u64) -> (u64, u64) {
+    if r <= 1 {
+        return (COUNT_ONE, size as u64);
+    }
+    let s = size.max(1) as f64;
+    // p = 1 − e^(−s/R), computed as −expm1(−s/R) to keep precision for s ≪ R.
+    let p = -(-s / r as f64).exp_m1();
+    if p <= 0.0 {
+        return (COUNT_ONE, size as u64);
+    }
+    let count = (COUNT_ONE as f64 / p).round();
+    let bytes = (size as f64 / p).round();
+    (count as u64, bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_one_in_exact_mode() {
+        assert_eq!(weights(100, 1), (COUNT_ONE, 100));
+    }
+
+    #[test]
+    fn weights_match_the_formula() {
+        let r = 512 * 1024;
+        let (c, b) = weights(8, r);
+        let p = 1.0 - (-8.0f64 / r as f64).exp();
+        assert!(((c as f64 / COUNT_ONE as f64) - 1.0 / p).abs() < 1e-3);
+        assert!((b as f64 - 8.0 / p).abs() < 1.0);
+        // A block much larger than R is sampled almost surely and weighs about itself.
+        let (c, b) = weights(64 << 20, r);
+        assert_eq!(c, COUNT_ONE);
+        assert_eq!(b, 64 << 20);
+    }
+}

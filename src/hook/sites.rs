@@ -1,0 +1,314 @@
+//! Call sites: the facade the hook calls for sampled allocations and for frees.
+//!
+//! - [`sample_alloc`] asks the [`crate::hook::sampler`] whether an allocation is sampled.
+//! - A sampled block is allocated with [`layout_for_sampled`]: page-aligned in sampled mode,
+//!   so that [`take_live`] can skip the live-table lookup for every free whose pointer is not
+//!   page-aligned (jemalloc's trick). Exact mode keeps layouts unchanged and probes the table
+//!   on every free.
+//! - Page alignment alone is not enough: the first region of a small-object slab is
+//!   page-aligned too, and an allocator's LIFO thread cache hands that same region back on
+//!   every iteration of a tight alloc/free loop, so such a loop's frees would all look in the
+//!   table. A counting filter of the live sampled addresses ([`LIVE_FILTER`]) answers "surely
+//!   not sampled" for those with one load (see `docs/callsites.md`, "Recognising frees").
+//! - [`record_alloc`] captures the stack ([`crate::hook::unwind`]), finds its site
+//!   ([`crate::hook::site_table`]), adds the sample's weights to the site and remembers the block in
+//!   the [`crate::hook::live_table`].
+//! - [`take_live`] charges the free of a sampled block to its site (live figures, lifetime).
+//! - [`on_new_peak`] lets [`crate::hook::peak`] copy the sites' live bytes at the process's peak.
+
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+#[cfg(debug_assertions)]
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+
+use crate::hook::live_table::{self, Entry};
+use crate::hook::sampler::{self, COUNT_ONE};
+use crate::hook::settings;
+use crate::hook::unwind;
+use crate::hook::{clock, peak, site_table};
+use crate::model::size_class::{page_size, usable_size, SizeClass};
+
+/// Which frees must look in the live table: those whose pointer `& FREE_MASK == 0`.
+/// `usize::MAX` while nothing was ever recorded (no free looks), `page − 1` once
+/// page-aligned sampled blocks exist (only page-aligned frees look), 0 once a block that is
+/// not page-aligned was recorded (exact mode: every free looks). Only ever lowered.
+static FREE_MASK: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Buckets of [`LIVE_FILTER`] (a power of two).
+const FILTER_BUCKETS: usize = 1 << 14;
+
+/// A counting filter of live sampled blocks: bucket `filter_bucket(ptr)` counts the recorded
+/// blocks whose address hashes there. A free whose bucket is 0 was surely not sampled and
+/// skips the live table. Incremented before a block is inserted in the table (so before the
+/// pointer reaches the program), decremented when the table gives the block back; a bucket
+/// is thus never 0 while a block hashing there is live. 64 KiB of zeroed static memory, of
+/// which only the pages holding touched buckets become resident.
+static LIVE_FILTER: [AtomicU32; FILTER_BUCKETS] = [const { AtomicU32::new(0) }; FILTER_BUCKETS];
+
+#[inline(always)]
+fn filter_bucket(p: usize) -> &'static AtomicU32 {
+    // Multiplicative hash of the address above its low bits (sampled blocks are page-aligned,
+    // so the low bits carry nothing); the top bits index the filter.
+    let h = ((p as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let i = (h >> (64 - FILTER_BUCKETS.trailing_zeros())) as usize;
+    // SAFETY: `i < FILTER_BUCKETS`: it is the top log2(FILTER_BUCKETS) bits of a u64.
+    unsafe { LIVE_FILTER.get_unchecked(i & (FILTER_BUCKETS - 1)) }
+}
+
+/// Debug builds count entries into the slow path of frees (live-table probes) and sampled
+/// blocks recorded, so tests can check that probes stay near the number of samples.
+#[cfg(debug_assertions)]
+static SLOW_FREE_PROBES: AtomicU64 = AtomicU64::new(0);
+#[cfg(debug_assertions)]
+static RECORDED: AtomicU64 = AtomicU64::new(0);
+
+/// `(frees that probed the live table, sampled blocks recorded)` since start; `None` in
+/// release builds, which do not count them. For allocscope's own tests.
+#[doc(hidden)]
+pub fn debug_probe_counts() -> Option<(u64, u64)> {
+    #[cfg(debug_assertions)]
+    {
+        Some((SLOW_FREE_PROBES.load(Relaxed), RECORDED.load(Relaxed)))
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        None
+    }
+}
+
+/// Decides whether the allocation of `size` bytes about to happen is sampled. Hot path.
+#[inline(always)]
+pub(crate) fn sample_alloc(size: usize) -> bool {
+    sampler::should_sample(size)
+}
+
+/// The hot half of [`sample_alloc`]: false when the allocation of `size` bytes is surely not
+/// sampled; true when [`sample_decide`] must decide.
+#[inline(always)]
+pub(crate) fn sample_countdown_expired(size: usize) -> bool {
+    sampler::countdown_expired(size)
+}
+
+/// The cold half of [`sample_alloc`], after [`sample_countdown_expired`] returned true.
+#[inline]
+pub(crate) fn sample_decide(size: usize) -> bool {
+    sampler::decide(size)
+}
+
+/// The layout a sampled allocation is made with: page-aligned in sampled mode, unchanged in
+/// exact mode (or when the request is already page-aligned).
+#[inline]
+pub(crate) fn layout_for_sampled(layout: Layout) -> Layout {
+    if settings::sample_bytes() <= 1 {
+        return layout;
+    }
+    let page = page_size();
+    if layout.align() >= page {
+        return layout;
+    }
+    Layout::from_size_align(layout.size(), page).unwrap_or(layout)
+}
+
+/// Records a sampled allocation made at `ptr` for the user's `layout`, allocated with `used`.
+/// Hot path (of sampled allocations only).
+///
+/// # Safety
+/// `ptr` must be a live block just allocated by the inner allocator with `used`, and
+/// `used` must be what [`layout_for_sampled`] returned for `layout` (or `layout` itself).
+#[inline(never)]
+pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
+    let p = ptr as usize;
+    let page_mask = page_size() - 1;
+    let want = if p & page_mask != 0 { 0 } else { page_mask };
+    if FREE_MASK.load(Relaxed) > want {
+        FREE_MASK.fetch_min(want, Relaxed);
+    }
+    #[cfg(debug_assertions)]
+    RECORDED.fetch_add(1, Relaxed);
+    // Before the block is in the table and before its pointer reaches the program: a free of
+    // it can only find its bucket non-zero.
+    filter_add(p);
+    let size = layout.size();
+    let r = settings::sample_bytes();
+    let mut buf = [MaybeUninit::<usize>::uninit(); unwind::MAX_RAW_FRAMES];
+    let depth = (settings::max_depth() + unwind::PLUMBING_FRAMES).min(buf.len());
+    let n = unwind::capture(
+        buf.get_mut(..depth).unwrap_or(&mut []),
+        settings::unwinder(),
+    );
+    let filled = buf.get(..n).unwrap_or(&[]);
+    // SAFETY: `capture` initialised the first `n` entries it returned.
+    let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
+    let site_no = site_of(frames);
+    let (w_count, w_bytes) = sampler::weights(size, r);
+    if let Some(s) = site_no.and_then(site_table::site) {
+        // Small requests: class and usable size from the lookup table (blocks fill their
+        // class); others computed.
+        let (class, usable) =
+            match crate::model::size_class::small_class_of_request(size, layout.align()) {
+                Some(i) => (
+                    i,
+                    SizeClass::from_index(i).map_or(size as u64, SizeClass::size) as usize,
+                ),
+                None => {
+                    let u = usable_size(size, layout.align());
+                    (SizeClass::of_usable(u).index(), u)
+                }
+            };
+        let slack = ((usable.saturating_sub(size)) as u128 * u128::from(w_count)
+            / u128::from(COUNT_ONE)) as u64;
+        s.samples.fetch_add(1, Relaxed);
+        s.allocs.fetch_add(w_count, Relaxed);
+        s.bytes.fetch_add(w_bytes, Relaxed);
+        if slack != 0 {
+            s.slack.fetch_add(slack, Relaxed);
+        }
+        s.live_count.fetch_add(w_count, Relaxed);
+        s.live_bytes.fetch_add(w_bytes, Relaxed);
+        if let Some(c) = s.classes.get(class) {
+            c.fetch_add(w_count, Relaxed);
+        }
+    }
+    live_table::insert(Entry {
+        ptr: p,
+        site: site_no.unwrap_or(u32::MAX),
+        align_log2: used.align().trailing_zeros(),
+        size: size as u64,
+        t_alloc: clock::ticks(),
+        w_count,
+        w_bytes,
+    });
+}
+
+thread_local! {
+    /// This thread's last (stack hash, site): loops allocate from one stack many times in a
+    /// row, and a hit skips the site table's probe and frame comparison. A hit trusts the
+    /// 64-bit hash alone.
+    static LAST_SITE: Cell<(u64, u32)> = const { Cell::new((0, u32::MAX)) };
+}
+
+/// The site of a raw stack.
+#[inline]
+fn site_of(frames: &[usize]) -> Option<u32> {
+    let hash = unwind::hash(frames);
+    let cached = LAST_SITE.try_with(Cell::get).unwrap_or((0, u32::MAX));
+    if cached.0 == hash && cached.1 != u32::MAX {
+        return Some(cached.1);
+    }
+    let site = site_table::find_or_insert(frames, hash)?;
+    let _ = LAST_SITE.try_with(|c| c.set((hash, site)));
+    Some(site)
+}
+
+/// If `ptr` is a sampled block, forgets it (charging its free to its site) and returns the
+/// layout it was really allocated with. Hot path: for a block that was not sampled, in
+/// sampled mode, costs one relaxed load and a mask test unless `ptr` is page-aligned, and
+/// one more load (its filter bucket) if it is.
+#[inline(always)]
+pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
+    let e = remove_live(ptr)?;
+    charge_free(&e);
+    Some(real_layout(&e, layout))
+}
+
+/// True when a free of `ptr` must look in the live table ([`take_live`] may return a
+/// layout); false proves the block was not sampled. Two loads, no call. Once the mask is 0
+/// (exact mode) every free looks, and the filter is neither read nor kept (see
+/// [`filter_add`]).
+#[inline(always)]
+pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
+    let mask = FREE_MASK.load(Relaxed);
+    (ptr as usize) & mask == 0 && (mask == 0 || filter_bucket(ptr as usize).load(Relaxed) != 0)
+}
+
+/// Counts a block about to be recorded in [`LIVE_FILTER`], unless [`FREE_MASK`] is already 0:
+/// then every free looks in the table and the filter is never read again (the mask is only
+/// ever lowered), so the shared atomic add — a cache line two threads fight over when one
+/// frees what the other allocated — is skipped. [`filter_sub`] mirrors the rule: it
+/// subtracts only while the mask is non-zero, which (by coherence: the mask only goes down,
+/// and the record happens before the free) means this add happened. A bucket left counting
+/// a block recorded before the mask reached 0 is harmless, since nothing reads it any more.
+#[inline(always)]
+fn filter_add(p: usize) {
+    if FREE_MASK.load(Relaxed) != 0 {
+        filter_bucket(p).fetch_add(1, Relaxed);
+    }
+}
+
+/// Uncounts a block taken out of the table (see [`filter_add`]).
+#[inline(always)]
+fn filter_sub(p: usize) {
+    if FREE_MASK.load(Relaxed) != 0 {
+        filter_bucket(p).fetch_sub(1, Relaxed);
+    }
+}
+
+/// If `ptr` is a sampled block, forgets it without charging anything to its site (a realloc
+/// does that with [`charge_free`] once it succeeded, or puts the entry back with
+/// [`restore_live`] when it failed).
+#[inline(always)]
+pub(crate) fn remove_live(ptr: *mut u8) -> Option<Entry> {
+    if !maybe_sampled(ptr) {
+        return None;
+    }
+    remove_live_slow(ptr)
+}
+
+#[inline(never)]
+fn remove_live_slow(ptr: *mut u8) -> Option<Entry> {
+    #[cfg(debug_assertions)]
+    SLOW_FREE_PROBES.fetch_add(1, Relaxed);
+    let e = live_table::remove(ptr as usize)?;
+    filter_sub(ptr as usize);
+    Some(e)
+}
+
+/// Puts back a live block that [`remove_live`] took out (a realloc that failed: the block
+/// stays where it was, at its site, as if nothing happened).
+#[cold]
+pub(crate) fn restore_live(e: Entry) {
+    // Counted in the filter before it is in the table, as `record_alloc` does.
+    filter_add(e.ptr);
+    live_table::insert(e);
+}
+
+/// The layout a sampled block was really allocated with, for the user's `layout`.
+#[inline]
+pub(crate) fn real_layout(e: &Entry, layout: Layout) -> Layout {
+    let align = 1usize.checked_shl(e.align_log2).unwrap_or(layout.align());
+    Layout::from_size_align(layout.size(), align.max(layout.align())).unwrap_or(layout)
+}
+
+/// Charges the free of the sampled block `e` to its site (live figures, lifetime).
+#[inline(never)]
+pub(crate) fn charge_free(e: &Entry) {
+    if let Some(s) = site_table::site(e.site) {
+        s.live_count.fetch_sub(e.w_count, Relaxed);
+        s.live_bytes.fetch_sub(e.w_bytes, Relaxed);
+        let life = clock::ticks_to_ns(clock::ticks().saturating_sub(e.t_alloc));
+        let band = if life < 1_000 {
+            Some(&s.life_under_1us)
+        } else if life < 1_000_000 {
+            Some(&s.life_1us_1ms)
+        } else if life < 1_000_000_000 {
+            Some(&s.life_1ms_1s)
+        } else {
+            None
+        };
+        if let Some(b) = band {
+            b.fetch_add(e.w_count, Relaxed);
+        }
+        if let Some(b) = s.lifetimes.get(site_table::lifetime_bucket(life)) {
+            b.fetch_add(e.w_count, Relaxed);
+        }
+    }
+}
+
+/// The process reached a new peak of `live` requested bytes. Hot path during growth: one
+/// relaxed load and a comparison unless the peak grew by a step (see [`crate::hook::peak`]).
+#[inline(always)]
+pub(crate) fn on_new_peak(live: u64) {
+    peak::on_new_peak(live);
+}

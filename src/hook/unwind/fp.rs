@@ -1,0 +1,101 @@
+//! Frame-pointer walking: follow the saved-frame-pointer chain, each frame pointer checked
+//! before it is read (8-byte aligned, strictly increasing, inside this thread's stack).
+
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+
+thread_local! {
+    /// Top (highest address) of this thread's stack; 0 = not yet known, 1 = unknown.
+    static STACK_TOP: Cell<usize> = const { Cell::new(0) };
+}
+
+#[inline(always)]
+fn current_frame_pointer() -> usize {
+    let fp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads a register, touches no memory.
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: reads a register, touches no memory.
+    unsafe {
+        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        fp = 0;
+    }
+    fp
+}
+
+/// Captures the current stack into `buf` (innermost first); returns the frames written.
+#[inline(never)]
+pub(super) fn capture(buf: &mut [MaybeUninit<usize>]) -> usize {
+    let marker = 0u8;
+    let low = &marker as *const u8 as usize;
+    let high = stack_top();
+    if high <= low {
+        return 0;
+    }
+    let word = core::mem::size_of::<usize>();
+    let mut fp = current_frame_pointer();
+    let mut n = 0;
+    while n < buf.len() {
+        if fp < low || fp % word != 0 || fp.checked_add(2 * word).is_none_or(|end| end > high) {
+            break;
+        }
+        // SAFETY: `fp .. fp + 2 words` lies inside this thread's stack between the current
+        // stack pointer and the stack's top, which is mapped and readable.
+        let (next, ret) = unsafe {
+            let p = fp as *const usize;
+            (p.read(), p.add(1).read())
+        };
+        if ret == 0 {
+            break;
+        }
+        if let Some(slot) = buf.get_mut(n) {
+            slot.write(ret);
+            n += 1;
+        }
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    n
+}
+
+/// The top of this thread's stack, cached per thread (0 when unknown: no walk).
+fn stack_top() -> usize {
+    let cached = STACK_TOP.try_with(Cell::get).unwrap_or(1);
+    if cached > 1 {
+        return cached;
+    }
+    if cached == 1 {
+        return 0;
+    }
+    let top = query_stack_top();
+    let _ = STACK_TOP.try_with(|c| c.set(if top == 0 { 1 } else { top }));
+    top
+}
+
+#[cold]
+fn query_stack_top() -> usize {
+    // SAFETY: `attr` is initialised by pthread_getattr_np before it is read and destroyed
+    // after; these glibc calls use glibc's own malloc, never the Rust global allocator.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return 0;
+        }
+        let mut addr: *mut libc::c_void = core::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let rc = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        if rc != 0 || addr.is_null() {
+            return 0;
+        }
+        (addr as usize).saturating_add(size)
+    }
+}

@@ -1,0 +1,294 @@
+//! The terms of a [`GapBreakdown`], named, with what each one means for the reader.
+//!
+//! Both the allocator comparison (`alloc-report compare`) and the convergence check
+//! ([`crate::convergence`]) explain a difference in RSS by the term that accounts for most of
+//! it; this module holds the one list of terms and the words said about each.
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use crate::model::gap::GapBreakdown;
+
+/// One term of the RSS gap (a field of [`GapBreakdown`] other than `rss`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum GapTerm {
+    /// Live bytes the program asked for.
+    Requested,
+    /// Usable − requested bytes of live blocks.
+    SizeClassRounding,
+    /// Thread caches and the allocator's internal allocations.
+    AllocatorCaches,
+    /// Free space inside pages that hold live objects.
+    Fragmentation,
+    /// Freed pages not yet returned to the OS.
+    Dirty,
+    /// Allocator bootstrap metadata.
+    Metadata,
+    /// `MADV_FREE`'d pages the kernel has not reclaimed yet.
+    Muzzy,
+    /// allocscope's own memory (its tables and heap blocks).
+    Profiler,
+    /// Pages of large live blocks never faulted in: counted by the heap terms, not in RSS,
+    /// so subtracted.
+    Untouched,
+    /// Resident memory that is neither the allocator's nor allocscope's.
+    NonHeap,
+}
+
+impl GapTerm {
+    /// Every term, in the order of [`GapBreakdown`]'s fields (their
+    /// [contributions](GapTerm::contribution) add up to `rss`).
+    pub const ALL: [GapTerm; 10] = [
+        GapTerm::Requested,
+        GapTerm::SizeClassRounding,
+        GapTerm::AllocatorCaches,
+        GapTerm::Fragmentation,
+        GapTerm::Dirty,
+        GapTerm::Metadata,
+        GapTerm::Muzzy,
+        GapTerm::Profiler,
+        GapTerm::Untouched,
+        GapTerm::NonHeap,
+    ];
+
+    /// The field name in [`GapBreakdown`] and in profile files (`"dirty"`, `"non_heap"`…).
+    pub fn key(self) -> &'static str {
+        match self {
+            GapTerm::Requested => "requested",
+            GapTerm::SizeClassRounding => "size_class_rounding",
+            GapTerm::AllocatorCaches => "allocator_caches",
+            GapTerm::Fragmentation => "fragmentation",
+            GapTerm::Dirty => "dirty",
+            GapTerm::Metadata => "metadata",
+            GapTerm::Muzzy => "muzzy",
+            GapTerm::Profiler => "profiler",
+            GapTerm::Untouched => "untouched",
+            GapTerm::NonHeap => "non_heap",
+        }
+    }
+
+    /// A short label for a table row.
+    pub fn label(self) -> &'static str {
+        match self {
+            GapTerm::Requested => "requested (live)",
+            GapTerm::SizeClassRounding => "size-class rounding",
+            GapTerm::AllocatorCaches => "allocator caches",
+            GapTerm::Fragmentation => "fragmentation",
+            GapTerm::Dirty => "dirty pages",
+            GapTerm::Metadata => "allocator metadata",
+            GapTerm::Muzzy => "muzzy pages",
+            GapTerm::Profiler => "allocscope (profiler)",
+            GapTerm::Untouched => "untouched (not in RSS)",
+            GapTerm::NonHeap => "non-heap",
+        }
+    }
+
+    /// What the term is, as a noun phrase that fits "of which 80% is …".
+    pub fn description(self) -> &'static str {
+        match self {
+            GapTerm::Requested => "live data the program asked for",
+            GapTerm::SizeClassRounding => "size-class rounding of live blocks",
+            GapTerm::AllocatorCaches => "thread caches and allocator internals",
+            GapTerm::Fragmentation => "free holes in pages that still hold live objects",
+            GapTerm::Dirty => "dirty pages not yet returned",
+            GapTerm::Metadata => "allocator bootstrap metadata",
+            GapTerm::Muzzy => "MADV_FREE'd pages the kernel has not reclaimed",
+            GapTerm::Profiler => "allocscope's own tables and caches",
+            GapTerm::Untouched => "reserved pages of large blocks never touched (not resident)",
+            GapTerm::NonHeap => "memory outside the allocator (code, stacks, C libraries)",
+        }
+    }
+
+    /// What that means, in a few words ("decay, not a leak").
+    pub fn verdict(self) -> &'static str {
+        match self {
+            GapTerm::Requested => "the program holds more live data: look at its call sites",
+            GapTerm::SizeClassRounding => "request sizes fall just above a size class",
+            GapTerm::AllocatorCaches => "kept for reuse, bounded per thread",
+            GapTerm::Fragmentation => "fragmentation: freed objects scattered among live ones",
+            GapTerm::Dirty => "decay, not a leak",
+            GapTerm::Metadata => "a fixed cost of the allocator",
+            GapTerm::Muzzy => "reclaimed under memory pressure, not a leak",
+            GapTerm::Profiler => "the cost of profiling, not the program's",
+            GapTerm::Untouched => "reserved capacity, costs no memory until written",
+            GapTerm::NonHeap => "not the Rust heap",
+        }
+    }
+
+    /// What to do about it: the sentence the diagnosis prints after "N% of RSS" when this
+    /// term dominates (`untouched`, never dominant, shares `non_heap`'s).
+    pub fn advice(self) -> &'static str {
+        match self {
+            GapTerm::Requested => {
+                "is live data the program asked for: the allocator wastes little; to use less \
+                 memory, hold less (see the call sites with the most live bytes)."
+            }
+            GapTerm::SizeClassRounding => {
+                "is size-class rounding: many requests fall just above a class boundary (a \
+                 33-byte request takes a 48-byte slot); look at the size-class histogram and \
+                 resize, pack or pool those objects."
+            }
+            GapTerm::AllocatorCaches => {
+                "is parked in jemalloc's thread caches or used by its internal allocations: \
+                 many allocating threads each keep freed objects; lower \
+                 `tcache_max` or set `tcache:false` via `_RJEM_MALLOC_CONF`, or allocate from \
+                 fewer threads."
+            }
+            GapTerm::Fragmentation => {
+                "is free space inside partly used pages: many small objects freed in a \
+                 scattered pattern keep their pages alive; purging cannot return it — keep \
+                 long-lived objects together (a `Vec` of values or an arena instead of many \
+                 `Box`es), or free them in bulk."
+            }
+            GapTerm::Dirty => {
+                "is freed pages jemalloc has not returned yet: call `allocscope::purge()`, \
+                 lower `dirty_decay_ms` via `_RJEM_MALLOC_CONF`, or enable background threads \
+                 (`background_thread:true`)."
+            }
+            GapTerm::Metadata => {
+                "is jemalloc's own bootstrap metadata: normal for a small heap; if it grows, \
+                 fewer arenas (`narenas` in `_RJEM_MALLOC_CONF`) reduce it."
+            }
+            GapTerm::Muzzy => {
+                "is pages jemalloc released lazily (MADV_FREE) that the kernel has not \
+                 reclaimed yet: they go under memory pressure; set `muzzy_decay_ms:0` via \
+                 `_RJEM_MALLOC_CONF` to drop them at once."
+            }
+            GapTerm::Profiler => {
+                "is allocscope's own memory (its tables of call sites and live blocks, its \
+                 caches): the price of profiling, not the program's; a larger \
+                 `ALLOCSCOPE_SAMPLE_BYTES` (sampled rather than exact mode) shrinks the live table."
+            }
+            GapTerm::Untouched | GapTerm::NonHeap => {
+                "is outside jemalloc's heap: code, thread stacks, C libraries' malloc, \
+                 memory-mapped files; see /proc/<pid>/smaps for the mappings."
+            }
+        }
+    }
+
+    /// This term's value in `gap`, bytes, as stored (only `non_heap` can be negative;
+    /// `untouched` is positive although it is subtracted from the sum: see
+    /// [`GapTerm::contribution`]).
+    pub fn value(self, gap: &GapBreakdown) -> i64 {
+        match self {
+            GapTerm::Requested => gap.requested,
+            GapTerm::SizeClassRounding => gap.size_class_rounding,
+            GapTerm::AllocatorCaches => gap.allocator_caches,
+            GapTerm::Fragmentation => gap.fragmentation,
+            GapTerm::Dirty => gap.dirty,
+            GapTerm::Metadata => gap.metadata,
+            GapTerm::Muzzy => gap.muzzy,
+            GapTerm::Profiler => gap.profiler,
+            GapTerm::Untouched => gap.untouched,
+            GapTerm::NonHeap => gap.non_heap,
+        }
+    }
+
+    /// +1 for a term that is part of RSS, −1 for `untouched` (inside the heap terms but not
+    /// resident).
+    pub fn sign(self) -> i64 {
+        match self {
+            GapTerm::Untouched => -1,
+            _ => 1,
+        }
+    }
+
+    /// What this term adds to RSS: [`GapTerm::value`] times [`GapTerm::sign`]. The
+    /// contributions of [`GapTerm::ALL`] add up to `gap.rss` exactly. Saturates (a profile
+    /// read from disk may hold any value, `i64::MIN` included).
+    pub fn contribution(self, gap: &GapBreakdown) -> i64 {
+        self.value(gap).saturating_mul(self.sign())
+    }
+}
+
+impl std::fmt::Display for GapTerm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// The term whose contribution to RSS grew most from `from` to `to`, and by how many bytes
+/// (more `untouched` means less RSS: it never explains growth).
+///
+/// With `from == None` (the other side has no breakdown, e.g. glibc malloc) each term of `to`
+/// counts whole, as if it were zero on the other side — the caller should say so. Returns
+/// `None` when no term grew.
+pub fn largest_increase(from: Option<&GapBreakdown>, to: &GapBreakdown) -> Option<(GapTerm, i64)> {
+    GapTerm::ALL
+        .iter()
+        .map(|&t| {
+            (
+                t,
+                t.contribution(to)
+                    .saturating_sub(from.map_or(0, |g| t.contribution(g))),
+            )
+        })
+        .filter(|&(_, d)| d > 0)
+        // On a tie, the first term in `ALL` order wins (max_by_key keeps the last maximum).
+        .rev()
+        .max_by_key(|&(_, d)| d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap(requested: i64, dirty: i64, fragmentation: i64) -> GapBreakdown {
+        GapBreakdown {
+            rss: requested + dirty + fragmentation,
+            requested,
+            dirty,
+            fragmentation,
+            ..GapBreakdown::default()
+        }
+    }
+
+    #[test]
+    fn values_add_up_to_rss() {
+        let g = GapBreakdown {
+            rss: 36 + 9 - 10,
+            requested: 1,
+            size_class_rounding: 2,
+            allocator_caches: 3,
+            fragmentation: 4,
+            dirty: 5,
+            metadata: 6,
+            muzzy: 7,
+            profiler: 9,
+            untouched: 10,
+            non_heap: 8,
+        };
+        let sum: i64 = GapTerm::ALL.iter().map(|t| t.contribution(&g)).sum();
+        assert_eq!(sum, g.rss);
+        assert_eq!(g.sum_of_terms(), g.rss);
+        let values: Vec<i64> = GapTerm::ALL.iter().map(|t| t.value(&g)).collect();
+        assert_eq!(values, [1, 2, 3, 4, 5, 6, 7, 9, 10, 8]);
+        let keys: Vec<&str> = g.terms().iter().map(|t| t.0).collect();
+        assert_eq!(keys, GapTerm::ALL.map(GapTerm::key));
+    }
+
+    #[test]
+    fn largest_increase_picks_the_term_that_grew_most() {
+        let a = gap(100, 10, 50);
+        let b = gap(100, 90, 60);
+        assert_eq!(largest_increase(Some(&a), &b), Some((GapTerm::Dirty, 80)));
+        // Shrinking terms never win.
+        assert_eq!(largest_increase(Some(&b), &a), None);
+        // Without the other side, terms count whole.
+        assert_eq!(largest_increase(None, &a), Some((GapTerm::Requested, 100)));
+        // More untouched pages mean less RSS: never the explanation of growth.
+        let c = GapBreakdown {
+            untouched: 500,
+            ..a
+        };
+        assert_eq!(largest_increase(Some(&a), &c), None);
+    }
+
+    #[test]
+    fn ties_go_to_the_first_term() {
+        let g = gap(5, 5, 5);
+        assert_eq!(largest_increase(None, &g), Some((GapTerm::Requested, 5)));
+    }
+}

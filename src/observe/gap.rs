@@ -1,0 +1,597 @@
+//! The RSS gap: where resident memory goes beyond the bytes the program asked for.
+//!
+//! Over jemalloc, [`GapBreakdown`] splits the process's RSS into terms that add up to it
+//! exactly, from allocscope's exact counters, jemalloc's statistics
+//! (module [`crate::jemalloc_stats`], read through the program's own `mallctl`), `/proc` ([`crate::procfs`]) and `mincore`
+//! (allocscope's own tables, and the pages of large blocks never touched); `docs/gap.md`
+//! gives each formula. Over an allocator without
+//! statistics (the system allocator, mimalloc), [`PartialGap`] says what can be known and
+//! names what cannot be split. [`GapReport`] is either, for the current moment:
+//!
+//! ```no_run
+//! # #[global_allocator]
+//! # static A: allocscope::Profiler<std::alloc::System> = allocscope::Profiler::new(std::alloc::System);
+//! println!("{}", allocscope::gap::report());
+//! ```
+//!
+//! prints a table and a diagnosis such as
+//!
+//! ```text
+//! term                      MiB   % of RSS
+//! rss                     122.3     100.0%
+//! requested                51.5      42.1%
+//! size_class_rounding       5.8       4.7%
+//! allocator_caches          0.1       0.1%
+//! fragmentation            53.5      43.8%
+//! dirty                     7.8       6.4%
+//! metadata                  2.8       2.3%
+//! muzzy                     0.0       0.0%
+//! profiler                  0.3       0.2%
+//! untouched                 0.0       0.0%
+//! non_heap                  0.5       0.4%
+//! 44% of RSS is free space inside partly used pages: many small objects freed in a scattered
+//! pattern keep their pages alive. …
+//! ```
+
+use std::fmt;
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+pub use crate::model::gap::{GapBreakdown, Observer};
+
+impl Observer {
+    /// Reads allocscope's own memory ([`crate::own_memory()`]) and the large blocks'
+    /// untouched pages now. Never allocates.
+    pub fn read() -> Observer {
+        let own = crate::hook::own_memory::own_memory();
+        Observer {
+            profiler_heap: own.heap,
+            profiler_tables: own.tables(),
+            untouched: crate::hook::large_blocks::untouched_bytes(),
+        }
+    }
+}
+
+impl GapBreakdown {
+    /// Splits `rss` given allocscope's live figures, one reading of jemalloc's statistics and
+    /// allocscope's own memory.
+    ///
+    /// `muzzy_resident` is how much of jemalloc's muzzy pages the kernel still counts in RSS
+    /// (`LazyFree` of smaps_rollup, at most `pmuzzy · page`). `metadata` is taken as
+    /// `resident − active − dirty` (the resident part of the base allocator, `page_ceil(base)`
+    /// in `docs/gap.md`), so the terms add up to `rss` exactly whatever the figures are.
+    /// allocscope's heap blocks are inside jemalloc's `allocated` and leave
+    /// `allocator_caches` (at most all of it); its tables and the untouched pages leave
+    /// `non_heap`.
+    pub fn from_parts(
+        rss: u64,
+        requested_live: u64,
+        usable_live: u64,
+        stats: &crate::observe::jemalloc_stats::JemallocStats,
+        muzzy_resident: u64,
+        observer: Observer,
+    ) -> GapBreakdown {
+        let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let dirty = i(stats.dirty_bytes());
+        let muzzy = i(muzzy_resident.min(stats.muzzy_bytes()));
+        let metadata = stats.resident_metadata();
+        let caches_and_own = i(stats.allocated) - i(usable_live);
+        let profiler_heap = i(observer.profiler_heap).min(caches_and_own.max(0));
+        let profiler_tables = i(observer.profiler_tables);
+        let untouched = i(observer.untouched);
+        GapBreakdown {
+            rss: i(rss),
+            requested: i(requested_live),
+            size_class_rounding: i(usable_live) - i(requested_live),
+            allocator_caches: caches_and_own - profiler_heap,
+            fragmentation: i(stats.active) - i(stats.allocated),
+            dirty,
+            metadata,
+            muzzy,
+            profiler: profiler_heap + profiler_tables,
+            untouched,
+            non_heap: i(rss) - i(stats.resident) - muzzy - profiler_tables + untouched,
+        }
+    }
+
+    /// The table and diagnosis of [`Display`](fmt::Display), as a string.
+    pub fn explain(&self) -> String {
+        self.to_string()
+    }
+
+    /// One or two sentences naming the dominant term and what to do about it.
+    pub fn diagnosis(&self) -> String {
+        let rss = self.rss.max(1) as f64;
+        let pct = |v: i64| 100.0 * v as f64 / rss;
+        let mut terms = self.terms();
+        // `untouched` is not part of RSS: never the dominant term.
+        if let Some(t) = terms.iter_mut().find(|t| t.0 == "untouched") {
+            t.1 = 0;
+        }
+        // Largest first; ties keep the order of `terms()`.
+        terms.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let [(top, top_v), ..] = terms;
+        let mut out = advice(top, pct(top_v));
+        // A second sentence for the largest overhead term when it matters.
+        if let Some(&(name, v)) = terms
+            .iter()
+            .skip(1)
+            .find(|(n, _)| *n != "requested")
+            .filter(|(_, v)| pct(*v) >= 10.0 && *v >= 1 << 20)
+        {
+            out.push(' ');
+            out.push_str(&advice(name, pct(v)));
+        }
+        // Negative beyond rounding noise (1% of RSS): say why.
+        if self.non_heap < 0 && pct(self.non_heap) <= -1.0 {
+            out.push_str(&format!(
+                " non_heap is negative ({:.1} MiB): jemalloc counts as resident pages that were \
+                 never touched, in blocks allocscope does not track as large (below 1 MiB, \
+                 or beyond its table), so its figures exceed what the kernel sees by that \
+                 much.",
+                mib(self.non_heap)
+            ));
+        }
+        out
+    }
+}
+
+/// The sentence of the diagnosis for one term holding `pct` % of RSS.
+fn advice(term: &str, pct: f64) -> String {
+    let t = crate::model::gap_term::GapTerm::ALL
+        .into_iter()
+        .find(|t| t.key() == term)
+        .unwrap_or(crate::model::gap_term::GapTerm::NonHeap);
+    format!("{pct:.0}% of RSS {}", t.advice())
+}
+
+fn mib(bytes: i64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn write_row(f: &mut fmt::Formatter<'_>, name: &str, v: i64, rss: i64) -> fmt::Result {
+    let pct = if rss > 0 {
+        format!("{:.1}%", 100.0 * v as f64 / rss as f64)
+    } else {
+        "-".to_string()
+    };
+    writeln!(f, "{name:<22}{:>9.1}{pct:>11}", mib(v))
+}
+
+impl fmt::Display for GapBreakdown {
+    /// A table of the terms (MiB and % of RSS), then the [diagnosis](Self::diagnosis).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<22}{:>9}{:>11}", "term", "MiB", "% of RSS")?;
+        write_row(f, "rss", self.rss, self.rss)?;
+        for t in crate::model::gap_term::GapTerm::ALL {
+            write_row(f, t.key(), t.contribution(self), self.rss)?;
+        }
+        write!(f, "{}", self.diagnosis())
+    }
+}
+
+/// The gap for the current moment, given the live requested bytes and their usable size
+/// (both exact, from the counters). `None` unless the installed inner allocator is jemalloc
+/// (jemalloc may be linked in and unused), its `mallctl` is registered
+/// ([`crate::Profiler::with_jemalloc_stats`]) and its statistics and `/proc/self/statm` can be
+/// read.
+///
+/// Does not allocate (unless reading `/proc` fails); reads statm always and smaps_rollup
+/// only when jemalloc holds muzzy pages.
+pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakdown> {
+    if crate::hook::profiler::installed_allocator()
+        != Some(crate::hook::profiler::AllocatorKind::Jemalloc)
+    {
+        return None;
+    }
+    // Order matters while the program runs: jemalloc's figures first, then allocscope's
+    // tables and the untouched pages, then RSS right after the untouched pages (a program
+    // filling a large block touches pages between two reads; reading RSS last errs on the
+    // side of RSS, by microseconds rather than by the time the other reads take).
+    let stats = crate::observe::jemalloc_stats::JemallocStats::read().ok()?;
+    let observer = Observer::read();
+    let rss = crate::observe::procfs::rss().ok()?;
+    let muzzy_resident = if stats.pmuzzy > 0 {
+        // Only MADV_FREE'd pages the kernel still holds count; jemalloc's are at most these.
+        crate::observe::procfs::smaps_rollup()
+            .map(|s| s.lazy_free)
+            .unwrap_or_else(|_| stats.muzzy_bytes())
+    } else {
+        0
+    };
+    Some(GapBreakdown::from_parts(
+        rss,
+        requested_live,
+        usable_live,
+        &stats,
+        muzzy_resident,
+        observer,
+    ))
+}
+
+/// What can be known about RSS over an allocator without statistics.
+///
+/// The program's requested bytes are exact; size-class rounding is estimated with jemalloc's
+/// class table (the system allocator rounds differently: glibc adds an 8-byte header and
+/// rounds to 16 bytes); RSS splits into anonymous and file-backed memory. What lies between
+/// the requested bytes and anonymous RSS — the allocator's free space, caches, metadata,
+/// thread stacks and C libraries' heaps — cannot be split. On glibc, `mallinfo2` adds the
+/// malloc heap's own totals (which include C libraries' allocations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct PartialGap {
+    /// The inner allocator (`"system"`, `"mimalloc"`, …), or `None` when no
+    /// [`crate::Profiler`] is installed.
+    pub allocator: Option<String>,
+    /// Resident set size.
+    pub rss: u64,
+    /// Live bytes the program asked for (`None` when no profiler is installed).
+    pub requested: Option<u64>,
+    /// Size-class rounding of the live blocks, estimated with jemalloc's class table.
+    pub size_class_rounding_estimate: Option<u64>,
+    /// Resident anonymous memory (heap, stacks, anonymous mappings), from `/proc/self/status`.
+    pub anonymous: Option<u64>,
+    /// Resident file-backed and shared memory (code, libraries, mapped files).
+    pub file_backed: Option<u64>,
+    /// glibc's malloc totals, when the process uses glibc.
+    pub malloc: Option<MallocInfo>,
+    /// allocscope's own memory ([`crate::OwnMemory::total`]), inside `anonymous`; `None`
+    /// when no profiler is installed (and in data written before it existed).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub profiler: Option<u64>,
+    /// Bytes of large live blocks never touched: inside `requested`, not in `anonymous`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub untouched: Option<u64>,
+}
+
+/// glibc's `mallinfo2` totals over all malloc arenas, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct MallocInfo {
+    /// `arena`: bytes obtained from the OS for the heaps (not counting mmapped chunks).
+    pub heap: u64,
+    /// `uordblks`: bytes in chunks in use in the heaps.
+    pub heap_in_use: u64,
+    /// `fordblks`: free bytes inside the heaps (fragmentation and not-yet-trimmed space,
+    /// resident or not).
+    pub heap_free: u64,
+    /// `keepcost`: free bytes at the top of the main heap that `malloc_trim` can release.
+    pub releasable: u64,
+    /// `hblkhd`: bytes in large chunks served by their own `mmap`.
+    pub mmapped: u64,
+}
+
+impl MallocInfo {
+    /// Reads `mallinfo2()` (glibc only; `None` elsewhere). It locks every malloc arena in
+    /// turn: call it on demand, not from the allocator hooks.
+    pub fn read() -> Option<MallocInfo> {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            // SAFETY: mallinfo2 has no preconditions; it returns a struct by value.
+            let m = unsafe { libc::mallinfo2() };
+            Some(MallocInfo {
+                heap: m.arena as u64,
+                heap_in_use: m.uordblks as u64,
+                heap_free: m.fordblks as u64,
+                releasable: m.keepcost as u64,
+                mmapped: m.hblkhd as u64,
+            })
+        }
+        #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+        {
+            None
+        }
+    }
+}
+
+impl PartialGap {
+    /// Builds the partial breakdown from a snapshot (its `live_bytes` and size classes) and
+    /// `/proc`.
+    pub fn from_snapshot(snapshot: &crate::observe::snapshot::Snapshot) -> PartialGap {
+        let installed = crate::hook::profiler::installed_allocator();
+        let usable: u64 = snapshot
+            .size_classes
+            .iter()
+            .map(|c| c.live_usable_bytes)
+            .sum();
+        let status = crate::observe::procfs::status_memory().ok();
+        let rss = match status {
+            Some(s) => s.vm_rss,
+            None => crate::observe::procfs::rss().unwrap_or(0),
+        };
+        PartialGap {
+            allocator: installed.map(|k| k.name().to_string()),
+            rss,
+            requested: installed.map(|_| snapshot.live_bytes),
+            size_class_rounding_estimate: installed
+                .map(|_| usable.saturating_sub(snapshot.live_bytes)),
+            anonymous: status.map(|s| s.rss_anon),
+            file_backed: status.map(|s| s.rss_file + s.rss_shmem),
+            malloc: MallocInfo::read(),
+            profiler: installed.map(|_| crate::hook::own_memory::own_memory().total()),
+            untouched: installed.map(|_| crate::hook::large_blocks::untouched_bytes()),
+        }
+    }
+
+    /// Anonymous memory beyond the requested bytes (less their untouched pages), their
+    /// rounding and allocscope's own memory: what cannot be split.
+    pub fn unsplit(&self) -> Option<i64> {
+        let anon = self.anonymous? as i64;
+        let own = self.profiler.unwrap_or(0) as i64;
+        let untouched = self.untouched.unwrap_or(0) as i64;
+        Some(
+            anon - (self.requested? as i64 - untouched)
+                - self.size_class_rounding_estimate? as i64
+                - own,
+        )
+    }
+}
+
+impl fmt::Display for PartialGap {
+    /// The known terms as a table (MiB, % of RSS), then what cannot be split and why.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rss = i64::try_from(self.rss).unwrap_or(i64::MAX);
+        let u = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        writeln!(f, "{:<22}{:>9}{:>11}", "term", "MiB", "% of RSS")?;
+        write_row(f, "rss", rss, rss)?;
+        match self.requested {
+            Some(r) => write_row(f, "requested", u(r), rss)?,
+            None => writeln!(f, "{:<22}{:>9}", "requested", "unknown")?,
+        }
+        if let Some(r) = self.size_class_rounding_estimate {
+            write_row(f, "size_class_rounding~", u(r), rss)?;
+        }
+        if let Some(a) = self.anonymous {
+            write_row(f, "anonymous", u(a), rss)?;
+        }
+        if let Some(p) = self.profiler {
+            write_row(f, "  of which profiler", u(p), rss)?;
+        }
+        if let Some(t) = self.untouched.filter(|&t| t > 0) {
+            write_row(f, "untouched (not in RSS)", -u(t), rss)?;
+        }
+        if let Some(unsplit) = self.unsplit() {
+            write_row(f, "  of which unsplit", unsplit, rss)?;
+        }
+        if let Some(fb) = self.file_backed {
+            write_row(f, "file_backed", u(fb), rss)?;
+        }
+        if let Some(m) = self.malloc {
+            write_row(f, "glibc heap in use", u(m.heap_in_use + m.mmapped), rss)?;
+            write_row(f, "glibc heap free", u(m.heap_free), rss)?;
+        }
+        match &self.allocator {
+            None => write!(
+                f,
+                "No allocscope::Profiler is installed as the global allocator: the bytes the \
+                 program asked for are unknown."
+            )?,
+            Some(name) => write!(
+                f,
+                "~ size_class_rounding is estimated with jemalloc's size classes. The {name} \
+                 allocator gives no statistics, so the anonymous memory beyond the requested \
+                 bytes cannot be split into fragmentation, freed pages not yet returned, \
+                 allocator caches and metadata, thread stacks and C libraries' heaps; wrap \
+                 jemalloc (`Profiler::with_jemalloc_stats`) or mimalloc for the full breakdown."
+            )?,
+        }
+        if let Some(m) = self.malloc.filter(|m| m.heap_free >= 1 << 20) {
+            write!(
+                f,
+                " glibc's heaps hold {:.1} MiB free (fragmentation, or not yet trimmed; \
+                 resident or not): `allocscope::purge()` calls `malloc_trim`.",
+                mib(u(m.heap_free))
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The gap of the current moment: the full breakdown over jemalloc, a partial one otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum GapReport {
+    /// Every term, over jemalloc.
+    Full(GapBreakdown),
+    /// What can be known over an allocator without statistics.
+    Partial(PartialGap),
+    /// The terms mimalloc's statistics give (read with the feature `mimalloc`).
+    Mimalloc(crate::observe::gap_mimalloc::MimallocGap),
+}
+
+impl GapReport {
+    /// The report for a snapshot: its `gap` when present, else a [`PartialGap`].
+    pub fn from_snapshot(snapshot: &crate::observe::snapshot::Snapshot) -> GapReport {
+        if let Some(g) = snapshot.gap {
+            return GapReport::Full(g);
+        }
+        #[cfg(feature = "mimalloc")]
+        {
+            let usable = snapshot
+                .size_classes
+                .iter()
+                .map(|c| c.live_usable_bytes)
+                .sum();
+            if let Some(g) =
+                crate::observe::gap_mimalloc::MimallocGap::compute(snapshot.live_bytes, usable)
+            {
+                return GapReport::Mimalloc(g);
+            }
+        }
+        GapReport::Partial(PartialGap::from_snapshot(snapshot))
+    }
+}
+
+impl fmt::Display for GapReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GapReport::Full(g) => g.fmt(f),
+            GapReport::Partial(p) => p.fmt(f),
+            GapReport::Mimalloc(g) => g.fmt(f),
+        }
+    }
+}
+
+/// The gap of the current moment (takes a [`crate::snapshot()`]).
+pub fn report() -> GapReport {
+    GapReport::from_snapshot(&crate::observe::snapshot::snapshot())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::jemalloc_stats::JemallocStats;
+
+    /// The measurement of `docs/gap.md` (jemalloc section): 1M `Box<[u8; 100]>`, every other one freed.
+    fn notes_example() -> GapBreakdown {
+        let page = 4096;
+        let requested = 500_000 * 100 + 4_000_000;
+        let usable = 500_000 * 112 + 4_000_000;
+        let stats = JemallocStats {
+            allocated: usable + 100_000,
+            active: usable + 100_000 + 56_100_000,
+            pdirty: 2000,
+            resident: usable + 100_000 + 56_100_000 + 2000 * page + 2_904_064,
+            base: 2_900_000,
+            page,
+            ..JemallocStats::default()
+        };
+        GapBreakdown::from_parts(
+            128_200_000,
+            requested,
+            usable,
+            &stats,
+            0,
+            Observer::default(),
+        )
+    }
+
+    #[test]
+    fn terms_add_up_and_follow_the_formula() {
+        let g = notes_example();
+        assert_eq!(g.sum_of_terms(), g.rss);
+        assert_eq!(g.size_class_rounding, 6_000_000);
+        assert_eq!(g.allocator_caches, 100_000);
+        assert_eq!(g.fragmentation, 56_100_000);
+        assert_eq!(g.dirty, 2000 * 4096);
+        assert_eq!(g.metadata, 2_904_064);
+        assert_eq!(g.muzzy, 0);
+        let resident = 60_100_000 + 56_100_000 + 2000 * 4096 + 2_904_064;
+        assert_eq!(g.non_heap, 128_200_000 - resident);
+    }
+
+    #[test]
+    fn muzzy_is_capped_by_jemalloc_and_non_heap_may_be_negative() {
+        let stats = JemallocStats {
+            allocated: 10 << 20,
+            active: 12 << 20,
+            resident: 13 << 20,
+            pmuzzy: 10,
+            page: 4096,
+            ..JemallocStats::default()
+        };
+        // The kernel reports more LazyFree than jemalloc holds muzzy (another user of
+        // MADV_FREE): only jemalloc's pages count.
+        let g = GapBreakdown::from_parts(
+            8 << 20,
+            9 << 20,
+            10 << 20,
+            &stats,
+            1 << 20,
+            Observer::default(),
+        );
+        assert_eq!(g.muzzy, 40960);
+        assert_eq!(g.non_heap, (8 << 20) - (13 << 20) - 40960);
+        assert_eq!(g.sum_of_terms(), g.rss);
+        let text = g.to_string();
+        assert!(text.contains("non_heap is negative (-5.0 MiB)"), "{text}");
+    }
+
+    #[test]
+    fn own_memory_and_untouched_pages_move_between_terms_and_keep_the_sum() {
+        let stats = JemallocStats {
+            allocated: 300 << 20,
+            active: 302 << 20,
+            resident: 305 << 20,
+            page: 4096,
+            ..JemallocStats::default()
+        };
+        // 256 MiB requested, 16 MiB of it touched; allocscope holds 3 MiB of heap blocks
+        // (inside `allocated`) and 5 MiB of tables.
+        let rss = (305u64 << 20) - (240 << 20) + (5 << 20) + (7 << 20);
+        let observer = Observer {
+            profiler_heap: 3 << 20,
+            profiler_tables: 5 << 20,
+            untouched: 240 << 20,
+        };
+        let plain =
+            GapBreakdown::from_parts(rss, 280 << 20, 290 << 20, &stats, 0, Observer::default());
+        let g = GapBreakdown::from_parts(rss, 280 << 20, 290 << 20, &stats, 0, observer);
+        assert_eq!(g.sum_of_terms(), g.rss);
+        assert_eq!(plain.allocator_caches, 10 << 20);
+        assert_eq!(g.allocator_caches, 7 << 20);
+        assert_eq!(g.profiler, 8 << 20);
+        assert_eq!(g.untouched, 240 << 20);
+        assert_eq!(plain.non_heap, (5 << 20) + (7 << 20) - (240 << 20));
+        assert_eq!(g.non_heap, 7 << 20);
+        // allocscope's heap never takes more than jemalloc's `allocated − usable`.
+        let greedy = Observer {
+            profiler_heap: 50 << 20,
+            ..observer
+        };
+        let g = GapBreakdown::from_parts(rss, 280 << 20, 290 << 20, &stats, 0, greedy);
+        assert_eq!(g.allocator_caches, 0);
+        assert_eq!(g.profiler, (10 << 20) + (5 << 20));
+        assert_eq!(g.sum_of_terms(), g.rss);
+        let text = g.to_string();
+        assert!(text.contains("untouched"), "{text}");
+        assert!(!text.contains("negative"), "{text}");
+    }
+
+    #[test]
+    fn display_names_the_dominant_term_and_a_remedy() {
+        let text = notes_example().to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["term", "MiB", "%", "of", "RSS"]
+        );
+        assert!(
+            lines[1].starts_with("rss") && lines[1].ends_with("100.0%"),
+            "{text}"
+        );
+        assert!(
+            lines[5].starts_with("fragmentation") && lines[5].contains("53.5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("44% of RSS is free space inside partly used pages"),
+            "{text}"
+        );
+        // Requested (42%) is not an overhead; dirty (6%) is below the 10% threshold.
+        assert!(!text.contains("allocscope::purge()"), "{text}");
+
+        let mostly_dirty = GapBreakdown {
+            rss: 100 << 20,
+            requested: 30 << 20,
+            dirty: 60 << 20,
+            fragmentation: 10 << 20,
+            ..GapBreakdown::default()
+        };
+        let text = mostly_dirty.explain();
+        assert!(
+            text.contains("60% of RSS is freed pages jemalloc has not returned yet"),
+            "{text}"
+        );
+        assert!(text.contains("allocscope::purge()"), "{text}");
+        assert!(text.contains("10% of RSS is free space"), "{text}");
+    }
+
+    #[test]
+    fn zero_rss_does_not_divide_by_zero() {
+        let text = GapBreakdown::default().to_string();
+        assert!(text.contains("rss"), "{text}");
+    }
+}

@@ -1,0 +1,71 @@
+//! Snapshots: the counters of the hook, read and summed outside it.
+
+use crate::hook::counters::SlotSums;
+use crate::model::size_class::SizeClass;
+
+pub use crate::model::counts::{Counts, SizeClassCounts, Snapshot};
+
+/// Reads every counter of the installed [`crate::Profiler`], process-wide. Takes a few
+/// microseconds (it sums the per-thread slots); with the `jemalloc` feature over jemalloc it
+/// also reads the allocator's statistics and /proc for the [`GapBreakdown`](crate::GapBreakdown) (tens of µs).
+///
+/// All zeros (and `gap: None`) when no `Profiler` is installed. Never panics.
+pub fn snapshot() -> Snapshot {
+    if !crate::hook::profiler::is_installed() {
+        return Snapshot::default();
+    }
+    let totals = crate::hook::counters::totals();
+    let t = &totals;
+    let live_bytes = t.bytes_allocated().saturating_sub(t.bytes_freed());
+    crate::hook::counters::observe_live(live_bytes);
+    let size_classes = size_classes(t);
+    let usable_live: u64 = size_classes.iter().map(|c| c.live_usable_bytes).sum();
+    // Reading jemalloc and /proc is allocscope's own work, not the program's.
+    let gap =
+        crate::hook::guard::untracked(|| crate::observe::gap::compute(live_bytes, usable_live));
+    Snapshot {
+        allocs: t.allocs(),
+        reallocs: t.reallocs(),
+        reallocs_grew: t.reallocs_grew(),
+        reallocs_shrank: t.reallocs_shrank(),
+        reallocs_in_place: t.reallocs_in_place(),
+        reallocs_moved: t.reallocs_moved(),
+        frees: t.frees(),
+        bytes_allocated: t.bytes_allocated(),
+        bytes_freed: t.bytes_freed(),
+        live_bytes,
+        live_blocks: t.allocs().saturating_sub(t.frees()),
+        peak_live_bytes: crate::hook::counters::peak_live().max(live_bytes),
+        size_classes,
+        gap,
+    }
+}
+
+/// Counters of the classes that saw a block, ascending.
+fn size_classes(t: &SlotSums) -> Vec<SizeClassCounts> {
+    t.classes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.blocks_in != 0 || c.blocks_out != 0)
+        .map(|(i, c)| {
+            let size = SizeClass::from_index(i).map_or(0, SizeClass::size);
+            // Blocks fill their class, less the shortfall of page-rounded ones.
+            let usable_in = size
+                .wrapping_mul(c.blocks_in)
+                .wrapping_sub(c.large_shortfall_in);
+            let usable_out = size
+                .wrapping_mul(c.blocks_out)
+                .wrapping_sub(c.large_shortfall_out);
+            SizeClassCounts {
+                size,
+                allocs: c.blocks_in,
+                frees: c.blocks_out,
+                requested_bytes: c.requested_in,
+                usable_bytes: usable_in,
+                live_blocks: c.blocks_in.saturating_sub(c.blocks_out),
+                live_requested_bytes: c.requested_in.saturating_sub(c.requested_out),
+                live_usable_bytes: usable_in.saturating_sub(usable_out),
+            }
+        })
+        .collect()
+}
