@@ -18,7 +18,7 @@
 
 use allocscope::gap::GapBreakdown;
 use allocscope::profile::{Profile, ProfileMeta, Totals, PROFILE_FORMAT, PROFILE_VERSION};
-use allocscope::report::compare::{compare, Comparison, Figure, Metric, Moment};
+use allocscope::report::compare::{compare, Comparison, Figure, ComparedFigure, GapMoment};
 use allocscope::GapTerm;
 
 const MIB: u64 = 1 << 20;
@@ -129,38 +129,38 @@ fn check_figures(profiles: &[(String, Profile)], c: &Comparison) {
         assert_eq!(&c.profiles[i].name, name);
         assert_eq!(c.profiles[i].allocator, p.meta.allocator);
         assert_eq!(c.profiles[i].allocator_config, p.meta.allocator_config);
-        let expect = |m: Metric| -> Option<Figure> {
-            let gap = |mo: Moment| match mo {
-                Moment::Exit => p.gap,
-                Moment::Peak => p.gap_at_peak,
+        let expect = |m: ComparedFigure| -> Option<Figure> {
+            let gap = |mo: GapMoment| match mo {
+                GapMoment::Exit => p.gap,
+                GapMoment::Peak => p.gap_at_peak,
             };
             Some(match m {
-                Metric::WallTime => Figure::Seconds(p.meta.duration_secs),
-                Metric::CpuTime => Figure::Seconds(p.meta.cpu_time_secs),
-                Metric::Allocations => Figure::Count(p.totals.allocs),
-                Metric::BytesAllocated => Figure::Bytes(p.totals.bytes_allocated as i64),
-                Metric::PeakRequested => Figure::Bytes(p.totals.peak_live_bytes as i64),
-                Metric::PeakRss => Figure::Bytes(p.meta.peak_rss as i64),
-                Metric::Rss(Moment::Peak) => Figure::Bytes(p.gap_at_peak?.rss),
+                ComparedFigure::WallTime => Figure::Seconds(p.meta.duration_secs),
+                ComparedFigure::CpuTime => Figure::Seconds(p.meta.cpu_time_secs),
+                ComparedFigure::Allocations => Figure::Count(p.totals.allocs),
+                ComparedFigure::BytesAllocated => Figure::Bytes(p.totals.bytes_allocated as i64),
+                ComparedFigure::PeakRequested => Figure::Bytes(p.totals.peak_live_bytes as i64),
+                ComparedFigure::PeakRss => Figure::Bytes(p.meta.peak_rss as i64),
+                ComparedFigure::Rss(GapMoment::Peak) => Figure::Bytes(p.gap_at_peak?.rss),
                 // Without a breakdown, the RSS of the last timeline point.
-                Metric::Rss(Moment::Exit) => match p.gap {
+                ComparedFigure::Rss(GapMoment::Exit) => match p.gap {
                     Some(g) => Figure::Bytes(g.rss),
                     None => Figure::Bytes(p.timeline.last()?.rss as i64),
                 },
-                Metric::Gap(mo, GapTerm::Requested) => Figure::Bytes(gap(mo)?.requested),
-                Metric::Gap(mo, GapTerm::SizeClassRounding) => {
+                ComparedFigure::Gap(mo, GapTerm::Requested) => Figure::Bytes(gap(mo)?.requested),
+                ComparedFigure::Gap(mo, GapTerm::SizeClassRounding) => {
                     Figure::Bytes(gap(mo)?.size_class_rounding)
                 }
-                Metric::Gap(mo, GapTerm::AllocatorCaches) => {
+                ComparedFigure::Gap(mo, GapTerm::AllocatorCaches) => {
                     Figure::Bytes(gap(mo)?.allocator_caches)
                 }
-                Metric::Gap(mo, GapTerm::Fragmentation) => Figure::Bytes(gap(mo)?.fragmentation),
-                Metric::Gap(mo, GapTerm::Dirty) => Figure::Bytes(gap(mo)?.dirty),
-                Metric::Gap(mo, GapTerm::Metadata) => Figure::Bytes(gap(mo)?.metadata),
-                Metric::Gap(mo, GapTerm::Muzzy) => Figure::Bytes(gap(mo)?.muzzy),
-                Metric::Gap(mo, GapTerm::Profiler) => Figure::Bytes(gap(mo)?.profiler),
-                Metric::Gap(mo, GapTerm::Untouched) => Figure::Bytes(gap(mo)?.untouched),
-                Metric::Gap(mo, GapTerm::NonHeap) => Figure::Bytes(gap(mo)?.non_heap),
+                ComparedFigure::Gap(mo, GapTerm::Fragmentation) => Figure::Bytes(gap(mo)?.fragmentation),
+                ComparedFigure::Gap(mo, GapTerm::Dirty) => Figure::Bytes(gap(mo)?.dirty),
+                ComparedFigure::Gap(mo, GapTerm::Metadata) => Figure::Bytes(gap(mo)?.metadata),
+                ComparedFigure::Gap(mo, GapTerm::Muzzy) => Figure::Bytes(gap(mo)?.muzzy),
+                ComparedFigure::Gap(mo, GapTerm::Profiler) => Figure::Bytes(gap(mo)?.profiler),
+                ComparedFigure::Gap(mo, GapTerm::Untouched) => Figure::Bytes(gap(mo)?.untouched),
+                ComparedFigure::Gap(mo, GapTerm::NonHeap) => Figure::Bytes(gap(mo)?.non_heap),
             })
         };
         for row in &c.rows {
@@ -169,24 +169,24 @@ fn check_figures(profiles: &[(String, Profile)], c: &Comparison) {
     }
     // The headline rows are always there; the gap blocks when any profile has them.
     for m in [
-        Metric::WallTime,
-        Metric::CpuTime,
-        Metric::Allocations,
-        Metric::BytesAllocated,
-        Metric::PeakRequested,
-        Metric::PeakRss,
+        ComparedFigure::WallTime,
+        ComparedFigure::CpuTime,
+        ComparedFigure::Allocations,
+        ComparedFigure::BytesAllocated,
+        ComparedFigure::PeakRequested,
+        ComparedFigure::PeakRss,
     ] {
         assert!(c.row(m).is_some(), "row {}", m.key());
     }
-    for mo in [Moment::Exit, Moment::Peak] {
+    for mo in [GapMoment::Exit, GapMoment::Peak] {
         let any = profiles.iter().any(|(_, p)| match mo {
-            Moment::Exit => p.gap.is_some(),
-            Moment::Peak => p.gap_at_peak.is_some(),
+            GapMoment::Exit => p.gap.is_some(),
+            GapMoment::Peak => p.gap_at_peak.is_some(),
         });
-        if mo == Moment::Peak {
-            assert_eq!(c.row(Metric::Rss(mo)).is_some(), any);
+        if mo == GapMoment::Peak {
+            assert_eq!(c.row(ComparedFigure::Rss(mo)).is_some(), any);
         }
-        assert_eq!(c.row(Metric::Gap(mo, GapTerm::Dirty)).is_some(), any);
+        assert_eq!(c.row(ComparedFigure::Gap(mo, GapTerm::Dirty)).is_some(), any);
     }
 
     // The text: each row's line (rows in order; gap blocks repeat labels) holds each
@@ -219,9 +219,9 @@ fn system_vs_jemalloc_figures_and_wording() {
     check_figures(&profiles, &c);
 
     // Changes against system: wall 1.6/2.0 = -20%, peak RSS 171/100 = +71%.
-    let wall = c.row(Metric::WallTime).unwrap();
+    let wall = c.row(ComparedFigure::WallTime).unwrap();
     assert!((wall.change[1].unwrap() - -0.2).abs() < 1e-12);
-    let rss = c.row(Metric::PeakRss).unwrap();
+    let rss = c.row(ComparedFigure::PeakRss).unwrap();
     assert!((rss.change[1].unwrap() - 0.71).abs() < 1e-12);
     assert_eq!(rss.change[0], None);
 
@@ -230,9 +230,9 @@ fn system_vs_jemalloc_figures_and_wording() {
     let f = c
         .largest_difference("jemalloc")
         .expect("a finding for jemalloc");
-    assert_eq!(f.metric, Metric::PeakRss);
+    assert_eq!(f.metric, ComparedFigure::PeakRss);
     let a = f.attribution.as_ref().expect("attributed");
-    assert_eq!(a.moment, Moment::Peak);
+    assert_eq!(a.moment, GapMoment::Peak);
     // The term that grew most against what system knows (requested 80 MiB at peak, the rest
     // unknown = 0): dirty, 57 MiB = 57/71 = 80.3% of the difference.
     assert_eq!(a.term, GapTerm::Dirty);
@@ -282,7 +282,7 @@ fn both_breakdowns_divide_by_their_own_difference() {
     let c = compare(&profiles);
     check_figures(&profiles, &c);
     let f = c.largest_difference("default").unwrap();
-    assert_eq!(f.metric, Metric::Rss(Moment::Exit));
+    assert_eq!(f.metric, ComparedFigure::Rss(GapMoment::Exit));
     assert!((f.change - 3.0).abs() < 1e-12);
     let a = f.attribution.as_ref().unwrap();
     assert_eq!(
@@ -308,7 +308,7 @@ fn a_decrease_is_explained_by_the_baseline_terms() {
     let c = compare(&profiles);
     check_figures(&profiles, &c);
     let f = c.largest_difference("system").unwrap();
-    assert_eq!(f.metric, Metric::PeakRss);
+    assert_eq!(f.metric, ComparedFigure::PeakRss);
     assert!(f.change < 0.0);
     let a = f.attribution.as_ref().unwrap();
     assert_eq!(a.term, GapTerm::Dirty);
@@ -332,7 +332,7 @@ fn time_can_be_the_largest_difference() {
     let c = compare(&profiles);
     check_figures(&profiles, &c);
     let f = c.largest_difference("mimalloc").unwrap();
-    assert_eq!(f.metric, Metric::WallTime);
+    assert_eq!(f.metric, ComparedFigure::WallTime);
     assert_eq!(f.attribution, None);
     assert!(
         f.text
@@ -344,7 +344,7 @@ fn time_can_be_the_largest_difference() {
     let rss = c
         .findings
         .iter()
-        .find(|f| f.metric == Metric::PeakRss)
+        .find(|f| f.metric == ComparedFigure::PeakRss)
         .unwrap();
     assert!(!rss.largest);
     assert_eq!(rss.attribution, None);
@@ -471,7 +471,7 @@ fn recorded_decay_pair_says_decay_not_a_leak() {
     assert!(def.rss as f64 / d0.rss as f64 > 1.3);
     assert_eq!(d0.dirty, 0, "decay 0 purges at once");
     let f = c.largest_difference("default").unwrap();
-    assert_eq!(f.metric, Metric::Rss(Moment::Exit));
+    assert_eq!(f.metric, ComparedFigure::Rss(GapMoment::Exit));
     let a = f.attribution.as_ref().unwrap();
     assert_eq!(a.term, GapTerm::Dirty);
     assert_eq!(a.bytes, def.dirty - d0.dirty);

@@ -91,7 +91,12 @@ pub(crate) fn format_signed_bytes(n: i128) -> String {
 
 /// Mebibytes with two decimals, no unit (the gap table's column): `-1.00`.
 pub(crate) fn format_mib(n: i64) -> String {
-    format!("{:.2}", n as f64 / (1024.0 * 1024.0))
+    format!("{:.2}", to_mib(n))
+}
+
+/// Bytes as MiB, for tables that set their own width and precision.
+pub(crate) fn to_mib(bytes: i64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// A duration given in nanoseconds: `850 ns`, then as [`format_seconds`].

@@ -130,7 +130,7 @@ impl GapBreakdown {
                  never touched, in blocks allocscope does not track as large (below 1 MiB, \
                  or beyond its table), so its figures exceed what the kernel sees by that \
                  much.",
-                mib(self.non_heap)
+                crate::model::units::to_mib(self.non_heap)
             ));
         }
         out
@@ -146,17 +146,13 @@ fn advice(term: &str, pct: f64) -> String {
     format!("{pct:.0}% of RSS {}", t.advice())
 }
 
-fn mib(bytes: i64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
 fn write_row(f: &mut fmt::Formatter<'_>, name: &str, v: i64, rss: i64) -> fmt::Result {
     let pct = if rss > 0 {
         format!("{:.1}%", 100.0 * v as f64 / rss as f64)
     } else {
         "-".to_string()
     };
-    writeln!(f, "{name:<22}{:>9.1}{pct:>11}", mib(v))
+    writeln!(f, "{name:<22}{:>9.1}{pct:>11}", crate::model::units::to_mib(v))
 }
 
 impl fmt::Display for GapBreakdown {
@@ -381,7 +377,7 @@ impl fmt::Display for PartialGap {
                 f,
                 " glibc's heaps hold {:.1} MiB free (fragmentation, or not yet trimmed; \
                  resident or not): `allocscope::purge()` calls `malloc_trim`.",
-                mib(u(m.heap_free))
+                crate::model::units::to_mib(u(m.heap_free))
             )?;
         }
         Ok(())

@@ -71,25 +71,25 @@ impl fmt::Display for Figure {
 /// When a gap breakdown was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Moment {
+pub enum GapMoment {
     /// When the profile was written (`Profile::gap`).
     Exit,
     /// At the periodic snapshot with the highest requested bytes (`Profile::gap_at_peak`).
     Peak,
 }
 
-impl Moment {
+impl GapMoment {
     fn name(self) -> &'static str {
         match self {
-            Moment::Exit => "exit",
-            Moment::Peak => "peak",
+            GapMoment::Exit => "exit",
+            GapMoment::Peak => "peak",
         }
     }
 
     fn gap_of(self, p: &Profile) -> Option<&GapBreakdown> {
         match self {
-            Moment::Exit => p.gap.as_ref(),
-            Moment::Peak => p.gap_at_peak.as_ref(),
+            GapMoment::Exit => p.gap.as_ref(),
+            GapMoment::Peak => p.gap_at_peak.as_ref(),
         }
     }
 }
@@ -97,7 +97,7 @@ impl Moment {
 /// What a row of the comparison shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Metric {
+pub enum ComparedFigure {
     /// `meta.duration_secs`.
     WallTime,
     /// `meta.cpu_time_secs`.
@@ -112,46 +112,46 @@ pub enum Metric {
     PeakRss,
     /// RSS at that moment: `rss` of the gap; at exit, for a profile without a breakdown,
     /// the RSS of its last timeline point.
-    Rss(Moment),
+    Rss(GapMoment),
     /// One term of the gap at that moment.
-    Gap(Moment, GapTerm),
+    Gap(GapMoment, GapTerm),
 }
 
-impl Metric {
+impl ComparedFigure {
     /// A stable key for scripts: `peak_rss`, `exit.rss`, `exit.dirty`, `peak.fragmentation`…
     pub fn key(self) -> String {
         match self {
-            Metric::WallTime => "wall_time".into(),
-            Metric::CpuTime => "cpu_time".into(),
-            Metric::Allocations => "allocations".into(),
-            Metric::BytesAllocated => "bytes_allocated".into(),
-            Metric::PeakRequested => "peak_requested".into(),
-            Metric::PeakRss => "peak_rss".into(),
-            Metric::Rss(m) => format!("{}.rss", m.name()),
-            Metric::Gap(m, t) => format!("{}.{}", m.name(), t.key()),
+            ComparedFigure::WallTime => "wall_time".into(),
+            ComparedFigure::CpuTime => "cpu_time".into(),
+            ComparedFigure::Allocations => "allocations".into(),
+            ComparedFigure::BytesAllocated => "bytes_allocated".into(),
+            ComparedFigure::PeakRequested => "peak_requested".into(),
+            ComparedFigure::PeakRss => "peak_rss".into(),
+            ComparedFigure::Rss(m) => format!("{}.rss", m.name()),
+            ComparedFigure::Gap(m, t) => format!("{}.{}", m.name(), t.key()),
         }
     }
 
     /// The row label of the table.
     pub fn label(self) -> String {
         match self {
-            Metric::WallTime => "wall time".into(),
-            Metric::CpuTime => "CPU time".into(),
-            Metric::Allocations => "allocations".into(),
-            Metric::BytesAllocated => "bytes allocated".into(),
-            Metric::PeakRequested => "peak requested".into(),
-            Metric::PeakRss => "peak RSS".into(),
-            Metric::Rss(Moment::Exit) => "RSS at exit".into(),
-            Metric::Rss(Moment::Peak) => "  RSS".into(),
-            Metric::Gap(_, t) => format!("  {}", t.label()),
+            ComparedFigure::WallTime => "wall time".into(),
+            ComparedFigure::CpuTime => "CPU time".into(),
+            ComparedFigure::Allocations => "allocations".into(),
+            ComparedFigure::BytesAllocated => "bytes allocated".into(),
+            ComparedFigure::PeakRequested => "peak requested".into(),
+            ComparedFigure::PeakRss => "peak RSS".into(),
+            ComparedFigure::Rss(GapMoment::Exit) => "RSS at exit".into(),
+            ComparedFigure::Rss(GapMoment::Peak) => "  RSS".into(),
+            ComparedFigure::Gap(_, t) => format!("  {}", t.label()),
         }
     }
 
     /// How the metric is named inside a sentence ("+71% peak RSS").
     fn phrase(self) -> String {
         match self {
-            Metric::Gap(m, t) => format!("{} at {}", t.label(), m.name()),
-            Metric::Rss(Moment::Peak) => "RSS at peak".into(),
+            ComparedFigure::Gap(m, t) => format!("{} at {}", t.label(), m.name()),
+            ComparedFigure::Rss(GapMoment::Peak) => "RSS at peak".into(),
             other => other.label(),
         }
     }
@@ -159,32 +159,32 @@ impl Metric {
     /// This metric's figure in `p`, if `p` recorded it.
     pub fn figure(self, p: &Profile) -> Option<Figure> {
         Some(match self {
-            Metric::WallTime => Figure::Seconds(p.meta.duration_secs),
-            Metric::CpuTime => Figure::Seconds(p.meta.cpu_time_secs),
-            Metric::Allocations => Figure::Count(p.totals.allocs),
-            Metric::BytesAllocated => Figure::Bytes(to_i64(p.totals.bytes_allocated)),
-            Metric::PeakRequested => Figure::Bytes(to_i64(p.totals.peak_live_bytes)),
-            Metric::PeakRss => Figure::Bytes(to_i64(p.meta.peak_rss)),
-            Metric::Rss(Moment::Exit) => match &p.gap {
+            ComparedFigure::WallTime => Figure::Seconds(p.meta.duration_secs),
+            ComparedFigure::CpuTime => Figure::Seconds(p.meta.cpu_time_secs),
+            ComparedFigure::Allocations => Figure::Count(p.totals.allocs),
+            ComparedFigure::BytesAllocated => Figure::Bytes(to_i64(p.totals.bytes_allocated)),
+            ComparedFigure::PeakRequested => Figure::Bytes(to_i64(p.totals.peak_live_bytes)),
+            ComparedFigure::PeakRss => Figure::Bytes(to_i64(p.meta.peak_rss)),
+            ComparedFigure::Rss(GapMoment::Exit) => match &p.gap {
                 Some(g) => Figure::Bytes(g.rss),
                 None => Figure::Bytes(to_i64(p.timeline.last()?.rss)),
             },
-            Metric::Rss(Moment::Peak) => Figure::Bytes(p.gap_at_peak.as_ref()?.rss),
-            Metric::Gap(m, t) => Figure::Bytes(t.value(m.gap_of(p)?)),
+            ComparedFigure::Rss(GapMoment::Peak) => Figure::Bytes(p.gap_at_peak.as_ref()?.rss),
+            ComparedFigure::Gap(m, t) => Figure::Bytes(t.value(m.gap_of(p)?)),
         })
     }
 
     /// The metrics the largest difference is chosen among (the gap terms explain, they
     /// don't compete).
-    const HEADLINE: [Metric; 8] = [
-        Metric::WallTime,
-        Metric::CpuTime,
-        Metric::Allocations,
-        Metric::BytesAllocated,
-        Metric::PeakRequested,
-        Metric::PeakRss,
-        Metric::Rss(Moment::Exit),
-        Metric::Rss(Moment::Peak),
+    const HEADLINE: [ComparedFigure; 8] = [
+        ComparedFigure::WallTime,
+        ComparedFigure::CpuTime,
+        ComparedFigure::Allocations,
+        ComparedFigure::BytesAllocated,
+        ComparedFigure::PeakRequested,
+        ComparedFigure::PeakRss,
+        ComparedFigure::Rss(GapMoment::Exit),
+        ComparedFigure::Rss(GapMoment::Peak),
     ];
 }
 
@@ -210,11 +210,11 @@ pub struct ComparedProfile {
 /// [`Comparison::profiles`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
-    /// A stable key ([`Metric::key`]).
+    /// A stable key ([`ComparedFigure::key`]).
     pub key: String,
     /// What the row shows.
     #[serde(skip)]
-    pub metric: Metric,
+    pub metric: ComparedFigure,
     /// The row label.
     pub label: String,
     /// The figure per profile; `None` where the profile did not record it.
@@ -229,7 +229,7 @@ pub struct Row {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Attribution {
     /// When the compared breakdowns were taken.
-    pub moment: Moment,
+    pub moment: GapMoment,
     /// The term that grew most on the side with more RSS.
     pub term: GapTerm,
     /// By how much it grew, bytes.
@@ -246,11 +246,11 @@ pub struct Attribution {
 pub struct Finding {
     /// The profile this is about.
     pub profile: String,
-    /// The metric ([`Metric::key`]).
+    /// The metric ([`ComparedFigure::key`]).
     pub key: String,
     /// What differs.
     #[serde(skip)]
-    pub metric: Metric,
+    pub metric: ComparedFigure,
     /// True for the largest difference of this profile (at most one per profile).
     pub largest: bool,
     /// The baseline's figure.
@@ -279,7 +279,7 @@ pub struct Comparison {
 
 impl Comparison {
     /// The row of `metric`, if the table has it.
-    pub fn row(&self, metric: Metric) -> Option<&Row> {
+    pub fn row(&self, metric: ComparedFigure) -> Option<&Row> {
         self.rows.iter().find(|r| r.metric == metric)
     }
 
@@ -299,19 +299,19 @@ impl Comparison {
 /// headline metric with the largest `|ln(value / baseline)|` (so that halving and doubling
 /// weigh the same); a difference in RSS is attributed to the gap term that grew most.
 pub fn compare(profiles: &[(String, Profile)]) -> Comparison {
-    let mut metrics: Vec<Metric> = Metric::HEADLINE[..6].to_vec();
+    let mut metrics: Vec<ComparedFigure> = ComparedFigure::HEADLINE[..6].to_vec();
     if profiles
         .iter()
-        .any(|(_, p)| Metric::Rss(Moment::Exit).figure(p).is_some())
+        .any(|(_, p)| ComparedFigure::Rss(GapMoment::Exit).figure(p).is_some())
     {
-        metrics.push(Metric::Rss(Moment::Exit));
+        metrics.push(ComparedFigure::Rss(GapMoment::Exit));
     }
-    for moment in [Moment::Peak, Moment::Exit] {
+    for moment in [GapMoment::Peak, GapMoment::Exit] {
         if profiles.iter().any(|(_, p)| moment.gap_of(p).is_some()) {
-            if moment == Moment::Peak {
-                metrics.push(Metric::Rss(moment));
+            if moment == GapMoment::Peak {
+                metrics.push(ComparedFigure::Rss(moment));
             }
-            metrics.extend(GapTerm::ALL.iter().map(|&t| Metric::Gap(moment, t)));
+            metrics.extend(GapTerm::ALL.iter().map(|&t| ComparedFigure::Gap(moment, t)));
         }
     }
     let rows: Vec<Row> = metrics
@@ -363,10 +363,10 @@ pub fn compare(profiles: &[(String, Profile)]) -> Comparison {
 
 /// What is known of the breakdown of `p` at `moment` without one: the requested bytes
 /// (`peak_live_bytes` at peak, `live_bytes` at exit).
-fn known_part(moment: Moment, p: &Profile) -> GapBreakdown {
+fn known_part(moment: GapMoment, p: &Profile) -> GapBreakdown {
     let requested = match moment {
-        Moment::Peak => p.totals.peak_live_bytes,
-        Moment::Exit => p.totals.live_bytes,
+        GapMoment::Peak => p.totals.peak_live_bytes,
+        GapMoment::Exit => p.totals.live_bytes,
     };
     GapBreakdown {
         requested: to_i64(requested),
@@ -384,13 +384,13 @@ fn relative_change(base: Figure, value: Figure) -> Option<f64> {
 /// The findings of one profile against the baseline: its largest difference first.
 fn findings_for(base_name: &str, base: &Profile, name: &str, p: &Profile) -> Vec<Finding> {
     struct Candidate {
-        metric: Metric,
+        metric: ComparedFigure,
         baseline: Figure,
         value: Figure,
         change: f64,
         weight: f64,
     }
-    let mut candidates: Vec<Candidate> = Metric::HEADLINE
+    let mut candidates: Vec<Candidate> = ComparedFigure::HEADLINE
         .iter()
         .filter_map(|&metric| {
             let (b, v) = (metric.figure(base)?, metric.figure(p)?);
@@ -444,7 +444,7 @@ fn findings_for(base_name: &str, base: &Profile, name: &str, p: &Profile) -> Vec
 /// The gap term behind a difference in RSS between `base` and `p`, if `metric` is an RSS and
 /// at least the profile with more RSS has a breakdown.
 fn attribute(
-    metric: Metric,
+    metric: ComparedFigure,
     base_name: &str,
     base: &Profile,
     name: &str,
@@ -452,8 +452,8 @@ fn attribute(
 ) -> Option<Attribution> {
     // The peak RSS (the kernel's high-water mark) is explained by the breakdown at peak.
     let moment = match metric {
-        Metric::PeakRss | Metric::Rss(Moment::Peak) => Moment::Peak,
-        Metric::Rss(Moment::Exit) => Moment::Exit,
+        ComparedFigure::PeakRss | ComparedFigure::Rss(GapMoment::Peak) => GapMoment::Peak,
+        ComparedFigure::Rss(GapMoment::Exit) => GapMoment::Exit,
         _ => return None,
     };
     let (gb, gp) = (moment.gap_of(base), moment.gap_of(p));
@@ -492,7 +492,7 @@ fn attribute(
 fn sentence(
     name: &str,
     base_name: &str,
-    metric: Metric,
+    metric: ComparedFigure,
     baseline: Figure,
     value: Figure,
     change: f64,
@@ -583,8 +583,8 @@ impl fmt::Display for Comparison {
         for row in &self.rows {
             // A blank line and a title before each gap block.
             let title = match row.metric {
-                Metric::Rss(Moment::Peak) => Some("gap at peak"),
-                Metric::Gap(Moment::Exit, GapTerm::Requested) => Some("gap at exit"),
+                ComparedFigure::Rss(GapMoment::Peak) => Some("gap at peak"),
+                ComparedFigure::Gap(GapMoment::Exit, GapTerm::Requested) => Some("gap at exit"),
                 _ => None,
             };
             if let Some(title) = title {

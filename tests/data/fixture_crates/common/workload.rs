@@ -33,3 +33,20 @@ pub fn print_counts(baseline_live: u64, workload_bytes: u64) {
     println!("workload_bytes={workload_bytes}");
     println!("live_bytes={}", s.live_bytes);
 }
+
+/// The body of every jemalloc fixture: the workload, its counts, the gap's terms as
+/// `name=value` lines, and a profile written to the path given as the first argument.
+#[allow(dead_code)] // not every fixture runs over jemalloc
+pub fn jemalloc_main() {
+    let out = std::env::args().nth(1).expect("usage: fixture PROFILE_OUT");
+    let baseline = allocscope::snapshot().live_bytes;
+    let (kept, bytes) = run();
+    print_counts(baseline, bytes);
+    let gap = allocscope::snapshot().gap.expect("the gap over jemalloc");
+    println!("rss={}", gap.rss);
+    for (name, value) in gap.terms() {
+        println!("{name}={value}");
+    }
+    allocscope::write_profile(&out).expect("profile written");
+    drop(kept);
+}
