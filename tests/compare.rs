@@ -18,7 +18,7 @@
 
 use allocscope::gap::GapBreakdown;
 use allocscope::profile::{Profile, ProfileMeta, Totals, PROFILE_FORMAT, PROFILE_VERSION};
-use allocscope::report::compare::{compare, Comparison, Figure, ComparedFigure, GapMoment};
+use allocscope::report::compare::{compare, ComparedFigure, Comparison, Figure, GapMoment};
 use allocscope::GapTerm;
 
 const MIB: u64 = 1 << 20;
@@ -154,7 +154,9 @@ fn check_figures(profiles: &[(String, Profile)], c: &Comparison) {
                 ComparedFigure::Gap(mo, GapTerm::AllocatorCaches) => {
                     Figure::Bytes(gap(mo)?.allocator_caches)
                 }
-                ComparedFigure::Gap(mo, GapTerm::Fragmentation) => Figure::Bytes(gap(mo)?.fragmentation),
+                ComparedFigure::Gap(mo, GapTerm::Fragmentation) => {
+                    Figure::Bytes(gap(mo)?.fragmentation)
+                }
                 ComparedFigure::Gap(mo, GapTerm::Dirty) => Figure::Bytes(gap(mo)?.dirty),
                 ComparedFigure::Gap(mo, GapTerm::Metadata) => Figure::Bytes(gap(mo)?.metadata),
                 ComparedFigure::Gap(mo, GapTerm::Muzzy) => Figure::Bytes(gap(mo)?.muzzy),
@@ -186,7 +188,10 @@ fn check_figures(profiles: &[(String, Profile)], c: &Comparison) {
         if mo == GapMoment::Peak {
             assert_eq!(c.row(ComparedFigure::Rss(mo)).is_some(), any);
         }
-        assert_eq!(c.row(ComparedFigure::Gap(mo, GapTerm::Dirty)).is_some(), any);
+        assert_eq!(
+            c.row(ComparedFigure::Gap(mo, GapTerm::Dirty)).is_some(),
+            any
+        );
     }
 
     // The text: each row's line (rows in order; gap blocks repeat labels) holds each

@@ -152,7 +152,11 @@ fn write_row(f: &mut fmt::Formatter<'_>, name: &str, v: i64, rss: i64) -> fmt::R
     } else {
         "-".to_string()
     };
-    writeln!(f, "{name:<22}{:>9.1}{pct:>11}", crate::model::units::to_mib(v))
+    writeln!(
+        f,
+        "{name:<22}{:>9.1}{pct:>11}",
+        crate::model::units::to_mib(v)
+    )
 }
 
 impl fmt::Display for GapBreakdown {
