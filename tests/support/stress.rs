@@ -77,7 +77,10 @@ impl StressSize {
 /// Call before taking a baseline: the thread's own allocations happen here.
 pub fn watchdog(what: &'static str, limit: Duration) -> &'static AtomicBool {
     let done: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let started: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
     std::thread::spawn(move || {
+        // From here on this thread neither allocates nor frees (until it aborts).
+        started.store(true, Release);
         let start = Instant::now();
         while !done.load(Acquire) {
             if start.elapsed() > limit {
@@ -92,6 +95,11 @@ pub fn watchdog(what: &'static str, limit: Duration) -> &'static AtomicBool {
             std::thread::sleep(Duration::from_millis(50));
         }
     });
+    // Wait until std's start-up of the thread (its handle, its closure) is over: a free it
+    // made inside a measured window would not be the workload's.
+    while !started.load(Acquire) {
+        std::thread::yield_now();
+    }
     done
 }
 
