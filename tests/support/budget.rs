@@ -169,18 +169,30 @@ fn reallocations_count_and_sites_add_up() {
 #[test]
 fn exact_while_other_threads_allocate() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let churn: Vec<_> = (0..2)
         .map(|_| {
             let stop = stop.clone();
+            let running = running.clone();
             std::thread::spawn(move || {
                 let mut n = 0u64;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                loop {
                     n += std::hint::black_box(boxed_values(8)).len() as u64;
+                    if n == 8 {
+                        running.fetch_add(1, std::sync::atomic::Ordering::Release);
+                    }
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
                 }
                 n
             })
         })
         .collect();
+    // The budgets below run while both threads are allocating.
+    while running.load(std::sync::atomic::Ordering::Acquire) < 2 {
+        std::thread::yield_now();
+    }
     for _ in 0..20 {
         allocscope::assert_max_allocs!(0, || parse_version(std::hint::black_box("10.20.30")));
         let ((), r) = allocscope::budget::record(true, || drop(boxed_values(7)));
