@@ -7,5 +7,6 @@ pub mod gap_term;
 #[cfg(feature = "serde")]
 pub mod profile;
 pub mod size_class;
-#[cfg(feature = "serde")]
+// Without the CLI only the gap tables and the budget messages use it.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub(crate) mod units;
