@@ -4,4 +4,9 @@ pub mod budget;
 #[cfg(feature = "serde")]
 pub mod convergence;
 #[cfg(feature = "serde")]
+pub mod names;
+// The one pprof encoder: `alloc-report export` and the HTTP endpoints use it.
+#[cfg(any(feature = "cli", feature = "http"))]
+pub mod pprof;
+#[cfg(feature = "serde")]
 pub mod trim;

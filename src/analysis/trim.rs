@@ -2,21 +2,10 @@
 //! (re-exported as `report::names::{trim_frames, trim_profile, …}`). The profile file keeps
 //! the raw frames; `alloc-report --all-frames` skips this.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
+use crate::analysis::names::display_name;
 use crate::model::profile::{CallSite, Frame, Profile};
-
-/// A frame's function demangled (legacy `_ZN…E`, v0 `_R…`), without hash suffix.
-fn display_name(frame: &Frame) -> Cow<'_, str> {
-    let name = frame.function.trim();
-    if name.starts_with("_ZN") || name.starts_with("_R") || name.starts_with("__ZN") {
-        if let Ok(d) = rustc_demangle::try_demangle(name) {
-            return Cow::Owned(format!("{d:#}"));
-        }
-    }
-    Cow::Borrowed(name)
-}
 
 /// The frames a report shows of a stack (leaf first). Left out, in this order:
 /// - allocator plumbing at the leaf end: allocscope itself, the global-allocator shims

@@ -6,49 +6,12 @@
 
 use std::borrow::Cow;
 
-use crate::model::profile::Frame;
-// The one definition of trimming lives beside the profile (the call-site tests use it
-// without the CLI); reports reach it here.
+// The one definition of names and of trimming lives beside the profile (the call-site
+// tests, trimming and the pprof encoder use them without the CLI); reports reach it here.
+pub use crate::analysis::names::{display_name, function_name};
 pub use crate::analysis::trim::{
     is_call_shim, is_entry, is_plumbing, is_plumbing_file, trim_frames, trim_profile,
 };
-
-/// The name shown for a frame: its function, demangled (legacy `_ZN…E` and v0 `_R…`
-/// symbols), without a trailing `::h<16 hex digits>` hash, or `"?"` when empty.
-pub fn display_name(frame: &Frame) -> Cow<'_, str> {
-    function_name(&frame.function)
-}
-
-/// [`display_name`] for a bare function name.
-pub fn function_name(name: &str) -> Cow<'_, str> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Cow::Borrowed("?");
-    }
-    if name.starts_with("_ZN") || name.starts_with("_R") || name.starts_with("__ZN") {
-        if let Ok(d) = rustc_demangle::try_demangle(name) {
-            // `{:#}` leaves out the hash suffix.
-            return Cow::Owned(format!("{d:#}"));
-        }
-    }
-    match strip_hash(name) {
-        Some(stripped) => Cow::Borrowed(stripped),
-        None => Cow::Borrowed(name),
-    }
-}
-
-/// `name` without a trailing `::h` + 16 hex digits, if it has one.
-fn strip_hash(name: &str) -> Option<&str> {
-    const HASH_LEN: usize = 3 + 16; // "::h" + 16 hex digits
-    let split = name.len().checked_sub(HASH_LEN)?;
-    let (head, tail) = (name.get(..split)?, name.get(split..)?);
-    let digits = tail.strip_prefix("::h")?;
-    if !head.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Some(head)
-    } else {
-        None
-    }
-}
 
 /// Makes a frame name safe inside a folded-stacks line (`root;…;leaf COUNT`): a `;` would
 /// split the frame in two (`[u8; 8]`), so it becomes `:`; control characters (line breaks,
