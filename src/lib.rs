@@ -191,6 +191,8 @@ mod observe;
 #[cfg(feature = "cli")]
 pub mod report;
 mod runtime;
+#[cfg(feature = "http")]
+mod serve;
 
 pub use analysis::budget;
 #[cfg(feature = "serde")]
@@ -235,6 +237,8 @@ pub use observe::purge::{purge, PurgeReport};
 pub use observe::snapshot::{snapshot, Counts, SizeClassCounts, Snapshot};
 pub use observe::stats_logger::{StatsLogger, StatsLoggerBuilder};
 pub use runtime::config::{settings, Config, Settings};
+#[cfg(feature = "http")]
+pub use serve::serve;
 
 /// jemalloc (tikv-jemallocator 0.7, with statistics), as a `GlobalAlloc` to wrap:
 /// `Profiler::new(allocscope::Jemalloc)` (feature `jemalloc`).

@@ -41,4 +41,3 @@ fn strip_hash(name: &str) -> Option<&str> {
         None
     }
 }
-

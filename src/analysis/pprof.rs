@@ -212,11 +212,12 @@ fn saturating_i64(n: u64) -> i64 {
 }
 
 /// The four values of a call site, in the order of the sample types.
-fn site_values(site: &CallSite) -> [i64; 4] {
+pub(crate) fn site_values(site: &CallSite) -> [i64; 4] {
     [site.allocs, site.bytes, site.live_blocks, site.live_bytes].map(saturating_i64)
 }
 
 /// Builds the pprof message of a profile (default view `inuse_space`).
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub fn to_proto(profile: &Profile) -> proto::Profile {
     to_proto_with(profile, "inuse_space", &site_values)
 }
@@ -412,6 +413,7 @@ pub(crate) fn gzip(message: &proto::Profile) -> Vec<u8> {
 }
 
 /// The gzipped pprof encoding of a profile (what `go tool pprof` reads).
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub fn to_pprof_gz(profile: &Profile) -> Vec<u8> {
     gzip(&to_proto(profile))
 }

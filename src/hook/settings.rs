@@ -165,6 +165,22 @@ pub(crate) fn apply(
     }
 }
 
+/// An operator's change at run time (`POST /debug/allocscope/sampling?bytes=N`, feature
+/// `http`): it comes after the environment, so it wins over it. `0` stops stack capture
+/// (counting goes on), like jemalloc's `prof.active`; any other value is the new mean
+/// sampling interval (`1`: exact). Not on the hot path; never allocates.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn set_sampling_at_run_time(bytes: u64) {
+    ensure_init();
+    if bytes == 0 {
+        ENABLED.store(false, Relaxed);
+    } else {
+        SAMPLE_BYTES.store(bytes, Relaxed);
+        ENABLED.store(true, Relaxed);
+    }
+    bump_epoch();
+}
+
 /// Makes every thread re-read the settings (after [`apply`] and the output path changed).
 pub(crate) fn bump_epoch() {
     EPOCH.fetch_add(1, Release);

@@ -232,6 +232,56 @@ pub(crate) fn resolve_in_process(stacks: &[Vec<usize>]) -> Vec<Vec<Frame>> {
         .collect()
 }
 
+/// The profiled process symbolizing its own profiles again and again (the HTTP endpoints,
+/// feature `http`): the files it loaded and every address it resolved stay in memory, so a
+/// second profile of the same process costs only its new addresses. Lives on one internal
+/// thread (the loaded DWARF is reference-counted, not `Send`), so its memory is
+/// allocscope's own (`profiler` term of the gap), never the program's. The objects are those
+/// loaded when it was made; a library loaded later gets `?` frames.
+#[cfg(feature = "http")]
+pub(crate) struct InProcess {
+    resolver: Option<Resolver<'static>>,
+}
+
+#[cfg(feature = "http")]
+impl InProcess {
+    /// Loads the process's objects (the program's symbol table and DWARF): milliseconds to
+    /// seconds, once.
+    pub(crate) fn new() -> InProcess {
+        // The resolver borrows the mappings for as long as it lives, which is as long as
+        // the server that keeps it: for the rest of the process. A few KiB, once per server.
+        let mappings: &'static [Mapping] = Box::leak(mappings().into_boxed_slice());
+        InProcess {
+            resolver: Resolver::new(mappings, &SymbolizeOptions::default()).ok(),
+        }
+    }
+
+    /// Fills the frames of every call site of `profile` (collected in this process) that has
+    /// only a raw stack; an address that cannot be resolved becomes a `0x…` frame.
+    pub(crate) fn symbolize(&mut self, profile: &mut Profile) {
+        for site in &mut profile.sites {
+            if !site.frames.is_empty() || site.stack.is_empty() {
+                continue;
+            }
+            let mut frames = Vec::with_capacity(site.stack.len() + 8);
+            for &i in &site.stack {
+                let a = profile.addresses.get(i as usize).copied().unwrap_or(0);
+                match self.resolver.as_mut() {
+                    Some(r) => frames.extend(r.frames(a).iter().cloned()),
+                    None => frames.push(Frame {
+                        function: format!("{a:#x}"),
+                        file: None,
+                        line: None,
+                        addr: a,
+                        inlined: false,
+                    }),
+                }
+            }
+            site.frames = frames;
+        }
+    }
+}
+
 /// `ALLOCSCOPE_SYMBOLIZE=exit`: symbolize in the profiled process, from its own files.
 pub(crate) fn at_exit_requested() -> bool {
     match std::env::var("ALLOCSCOPE_SYMBOLIZE") {
