@@ -35,7 +35,7 @@ impl State {
 /// The answer to a request: now, or when a delta's time is up.
 pub(super) enum Answer {
     Now(Response),
-    Later(Delta),
+    Later(Box<Delta>),
 }
 
 /// A `?seconds=N` delta waiting for its end: the profile at its start.
@@ -125,12 +125,12 @@ pub(super) fn route(state: &mut State, request: &Request, pending: usize) -> Ans
                         ));
                     }
                     let now = Instant::now();
-                    return Answer::Later(Delta {
+                    return Answer::Later(Box::new(Delta {
                         due: now + Duration::from_secs(n),
                         started: now,
                         started_unix_ms: unix_ms(),
                         baseline: state.profile(),
-                    });
+                    }));
                 }
                 _ => Response::error(
                     400,

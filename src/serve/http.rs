@@ -167,7 +167,7 @@ pub(super) fn run(listener: TcpListener) {
         while i < pending.len() {
             if pending.get(i).is_some_and(|p| p.delta.due <= now) {
                 let Parked { stream, delta } = pending.swap_remove(i);
-                let response = guarded(|| endpoints::finish_delta(&mut state, delta));
+                let response = guarded(|| endpoints::finish_delta(&mut state, *delta));
                 respond(stream, &response);
             } else {
                 i += 1;
@@ -185,7 +185,7 @@ fn guarded(f: impl FnOnce() -> Response) -> Response {
 /// A connection waiting for its delta's end.
 struct Parked {
     stream: TcpStream,
-    delta: Delta,
+    delta: Box<Delta>,
 }
 
 fn serve_one(mut stream: TcpStream, state: &mut State, pending: &mut Vec<Parked>) {

@@ -28,6 +28,9 @@ fn one(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fm
     Family::head(out, name, kind, help).sample(name, "", value);
 }
 
+/// One figure of a size class.
+type SizeClassFigure = fn(&crate::observe::snapshot::SizeClassCounts) -> u64;
+
 /// The exposition now.
 pub(super) fn render() -> String {
     let s = crate::observe::snapshot::snapshot();
@@ -158,7 +161,7 @@ pub(super) fn render() -> String {
     }
 
     let classes: Vec<_> = s.size_classes.iter().filter(|c| c.allocs != 0).collect();
-    let families: [(&str, &str, &str, fn(&crate::observe::snapshot::SizeClassCounts) -> u64); 4] = [
+    let families: [(&str, &str, &str, SizeClassFigure); 4] = [
         ("size_class_allocs_total", "counter", "Allocations by size class (jemalloc's classes; size is the class's usable size in bytes).", |c| c.allocs),
         ("size_class_frees_total", "counter", "Frees by size class.", |c| c.frees),
         ("size_class_live_blocks", "gauge", "Live blocks by size class.", |c| c.live_blocks),
