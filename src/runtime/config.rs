@@ -11,12 +11,14 @@
 //! | `ALLOCSCOPE_OUT` | path: write a profile there when the process exits normally (`%p` = the process id; a forked child writes only with `%p`) | none |
 //! | `ALLOCSCOPE_TIMELINE_MS` | with `ALLOCSCOPE_OUT`: interval of the timeline recorded from before `main`, in ms; `0` = no timeline | `100` |
 //! | `ALLOCSCOPE_SYMBOLIZE` | `exit` (resolve names in the profiled process at exit) or `report` (by `alloc-report`) | `report` |
+//! | `ALLOCSCOPE_HTTP` | with the feature `http`: `IP:PORT` to serve pprof, metrics and the profile on from before `main` (`docs/production.md`); no authentication: localhost or the cluster network only | none |
 //!
 //! This table is every variable allocscope reads. The first six are the hook's settings, read
 //! once, lazily, by the first allocation the profiler sees, without allocating
 //! ([`crate::hook::settings`]); `ALLOCSCOPE_TIMELINE_MS` is read here
 //! ([`timeline_interval`]) at start-up ([`crate::runtime::lifecycle`]);
-//! `ALLOCSCOPE_SYMBOLIZE` when the profile is written (`observe::symbolize`). An invalid value
+//! `ALLOCSCOPE_SYMBOLIZE` when the profile is written (`observe::symbolize`); `ALLOCSCOPE_HTTP`
+//! before `main` by the HTTP server's start-up (`serve`, feature `http`). An invalid value
 //! prints one line on stderr and the default is used; nothing panics. **The environment wins over the builder**, so a deployed
 //! binary can be re-tuned without a rebuild.
 
