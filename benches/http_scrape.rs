@@ -29,6 +29,8 @@ macro_rules! level {
             } else {
                 $next_b(path, depth - 1, keep);
             }
+            // Not a tail call: each level keeps its frame, so each path is its own stack.
+            std::hint::black_box(depth);
         }
     };
 }
@@ -60,18 +62,16 @@ fn get(addr: &str, path: &str) -> usize {
     })
 }
 
-/// User + system CPU time of the server thread, from /proc (clock ticks → seconds).
+/// CPU time of the server thread so far, in seconds, from its `schedstat` (nanoseconds on
+/// the CPU).
 fn server_cpu() -> f64 {
     allocscope::untracked(|| {
-        let tick = 1.0 / 100.0; // USER_HZ on Linux
         for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
             let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
             if comm.trim() == "allocscope-http" {
-                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap();
-                let after = stat.rsplit_once(')').unwrap().1;
-                let f: Vec<&str> = after.split_whitespace().collect();
-                let (u, s): (f64, f64) = (f[11].parse().unwrap(), f[12].parse().unwrap());
-                return (u + s) * tick;
+                let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap();
+                let ns: f64 = stat.split_whitespace().next().unwrap().parse().unwrap();
+                return ns / 1e9;
             }
         }
         0.0
@@ -94,14 +94,20 @@ fn main() {
     let addr = allocscope::serve("127.0.0.1:0").unwrap().to_string();
     std::thread::sleep(Duration::from_millis(100));
 
-    let rounds = 20;
+    let rounds = 50;
     let mut rows: Vec<(String, Duration, Duration, f64, usize)> = Vec::new();
     let cpu0 = server_cpu();
     let t = Instant::now();
     let size = get(&addr, "/debug/pprof/heap");
     let first = t.elapsed();
     let first_cpu = server_cpu() - cpu0;
-    rows.push(("/debug/pprof/heap (first: loads the symbolizer)".into(), first, first, first_cpu, size));
+    rows.push((
+        "/debug/pprof/heap (first: loads the symbolizer)".into(),
+        first,
+        first,
+        first_cpu,
+        size,
+    ));
     let own_after_first = allocscope::own_memory().heap;
     for path in [
         "/debug/pprof/heap",

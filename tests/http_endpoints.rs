@@ -7,7 +7,6 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -107,33 +106,29 @@ fn child_delta() {
     wait_line();
 }
 
+/// Allocates and frees a 64-byte vector until the file `stop` exists (looked for, without
+/// counting, every 4096 rounds): the number of rounds.
 #[inline(never)]
-fn churn_while_scraped(stop: &AtomicBool) -> u64 {
+fn churn_while_scraped(stop: &std::path::Path) -> u64 {
     let mut n = 0u64;
-    while !stop.load(Ordering::Relaxed) {
+    loop {
         let mut v = Vec::<u64>::with_capacity(8);
         v.push(n);
         drop(std::hint::black_box(v));
         n += 1;
+        if n % 4096 == 0 && allocscope::untracked(|| stop.exists()) {
+            return n;
+        }
     }
-    n
 }
 
 fn child_busy() {
     let addr = allocscope::serve("127.0.0.1:0").expect("serve");
-    static STOP: AtomicBool = AtomicBool::new(false);
-    // The stdin watcher is not the program's: internal, started untracked.
-    allocscope::untracked(|| {
-        std::thread::spawn(|| {
-            allocscope::mark_thread_internal();
-            let mut s = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut s);
-            STOP.store(true, Ordering::Relaxed);
-        })
-    });
+    let stop = std::path::PathBuf::from(std::env::var_os("ALLOCSCOPE_HTTP_TEST_STOP").unwrap());
+    // Right after `serve`: the server thread's start must not count either.
     let before = counts();
     say(format_args!("addr {addr}"));
-    let n = churn_while_scraped(&STOP);
+    let n = churn_while_scraped(&stop);
     let after = counts();
     say(format_args!(
         "churned {n} allocs {} frees {} bytes {} live {}",
@@ -386,7 +381,12 @@ fn delta_holds_only_what_the_window_allocated() {
 }
 
 fn concurrent_scrapes_keep_counts_exact_and_metrics_parse() {
-    let mut kid = Kid::spawn("busy", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let stop = dir.path().join("stop");
+    let mut kid = Kid::spawn(
+        "busy",
+        &[("ALLOCSCOPE_HTTP_TEST_STOP", stop.to_str().unwrap())],
+    );
     let addr = kid.line().strip_prefix("addr ").unwrap().to_string();
     let paths = [
         "/metrics",
@@ -411,7 +411,7 @@ fn concurrent_scrapes_keep_counts_exact_and_metrics_parse() {
     for s in scrapers {
         s.join().expect("a scrape failed");
     }
-    kid.send("stop");
+    std::fs::write(&stop, b"").unwrap();
     let churned = kid.line();
     let n: u64 = churned.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(n > 0, "{churned}");

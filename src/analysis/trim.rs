@@ -70,14 +70,28 @@ pub fn trim_frames(frames: &[Frame]) -> Vec<Frame> {
 /// freed allocations). Sites stay sorted by bytes, descending. This is what every report
 /// shows unless asked for all frames.
 pub fn trim_profile(profile: &mut Profile) {
+    let max_depth = profile.max_depth;
+    merge_trimmed(profile, |site| {
+        let mut frames = trim_frames(&site.frames);
+        if let Some(d) = max_depth {
+            frames.truncate((d as usize).max(1));
+        }
+        frames
+    });
+}
+
+/// [`trim_profile`] with each site's trimmed stack given by `trimmed` (the HTTP server's
+/// endpoints pass the stacks they trimmed once and keep): sets each site's frames, merges the
+/// sites whose stacks are the same and sorts them by bytes, descending.
+pub(crate) fn merge_trimmed(
+    profile: &mut Profile,
+    mut trimmed: impl FnMut(&CallSite) -> Vec<Frame>,
+) {
     let sites = std::mem::take(&mut profile.sites);
     let mut index: HashMap<Vec<Frame>, usize> = HashMap::with_capacity(sites.len());
     let mut merged: Vec<CallSite> = Vec::with_capacity(sites.len());
     for mut site in sites {
-        site.frames = trim_frames(&site.frames);
-        if let Some(d) = profile.max_depth {
-            site.frames.truncate((d as usize).max(1));
-        }
+        site.frames = trimmed(&site);
         match index.get(&site.frames) {
             Some(&i) => merge_site(&mut merged[i], site),
             None => {

@@ -263,22 +263,32 @@ impl InProcess {
             if !site.frames.is_empty() || site.stack.is_empty() {
                 continue;
             }
-            let mut frames = Vec::with_capacity(site.stack.len() + 8);
-            for &i in &site.stack {
-                let a = profile.addresses.get(i as usize).copied().unwrap_or(0);
-                match self.resolver.as_mut() {
-                    Some(r) => frames.extend(r.frames(a).iter().cloned()),
-                    None => frames.push(Frame {
-                        function: format!("{a:#x}"),
-                        file: None,
-                        line: None,
-                        addr: a,
-                        inlined: false,
-                    }),
-                }
-            }
-            site.frames = frames;
+            let stack: Vec<u64> = site
+                .stack
+                .iter()
+                .map(|&i| profile.addresses.get(i as usize).copied().unwrap_or(0))
+                .collect();
+            site.frames = self.frames_of(&stack);
         }
+    }
+
+    /// The frames of a raw stack (return addresses, innermost first), inlined frames
+    /// included; an address that cannot be resolved becomes a `0x…` frame.
+    pub(crate) fn frames_of(&mut self, stack: &[u64]) -> Vec<Frame> {
+        let mut frames = Vec::with_capacity(stack.len() + 8);
+        for &a in stack {
+            match self.resolver.as_mut() {
+                Some(r) => frames.extend(r.frames(a).iter().cloned()),
+                None => frames.push(Frame {
+                    function: format!("{a:#x}"),
+                    file: None,
+                    line: None,
+                    addr: a,
+                    inlined: false,
+                }),
+            }
+        }
+        frames
     }
 }
 

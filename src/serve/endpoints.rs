@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::http::{Request, Response};
 use crate::analysis::pprof::{gzip, site_values, to_proto_with};
-use crate::analysis::trim::trim_profile;
+use crate::analysis::trim::{merge_trimmed, trim_frames};
 use crate::model::profile::{Frame, Profile};
 use crate::observe::symbolize::InProcess;
 
@@ -15,19 +15,60 @@ const MAX_DELTA_SECS: u64 = 600;
 pub(super) const MAX_PENDING: usize = 16;
 
 /// What the server keeps between requests: the symbolizer with its cache (made at the
-/// first pprof request).
+/// first request that needs names), and every raw stack's trimmed frames (call sites stay in
+/// the site table, so a later scrape trims only the stacks that are new since the last).
 #[derive(Default)]
 pub(super) struct State {
     symbolizer: Option<InProcess>,
+    trimmed: HashMap<Vec<u64>, Vec<Frame>>,
 }
 
 impl State {
-    /// The process's profile now, symbolized and trimmed as the reports show it.
-    fn profile(&mut self) -> Profile {
+    fn symbolizer(&mut self) -> &mut InProcess {
+        self.symbolizer.get_or_insert_with(InProcess::new)
+    }
+
+    /// The process's profile now, with every frame (the JSON profile).
+    fn full_profile(&mut self) -> Profile {
         let mut p = crate::observe::profile_writer::collect_profile();
-        self.symbolizer
-            .get_or_insert_with(InProcess::new)
-            .symbolize(&mut p);
+        self.symbolizer().symbolize(&mut p);
+        p
+    }
+
+    /// Symbolizes and trims a profile collected in this process as the reports show it
+    /// (`analysis::trim`), from the cache where it can.
+    fn trim(&mut self, p: &mut Profile) {
+        let addresses = std::mem::take(&mut p.addresses);
+        let max_depth = p.max_depth;
+        let symbolizer = self.symbolizer.get_or_insert_with(InProcess::new);
+        let cache = &mut self.trimmed;
+        merge_trimmed(p, |site| {
+            if !site.frames.is_empty() || site.stack.is_empty() {
+                return trim_frames(&site.frames);
+            }
+            let stack: Vec<u64> = site
+                .stack
+                .iter()
+                .map(|&i| addresses.get(i as usize).copied().unwrap_or(0))
+                .collect();
+            cache
+                .entry(stack)
+                .or_insert_with_key(|stack| {
+                    let mut frames = trim_frames(&symbolizer.frames_of(stack));
+                    if let Some(d) = max_depth {
+                        frames.truncate((d as usize).max(1));
+                    }
+                    frames
+                })
+                .clone()
+        });
+        p.addresses = addresses;
+    }
+
+    /// The process's profile now, trimmed.
+    fn trimmed_profile(&mut self) -> Profile {
+        let mut p = crate::observe::profile_writer::collect_profile();
+        self.trim(&mut p);
         p
     }
 }
@@ -38,7 +79,8 @@ pub(super) enum Answer {
     Later(Box<Delta>),
 }
 
-/// A `?seconds=N` delta waiting for its end: the profile at its start.
+/// A `?seconds=N` delta waiting for its end: the profile at its start (raw: it is
+/// symbolized and trimmed at the end, with the profile of the end).
 pub(super) struct Delta {
     pub(super) due: Instant,
     started: Instant,
@@ -80,7 +122,7 @@ fn only_params(query: &str, allowed: &[&str]) -> Result<(), Response> {
 
 /// Answers `request`; `pending` deltas are already waiting.
 pub(super) fn route(state: &mut State, request: &Request, pending: usize) -> Answer {
-    let get = request.method == "GET" || request.method == "HEAD";
+    let get = request.method == "GET";
     let (path, query) = (request.path.as_str(), request.query.as_str());
     let known = [
         "/debug/pprof/heap",
@@ -129,7 +171,7 @@ pub(super) fn route(state: &mut State, request: &Request, pending: usize) -> Ans
                         due: now + Duration::from_secs(n),
                         started: now,
                         started_unix_ms: unix_ms(),
-                        baseline: state.profile(),
+                        baseline: crate::observe::profile_writer::collect_profile(),
                     }));
                 }
                 _ => Response::error(
@@ -139,7 +181,7 @@ pub(super) fn route(state: &mut State, request: &Request, pending: usize) -> Ans
             },
         },
         "/debug/allocscope/profile" => {
-            let p = state.profile();
+            let p = state.full_profile();
             match serde_json::to_vec(&p) {
                 Ok(body) => Response::ok(JSON, body),
                 Err(e) => Response::error(500, &format!("cannot encode the profile: {e}")),
@@ -158,8 +200,7 @@ pub(super) fn route(state: &mut State, request: &Request, pending: usize) -> Ans
 
 /// `GET /debug/pprof/heap` and `/debug/pprof/allocs`: the profile now, trimmed.
 fn pprof(state: &mut State, default_type: &str) -> Response {
-    let mut p = state.profile();
-    trim_profile(&mut p);
+    let p = state.trimmed_profile();
     Response::ok(PPROF, gzip(&to_proto_with(&p, default_type, &site_values)))
 }
 
@@ -169,9 +210,8 @@ fn pprof(state: &mut State, default_type: &str) -> Response {
 /// Go's delta profiles.
 pub(super) fn finish_delta(state: &mut State, delta: Delta) -> Response {
     let mut before = delta.baseline;
-    let mut after = state.profile();
-    trim_profile(&mut before);
-    trim_profile(&mut after);
+    state.trim(&mut before);
+    let mut after = state.trimmed_profile();
     let base: HashMap<&[Frame], [i64; 4]> = before
         .sites
         .iter()

@@ -11,7 +11,8 @@
 //! | `POST /debug/allocscope/sampling?bytes=N` | sets the sampling interval (`0`: stops stack capture) |
 //!
 //! Started by [`serve`] or, before `main`, by `ALLOCSCOPE_HTTP=ADDR` in a program whose global
-//! allocator is a [`crate::Profiler`]. The thread is marked internal before it does anything:
+//! allocator is a [`crate::Profiler`]. The thread (`allocscope-http`) is marked internal
+//! before it does anything:
 //! nothing it allocates (requests, profiles, the symbolizer's cache) counts as the program's;
 //! it is billed to the `profiler` term of the gap. Requests are served one at a time, in
 //! order (a scrape takes milliseconds); a `?seconds=N` delta is parked until its end without
@@ -43,21 +44,52 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 /// }
 /// ```
 pub fn serve(addr: impl ToSocketAddrs) -> std::io::Result<SocketAddr> {
-    // Untracked: the listener, the thread's handle and name are allocscope's, and the
-    // thread (internal) frees them.
+    // Untracked: the listener is allocscope's, and the internal thread frees it.
     crate::hook::guard::untracked(|| start(addr))
 }
 
+/// Binds and starts the server's thread. A POSIX thread rather than `std::thread::spawn`:
+/// std's thread start runs (and frees the spawner's boxed closure, and copies the thread's
+/// name) on the new thread before any code of ours could mark it internal, which would count
+/// that work as the program's. This thread marks itself internal first thing.
 fn start(addr: impl ToSocketAddrs) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
-    std::thread::Builder::new()
-        .name("allocscope-http".to_string())
-        .spawn(move || {
-            crate::hook::guard::mark_thread_internal();
-            http::run(listener);
-        })?;
+    let arg = Box::into_raw(Box::new(listener));
+    let mut thread: libc::pthread_t = 0;
+    // SAFETY: `server_thread` has the signature `pthread_create` expects; it takes ownership
+    // of `arg`, a `Box<TcpListener>` leaked just above, exactly once. Default attributes.
+    let rc = unsafe {
+        libc::pthread_create(
+            &mut thread,
+            std::ptr::null(),
+            server_thread,
+            arg.cast::<libc::c_void>(),
+        )
+    };
+    if rc != 0 {
+        // SAFETY: no thread was created, so `arg` is still ours, and still a valid box.
+        drop(unsafe { Box::from_raw(arg) });
+        return Err(std::io::Error::from_raw_os_error(rc));
+    }
+    // SAFETY: `thread` was just created and is never joined: detaching it lets the system
+    // reclaim it if it ever ends.
+    unsafe { libc::pthread_detach(thread) };
     Ok(local)
+}
+
+/// The server thread: internal before anything else, then serves forever. Never unwinds
+/// (a panic, which would be a bug, ends the server and nothing else).
+extern "C" fn server_thread(arg: *mut libc::c_void) -> *mut libc::c_void {
+    crate::hook::guard::mark_thread_internal();
+    // SAFETY: `arg` is the `Box<TcpListener>` that `start` leaked for this thread and handed
+    // over to it alone.
+    let listener = unsafe { Box::from_raw(arg.cast::<TcpListener>()) };
+    // SAFETY: names the calling thread with a NUL-terminated static string of 15 bytes (the
+    // kernel's limit is 16 with the NUL).
+    unsafe { libc::pthread_setname_np(libc::pthread_self(), c"allocscope-http".as_ptr()) };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| http::run(*listener)));
+    std::ptr::null_mut()
 }
 
 /// `ALLOCSCOPE_HTTP=ADDR`: starts the server before `main` (Linux: from `.init_array`, like
@@ -80,10 +112,6 @@ extern "C" fn at_start() {
         let parsed = text.trim().parse::<SocketAddr>();
         match parsed {
             Ok(a) => {
-                // The main thread's handle, which std may create for the first spawn and
-                // frees later on a tracked path, is made tracked first (see
-                // `runtime::lifecycle::at_start`); the rest of the start is allocscope's.
-                drop(std::thread::current());
                 if let Err(e) = crate::hook::guard::untracked(|| start(a)) {
                     eprintln!("allocscope: ALLOCSCOPE_HTTP={text}: cannot serve: {e}");
                 }
