@@ -124,6 +124,11 @@
 //! and overhead; `docs/profile-format.md` documents the file field by field, with units; the
 //! format itself is [`profile::Profile`].
 //!
+//! In production, the feature `http` serves all this while the program runs
+//! (`allocscope::serve(addr)` or `ALLOCSCOPE_HTTP=127.0.0.1:6060`): pprof heap profiles for
+//! `go tool pprof`, Grafana Pyroscope and Parca, Prometheus metrics, the JSON profile and the
+//! gap, from one internal thread, with no authentication (`docs/production.md`).
+//!
 //! # Viewing: `alloc-report`
 //!
 //! `cargo install allocscope --features cli` installs `alloc-report` (from a checkout: `cargo
