@@ -65,11 +65,20 @@ fn wait_line() -> String {
     })
 }
 
+/// The line of the `vec!` below (found by the marker comment, so edits above cannot break it).
+static VEC_LINE: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    include_str!("http_endpoints.rs")
+        .lines()
+        .position(|l| l.ends_with("// VEC_LINE") && l.contains("vec!"))
+        .unwrap()
+        + 1
+});
+
 #[inline(never)]
 fn hold_sixteen_mebibytes_for_the_heap_endpoint() -> Vec<Vec<u8>> {
     let mut held = Vec::with_capacity(16);
     for _ in 0..16 {
-        held.push(std::hint::black_box(vec![1u8; 1 << 20]));
+        held.push(std::hint::black_box(vec![1u8; 1 << 20])); // VEC_LINE
     }
     held
 }
@@ -301,6 +310,14 @@ fn heap_profile_names_the_allocating_function() {
             "the function by its full name, its 16 MiB (and the Vec holding them) in use:\n{top}"
         );
     }
+    // Source files and lines: the line of the `vec!` that allocated.
+    let lines = pprof(&["-top", "-lines", "-nodefraction=0"], &url);
+    assert!(
+        lines.lines().any(|l| l.contains(function)
+            && l.contains(&format!("tests/http_endpoints.rs:{}", *VEC_LINE))),
+        "no {function} at tests/http_endpoints.rs:{}:\n{lines}",
+        *VEC_LINE
+    );
     // The mapping of the program carries its build ID.
     let raw = pprof(&["-raw"], &url);
     let exe = std::fs::read_link("/proc/self/exe").unwrap();
