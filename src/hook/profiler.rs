@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use crate::hook::guard;
 use crate::hook::mallctl::Mallctl;
 use crate::hook::sites;
-use crate::hook::{counters, large_blocks, own_memory};
+use crate::hook::{counters, large_blocks, own_memory, spans};
 
 /// A global allocator that counts and profiles every allocation of the program, forwarding
 /// each call to `inner` unchanged.
@@ -188,8 +188,12 @@ impl<A: GlobalAlloc> Profiler<A> {
         }
         // SAFETY: the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-        if !ptr.is_null() && !counters::alloc_fast(layout.size(), layout.align()) {
-            count_alloc_general(ptr, layout);
+        if !ptr.is_null() {
+            if !counters::alloc_fast(layout.size(), layout.align()) {
+                count_alloc_general(ptr, layout);
+            }
+            // Memory by tracing span: one load and one branch unless a span is entered.
+            spans::on_alloc(layout.size());
         }
         ptr
     }
@@ -247,6 +251,7 @@ impl<A: GlobalAlloc> Profiler<A> {
         if !ptr.is_null() {
             large_blocks::on_alloc(ptr, layout.size());
             let peak = counters::on_alloc(layout.size(), layout.align());
+            spans::on_alloc(layout.size());
             if sampled {
                 // SAFETY: `ptr` is the non-null result of allocating `used`, which is
                 // `layout_for_sampled(layout)`.
@@ -454,6 +459,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
         if guard.is_some() {
             let peak =
                 counters::on_realloc(layout.size(), new_size, layout.align(), new_ptr != ptr);
+            spans::on_realloc(new_size);
             if sample_new {
                 // SAFETY: `new_ptr` is a non-null block allocated with `new_used`, which is
                 // `layout_for_sampled(new_layout)`.

@@ -24,11 +24,20 @@ struct ThreadSampler {
     /// The settings epoch this thread's countdown was drawn under; 0 = not yet drawn.
     epoch: Cell<u32>,
     rng: Cell<u64>,
+    /// The tracing span this thread's allocations are charged to now (0: none), set by
+    /// `SpanLayer` on enter/exit (see [`crate::hook::spans`]). In this struct because the
+    /// fast path already reads it: checking for a span costs one load and one branch.
+    span: Cell<u16>,
 }
 
 thread_local! {
     static SAMPLER: ThreadSampler = const {
-        ThreadSampler { countdown: Cell::new(0), epoch: Cell::new(0), rng: Cell::new(0) }
+        ThreadSampler {
+            countdown: Cell::new(0),
+            epoch: Cell::new(0),
+            rng: Cell::new(0),
+            span: Cell::new(0),
+        }
     };
 }
 
@@ -51,6 +60,18 @@ pub(crate) fn countdown_expired(size: usize) -> bool {
             c <= 0 || s.epoch.get() != settings::epoch()
         })
         .unwrap_or(false)
+}
+
+/// This thread's current span id (0: none). Hot path: one thread-local load.
+#[inline(always)]
+pub(crate) fn current_span() -> u16 {
+    SAMPLER.try_with(|s| s.span.get()).unwrap_or(0)
+}
+
+/// Sets this thread's current span id.
+#[inline]
+pub(crate) fn set_current_span(id: u16) {
+    let _ = SAMPLER.try_with(|s| s.span.set(id));
 }
 
 /// The cold half of [`should_sample`], after [`countdown_expired`] returned true for `size`.

@@ -27,7 +27,7 @@ use crate::hook::live_table::{self, Entry};
 use crate::hook::sampler::{self, COUNT_ONE};
 use crate::hook::settings;
 use crate::hook::unwind;
-use crate::hook::{clock, peak, site_table};
+use crate::hook::{clock, peak, site_table, spans};
 use crate::model::size_class::{page_size, usable_size, SizeClass};
 
 /// Which frees must look in the live table: those whose pointer `& FREE_MASK == 0`.
@@ -143,6 +143,8 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
     let site_no = site_of(frames);
     let (w_count, w_bytes) = sampler::weights(size, r);
+    let span = spans::current();
+    spans::on_sampled_alloc(span, w_count, w_bytes);
     if let Some(s) = site_no.and_then(site_table::site) {
         // Small requests: class and usable size from the lookup table (blocks fill their
         // class); others computed.
@@ -174,7 +176,9 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     live_table::insert(Entry {
         ptr: p,
         site: site_no.unwrap_or(u32::MAX),
-        align_log2: used.align().trailing_zeros(),
+        // An alignment is below 2^64: its log2 fits.
+        align_log2: used.align().trailing_zeros() as u16,
+        span,
         size: size as u64,
         t_alloc: clock::ticks(),
         w_count,
@@ -277,13 +281,19 @@ pub(crate) fn restore_live(e: Entry) {
 /// The layout a sampled block was really allocated with, for the user's `layout`.
 #[inline]
 pub(crate) fn real_layout(e: &Entry, layout: Layout) -> Layout {
-    let align = 1usize.checked_shl(e.align_log2).unwrap_or(layout.align());
+    let align = 1usize
+        .checked_shl(u32::from(e.align_log2))
+        .unwrap_or(layout.align());
     Layout::from_size_align(layout.size(), align.max(layout.align())).unwrap_or(layout)
 }
 
 /// Charges the free of the sampled block `e` to its site (live figures, lifetime).
 #[inline(never)]
 pub(crate) fn charge_free(e: &Entry) {
+    if e.span != 0 {
+        let life = clock::ticks_to_ns(clock::ticks().saturating_sub(e.t_alloc));
+        spans::on_sampled_free(e.span, e.w_count, e.w_bytes, life);
+    }
     if let Some(s) = site_table::site(e.site) {
         s.live_count.fetch_sub(e.w_count, Relaxed);
         s.live_bytes.fetch_sub(e.w_bytes, Relaxed);
