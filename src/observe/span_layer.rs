@@ -234,7 +234,10 @@ where
         // The extension was allocated untracked: free it untracked too, before the registry
         // clears the span's extensions on the program's time.
         if let Some(span) = ctx.span(&id) {
-            untracked(|| drop(span.extensions_mut().remove::<SpanPath>()));
+            // `remove` frees the box holding the id.
+            untracked(|| {
+                let _id = span.extensions_mut().remove::<SpanPath>();
+            });
         }
     }
 }
