@@ -237,4 +237,30 @@ fn main() {
         assert!(s.freed > 0);
     }
     println!("freed on another thread: every span's live bytes back to ~0");
+
+    // 3. The profile's `spans` table: the same rows, through the file.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("spans.profile.json");
+    allocscope::write_profile(&path).expect("profile written");
+    let profile = allocscope::profile::Profile::read(&path).expect("profile read");
+    let now = span_stats();
+    for kind in ["small", "big"] {
+        for path in [
+            format!("request{{kind={kind}}}"),
+            format!("request{{kind={kind}}} > parse"),
+            format!("hold{{kind={kind}}}"),
+        ] {
+            let in_file = find(&profile.spans, &path);
+            let live = find(&now, &path);
+            assert_eq!(
+                (in_file.allocs, in_file.bytes, in_file.reallocs),
+                (live.allocs, live.bytes, live.reallocs),
+                "{path} in the profile"
+            );
+        }
+    }
+    println!(
+        "profile: {} span paths in its spans table",
+        profile.spans.len()
+    );
 }

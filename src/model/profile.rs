@@ -59,6 +59,10 @@ pub struct Profile {
     /// trimmed stack, nearest the allocation. Absent in version 1 (stacks already cut).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_depth: Option<u32>,
+    /// Memory by tracing span (feature `tracing-spans`, `SpanLayer`): one row per span path
+    /// that was charged something, most bytes first. Absent when no span was charged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<crate::model::spans::SpanStats>,
 }
 
 /// One executable object (the program or a shared library) as it was loaded in the profiled

@@ -18,6 +18,7 @@ use crate::report::html::{self, HtmlOptions};
 use crate::report::metric::Metric;
 use crate::report::output::Output;
 use crate::report::progress::Progress;
+use crate::report::spans::{no_spans_error, By, SpanSummary};
 use crate::report::summary::Summary;
 
 /// `alloc-report`: reports on allocscope profile files.
@@ -169,9 +170,13 @@ pub struct SummaryArgs {
     /// Print stable JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// How many call sites to list in each ranking.
+    /// How many call sites (or span paths) to list in each ranking.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+    /// Summarize by call site (default) or by tracing span path (the profile's `spans`
+    /// table, written when the program installed `allocscope::SpanLayer`).
+    #[arg(long, value_enum, default_value_t = By::Site)]
+    pub by: By,
 }
 
 /// Arguments of `alloc-report diff`.
@@ -261,6 +266,22 @@ impl Command {
                         .with_context(|| args.profile.display().to_string())?;
                 }
                 Output::from_arg(&args.output).write(&svg)?;
+                keep.push(profile);
+            }
+            Command::Summary(args) if args.by == By::Span => {
+                let profile = read_profile(&args.profile)?;
+                if profile.spans.is_empty() {
+                    bail!("{}: {}", args.profile.display(), no_spans_error());
+                }
+                let summary = SpanSummary::new(&profile, args.top);
+                let text = if args.json {
+                    summary.to_json().into_bytes()
+                } else {
+                    let mut text = Vec::new();
+                    summary.write_text(&mut text)?;
+                    text
+                };
+                Output::Stdout.write(&text)?;
                 keep.push(profile);
             }
             Command::Summary(args) => {
