@@ -259,8 +259,19 @@ fn main() {
             );
         }
     }
+    // The call sites sampled in a span carry it (pprof's `span` label, `flamegraph --by span
+    // --stacks`): the sites of `hold{kind=big}` add up to its sampled bytes.
+    let big = find(&profile.spans, "hold{kind=big}");
+    let in_sites: u64 = profile
+        .sites
+        .iter()
+        .filter(|s| s.span.as_deref() == Some("hold{kind=big}"))
+        .map(|s| s.bytes)
+        .sum();
+    assert_eq!(in_sites, big.sampled_bytes, "sites of hold{{kind=big}}");
     println!(
-        "profile: {} span paths in its spans table",
-        profile.spans.len()
+        "profile: {} span paths in its spans table; {} call sites carry a span",
+        profile.spans.len(),
+        profile.sites.iter().filter(|s| s.span.is_some()).count()
     );
 }

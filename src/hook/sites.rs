@@ -141,9 +141,9 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     let filled = buf.get(..n).unwrap_or(&[]);
     // SAFETY: `capture` initialised the first `n` entries it returned.
     let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
-    let site_no = site_of(frames);
-    let (w_count, w_bytes) = sampler::weights(size, r);
     let span = spans::current();
+    let site_no = site_of(frames, span);
+    let (w_count, w_bytes) = sampler::weights(size, r);
     spans::on_sampled_alloc(span, w_count, w_bytes);
     if let Some(s) = site_no.and_then(site_table::site) {
         // Small requests: class and usable size from the lookup table (blocks fill their
@@ -193,15 +193,18 @@ thread_local! {
     static LAST_SITE: Cell<(u64, u32)> = const { Cell::new((0, u32::MAX)) };
 }
 
-/// The site of a raw stack.
+/// The site of a raw stack sampled in tracing span `span` (0: none).
 #[inline]
-fn site_of(frames: &[usize]) -> Option<u32> {
-    let hash = unwind::hash(frames);
+fn site_of(frames: &[usize], span: u16) -> Option<u32> {
+    let mut hash = unwind::hash(frames);
+    if span != 0 {
+        hash ^= u64::from(span).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
     let cached = LAST_SITE.try_with(Cell::get).unwrap_or((0, u32::MAX));
     if cached.0 == hash && cached.1 != u32::MAX {
         return Some(cached.1);
     }
-    let site = site_table::find_or_insert(frames, hash)?;
+    let site = site_table::find_or_insert(frames, hash, span)?;
     let _ = LAST_SITE.try_with(|c| c.set((hash, site)));
     Some(site)
 }

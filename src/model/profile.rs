@@ -234,6 +234,11 @@ pub struct CallSite {
     pub size_classes: Vec<SiteSizeClass>,
     /// How long this site's allocations lived.
     pub lifetimes: Lifetimes,
+    /// The tracing span path its samples were taken in (`request > parse`, see
+    /// [`Profile::spans`]); absent outside any span or without `SpanLayer`. One stack
+    /// sampled in two spans is two sites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<String>,
 }
 
 /// A periodic snapshot of the process.

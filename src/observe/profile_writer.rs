@@ -275,6 +275,8 @@ impl SiteOrder {
         }
         site.bytes = e.bytes;
         site.allocs = e.allocs;
+        site.span =
+            site_table::site(n).and_then(|s| crate::observe::spans::path_of(s.span.load(Relaxed)));
     }
 
     fn empty_site() -> CallSite {
@@ -290,6 +292,7 @@ impl SiteOrder {
             samples: 0,
             size_classes: Vec::with_capacity(NUM_CLASSES),
             lifetimes: Lifetimes::default(),
+            span: None,
         }
     }
 

@@ -76,6 +76,23 @@ pub(crate) fn intern(parent: u16, name: &'static str, target: &'static str, fiel
     })
 }
 
+/// The path of span id `id` (`None` for 0, no span). Not for the hook.
+pub(crate) fn path_of(id: u32) -> Option<String> {
+    if id == 0 {
+        return None;
+    }
+    if id == u32::from(OVERFLOW_SPAN) {
+        return Some(OVERFLOW_NAME.to_string());
+    }
+    untracked(|| {
+        let guard = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .as_ref()
+            .and_then(|i| i.paths.get(id as usize))
+            .map(|p| p.path.clone())
+    })
+}
+
 /// The figures of every span path that was charged something, most bytes first. Reads the
 /// counters with relaxed loads while the program runs: a consistent picture only when no
 /// thread is allocating in a span.

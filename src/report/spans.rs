@@ -16,7 +16,12 @@ use serde::Serialize;
 use crate::model::profile::Profile;
 use crate::model::spans::SpanStats;
 use crate::model::units::{format_bytes, format_count, format_share, format_signed_bytes};
-use crate::report::flamegraph::sampling_note;
+use inferno::{differential, flamegraph};
+
+use crate::report::error::ReportError;
+use crate::report::flamegraph::{inferno_options, sampling_note, FlamegraphOptions};
+use crate::report::folded::stack_key;
+use crate::report::metric::Metric;
 
 /// What a report groups by: call sites (the default) or tracing spans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -170,8 +175,7 @@ fn truncate(s: &str, width: usize) -> String {
 
 /// What a flamegraph or diff by span draws: the exact bytes, the exact allocation count, or
 /// the sampled live bytes of each span path.
-pub fn span_value(s: &SpanStats, metric: crate::report::metric::Metric) -> u64 {
-    use crate::report::metric::Metric;
+pub fn span_value(s: &SpanStats, metric: Metric) -> u64 {
     match metric {
         Metric::Allocs => s.allocs,
         Metric::Live | Metric::Leaked => s.live_bytes,
@@ -181,21 +185,110 @@ pub fn span_value(s: &SpanStats, metric: crate::report::metric::Metric) -> u64 {
     }
 }
 
-/// Folded lines of the span paths (`request;parse VALUE`), one per path, for inferno.
-pub fn span_folded(profile: &Profile, metric: crate::report::metric::Metric) -> Vec<String> {
-    profile
-        .spans
-        .iter()
-        .map(|s| (folded_path(&s.path), span_value(s, metric)))
-        .filter(|(_, v)| *v > 0)
-        .map(|(p, v)| format!("{p} {v}"))
-        .collect()
+/// Folded lines by span (`request;parse VALUE`), sorted, merged, without zero lines.
+///
+/// Without `with_stacks`: one line per span path, from the `spans` table (exact `allocs` and
+/// `bytes`; sampled `live`, `peak`, `short-lived`), plus `(outside any span)` for the exact
+/// metrics. With `with_stacks`: each sampled call site under its span path (the site's own
+/// figure for the metric), sites sampled outside any span under `(outside any span)`.
+pub fn span_folded(profile: &Profile, metric: Metric, with_stacks: bool) -> Vec<(String, u64)> {
+    let mut merged: BTreeMap<String, u64> = BTreeMap::new();
+    let mut add = |k: String, v: u64| {
+        if v > 0 {
+            let t = merged.entry(k).or_insert(0);
+            *t = t.saturating_add(v);
+        }
+    };
+    if with_stacks {
+        for site in &profile.sites {
+            let prefix = match &site.span {
+                Some(p) => folded_path(p),
+                None => folded_path(OUTSIDE_SPANS),
+            };
+            add(format!("{prefix};{}", stack_key(site)), metric.value(site));
+        }
+    } else {
+        for s in &profile.spans {
+            add(folded_path(&s.path), span_value(s, metric));
+        }
+        if matches!(metric, Metric::Allocs | Metric::Bytes) {
+            let summary = SpanSummary::new(profile, 0);
+            let outside = if metric == Metric::Allocs {
+                summary.outside_allocs
+            } else {
+                summary.outside_bytes
+            };
+            add(folded_path(OUTSIDE_SPANS), outside);
+        }
+    }
+    merged.into_iter().collect()
+}
+
+fn folded_text(lines: &[(String, u64)]) -> String {
+    lines.iter().map(|(k, v)| format!("{k} {v}\n")).collect()
+}
+
+/// Draws the flamegraph by span (`flamegraph --by span`) of `profile` as SVG: span paths as
+/// frames, each followed by its sampled call stacks when `with_stacks`.
+pub fn write_span_flamegraph(
+    profile: &Profile,
+    opts: &FlamegraphOptions,
+    with_stacks: bool,
+    writer: impl Write,
+) -> Result<(), ReportError> {
+    let lines = span_folded(profile, opts.metric, with_stacks);
+    if lines.is_empty() {
+        return Err(ReportError::no_stacks(
+            opts.metric,
+            profile.meta.sampling_bytes,
+        ));
+    }
+    let total = lines.iter().fold(0u64, |t, (_, v)| t.saturating_add(*v));
+    let title = format!("{} by span", opts.metric.title());
+    let mut o = inferno_options(profile, opts, title, total);
+    o.name_type = "Span:".to_string();
+    let text = folded_text(&lines);
+    flamegraph::from_lines(&mut o, text.lines(), writer)?;
+    Ok(())
+}
+
+/// Draws the differential flamegraph by span (`diff --by span`): widths from `after`, red
+/// where a span path grew, blue where it shrank.
+pub fn write_span_diff_flamegraph(
+    before: &Profile,
+    after: &Profile,
+    opts: &FlamegraphOptions,
+    with_stacks: bool,
+    writer: impl Write,
+) -> Result<(), ReportError> {
+    let old = span_folded(before, opts.metric, with_stacks);
+    let new = span_folded(after, opts.metric, with_stacks);
+    if old.is_empty() && new.is_empty() {
+        return Err(ReportError::no_stacks(
+            opts.metric,
+            after.meta.sampling_bytes,
+        ));
+    }
+    let mut two_columns = Vec::new();
+    differential::from_readers(
+        differential::Options::default(),
+        folded_text(&old).as_bytes(),
+        folded_text(&new).as_bytes(),
+        &mut two_columns,
+    )?;
+    let total = new.iter().fold(0u64, |t, (_, v)| t.saturating_add(*v));
+    let title = format!("Difference by span: {}", opts.metric.title());
+    let mut o = inferno_options(after, opts, title, total);
+    o.name_type = "Span:".to_string();
+    let text = String::from_utf8_lossy(&two_columns);
+    flamegraph::from_lines(&mut o, text.lines(), writer)?;
+    Ok(())
 }
 
 /// A span path as a folded stack: ` > ` becomes `;`, a `;` inside a field value becomes `,`.
 pub fn folded_path(path: &str) -> String {
     path.split(" > ")
-        .map(|p| p.replace(';', ",").replace(' ', "_"))
+        .map(|p| p.replace(';', ","))
         .collect::<Vec<_>>()
         .join(";")
 }
