@@ -98,12 +98,16 @@ pub(crate) fn current() -> u16 {
     sampler::current_span()
 }
 
-/// Sets this thread's current span (the layer, on enter and exit). Never allocates.
+/// Sets this thread's current span (the layer, on enter and exit): one thread-local store.
+/// `id` must have been announced with [`note_id`]. Never allocates.
+#[inline]
 pub(crate) fn set_current(id: u16) {
-    if usize::from(id) >= USED.load(Relaxed) && usize::from(id) < MAX_SPANS {
-        USED.fetch_max(usize::from(id) + 1, Relaxed);
-    }
     sampler::set_current_span(id);
+}
+
+/// Span id `id` exists: readers scan the table up to it (the layer, when it interns a path).
+pub(crate) fn note_id(id: u16) {
+    USED.fetch_max((usize::from(id) + 1).min(MAX_SPANS), Relaxed);
 }
 
 /// The fast path's whole span cost when no span is entered: one load, one branch.

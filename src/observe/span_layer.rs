@@ -13,8 +13,9 @@
 //! never allocate. What the layer does allocate (the interner, the extension holding the id)
 //! is allocscope's own and happens in `untracked` scopes.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::*};
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id};
@@ -81,6 +82,48 @@ impl SpanLayer {
 /// The path id of a span, kept in its extensions.
 struct SpanPath(u16);
 
+/// Slots of [`ID_CACHE`] (a power of two).
+const CACHE_SLOTS: usize = 4096;
+
+/// Live spans' `(tracing id, path id)`, direct-mapped by id, so that entering a span (on every
+/// poll of an instrumented future) costs one load instead of a registry lookup, its
+/// extensions' lock and a type-map probe. Filled when a span is created if its slot is free,
+/// emptied when it closes (before the registry can hand its id to another span); a span whose
+/// slot was taken is found through its extensions. The path is written before the id is
+/// published, and a slot's id only changes once its span has closed, so a reader that sees its
+/// span's id reads that span's path.
+static ID_CACHE: [(AtomicU64, AtomicU16); CACHE_SLOTS] =
+    [const { (AtomicU64::new(0), AtomicU16::new(0)) }; CACHE_SLOTS];
+
+fn cache_slot(id: u64) -> &'static (AtomicU64, AtomicU16) {
+    let h = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_SLOTS.trailing_zeros());
+    &ID_CACHE[h as usize & (CACHE_SLOTS - 1)]
+}
+
+fn cache_insert(id: u64, path: u16) {
+    let (slot_id, slot_path) = cache_slot(id);
+    if slot_id.load(Relaxed) == 0 {
+        // Claim the slot, then publish: readers only trust the path once they see the id.
+        if slot_id
+            .compare_exchange(0, u64::MAX, Acquire, Relaxed)
+            .is_ok()
+        {
+            slot_path.store(path, Relaxed);
+            slot_id.store(id, Release);
+        }
+    }
+}
+
+fn cache_get(id: u64) -> Option<u16> {
+    let (slot_id, slot_path) = cache_slot(id);
+    (slot_id.load(Acquire) == id).then(|| slot_path.load(Relaxed))
+}
+
+fn cache_remove(id: u64) {
+    let (slot_id, _) = cache_slot(id);
+    let _ = slot_id.compare_exchange(id, 0, Release, Relaxed);
+}
+
 /// Collects the configured fields' values as `k=v,k=v` in the configured order.
 struct FieldValues<'a> {
     keys: &'a [String],
@@ -126,53 +169,77 @@ impl FieldValues<'_> {
 /// to the deepest one kept.
 const STACK_DEPTH: usize = 64;
 
-/// This thread's entered spans, innermost last.
+/// This thread's entered spans, innermost last. `Cell`s, not a `RefCell`: no borrow flag to
+/// check on every enter and exit (nothing here runs re-entrantly: no callback, no allocation).
 struct EnteredStack {
-    len: usize,
-    /// Spans entered past `STACK_DEPTH` (not recorded; their exits are ignored).
-    overflow: usize,
-    ids: [u64; STACK_DEPTH],
-    paths: [u16; STACK_DEPTH],
+    len: Cell<usize>,
+    ids: [Cell<u64>; STACK_DEPTH],
+    paths: [Cell<u16>; STACK_DEPTH],
 }
 
 thread_local! {
-    static ENTERED: RefCell<EnteredStack> = const {
-        RefCell::new(EnteredStack { len: 0, overflow: 0, ids: [0; STACK_DEPTH], paths: [0; STACK_DEPTH] })
+    static ENTERED: EnteredStack = const {
+        EnteredStack {
+            len: Cell::new(0),
+            ids: [const { Cell::new(0) }; STACK_DEPTH],
+            paths: [const { Cell::new(0) }; STACK_DEPTH],
+        }
     };
 }
 
 impl EnteredStack {
-    fn push(&mut self, id: u64, path: u16) {
-        match (self.ids.get_mut(self.len), self.paths.get_mut(self.len)) {
-            (Some(i), Some(p)) => {
-                *i = id;
-                *p = path;
-                self.len += 1;
-                spans::set_current(path);
-            }
-            _ => self.overflow += 1,
+    /// Entered past the stack's depth: not recorded, the span below stays charged (and the
+    /// exit, not finding it, changes nothing).
+    #[inline]
+    fn push(&self, id: u64, path: u16) {
+        let len = self.len.get();
+        if let (Some(i), Some(p)) = (self.ids.get(len), self.paths.get(len)) {
+            i.set(id);
+            p.set(path);
+            self.len.set(len + 1);
+            spans::set_current(path);
         }
     }
 
-    fn pop(&mut self, id: u64) {
-        let top = self.len;
-        // The innermost entry of this span (spans are exited in reverse order of entry on
-        // a thread; a span entered twice is exited innermost first).
+    #[inline]
+    fn pop(&self, id: u64) {
+        let Some(last) = self.len.get().checked_sub(1) else {
+            return;
+        };
+        if self.ids.get(last).map(Cell::get) != Some(id) {
+            // Not the innermost: exited out of order (or entered past the stack's depth).
+            return self.pop_inner(id);
+        }
+        self.len.set(last);
+        let current = match last.checked_sub(1) {
+            Some(i) => self.paths.get(i).map_or(0, Cell::get),
+            None => 0,
+        };
+        spans::set_current(current);
+    }
+
+    #[cold]
+    fn pop_inner(&self, id: u64) {
+        let top = self.len.get();
+        // The innermost entry of this span (a span entered twice is exited innermost first).
         let Some(at) = self
             .ids
             .get(..top)
-            .and_then(|s| s.iter().rposition(|&x| x == id))
+            .and_then(|s| s.iter().rposition(|x| x.get() == id))
         else {
-            self.overflow = self.overflow.saturating_sub(1);
             return;
         };
-        if let (Some(ids), Some(paths)) = (self.ids.get_mut(at..top), self.paths.get_mut(at..top)) {
-            ids.rotate_left(1);
-            paths.rotate_left(1);
+        for i in at..top - 1 {
+            if let (Some(a), Some(b)) = (self.ids.get(i), self.ids.get(i + 1)) {
+                a.set(b.get());
+            }
+            if let (Some(a), Some(b)) = (self.paths.get(i), self.paths.get(i + 1)) {
+                a.set(b.get());
+            }
         }
-        self.len = top - 1;
-        let current = match self.len.checked_sub(1) {
-            Some(i) => self.paths.get(i).copied().unwrap_or(0),
+        self.len.set(top - 1);
+        let current = match (top - 1).checked_sub(1) {
+            Some(i) => self.paths.get(i).map_or(0, Cell::get),
             None => 0,
         };
         spans::set_current(current);
@@ -205,32 +272,32 @@ where
             };
             let path = intern(parent, meta.name(), meta.target(), fields);
             span.extensions_mut().insert(SpanPath(path));
+            cache_insert(id.into_u64(), path);
         });
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let Some(path) = ctx
-            .span(id)
-            .and_then(|s| s.extensions().get::<SpanPath>().map(|p| p.0))
-        else {
-            return;
-        };
-        let _ = ENTERED.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                s.push(id.into_u64(), path);
+        let path = match cache_get(id.into_u64()) {
+            Some(p) => p,
+            None => {
+                let Some(p) = ctx
+                    .span(id)
+                    .and_then(|s| s.extensions().get::<SpanPath>().map(|p| p.0))
+                else {
+                    return;
+                };
+                p
             }
-        });
+        };
+        let _ = ENTERED.try_with(|s| s.push(id.into_u64(), path));
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        let _ = ENTERED.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                s.pop(id.into_u64());
-            }
-        });
+        let _ = ENTERED.try_with(|s| s.pop(id.into_u64()));
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        cache_remove(id.into_u64());
         // The extension was allocated untracked: free it untracked too, before the registry
         // clears the span's extensions on the program's time.
         if let Some(span) = ctx.span(&id) {

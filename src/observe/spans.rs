@@ -56,6 +56,7 @@ pub(crate) fn intern(parent: u16, name: &'static str, target: &'static str, fiel
         }
         let id = interner.paths.len();
         if id >= usize::from(OVERFLOW_SPAN) {
+            spans::note_id(OVERFLOW_SPAN);
             return OVERFLOW_SPAN;
         }
         let (_, name, target, fields) = &key;
@@ -72,11 +73,13 @@ pub(crate) fn intern(parent: u16, name: &'static str, target: &'static str, fiel
         // `id < OVERFLOW_SPAN`, a u16.
         let id = id as u16;
         interner.ids.insert(key, id);
+        spans::note_id(id);
         id
     })
 }
 
 /// The path of span id `id` (`None` for 0, no span). Not for the hook.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // used by the profile writer
 pub(crate) fn path_of(id: u32) -> Option<String> {
     if id == 0 {
         return None;
