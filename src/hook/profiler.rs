@@ -182,7 +182,30 @@ impl<A: GlobalAlloc> Profiler<A> {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_untracked(layout, zeroed) };
         }
+        // Also true while a tracing span is entered on this thread: checking for one costs
+        // one load and one branch here (`crate::hook::spans`).
         if sites::sample_countdown_expired(layout.size()) {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_out_of_line(layout, zeroed) };
+        }
+        // SAFETY: the caller's layout, as the caller's contract allows.
+        let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+        if !ptr.is_null() && !counters::alloc_fast(layout.size(), layout.align()) {
+            count_alloc_general(ptr, layout);
+        }
+        ptr
+    }
+
+    /// The countdown ran out (or the settings changed, or the thread's first call): the rare
+    /// path. Or only a tracing span is entered: counted as the fast path counts, then charged
+    /// to the span, out of line.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_out_of_line(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if sites::sample_decision_due() {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_rare(layout, zeroed) };
         }
@@ -192,7 +215,6 @@ impl<A: GlobalAlloc> Profiler<A> {
             if !counters::alloc_fast(layout.size(), layout.align()) {
                 count_alloc_general(ptr, layout);
             }
-            // Memory by tracing span: one load and one branch unless a span is entered.
             spans::on_alloc(layout.size());
         }
         ptr

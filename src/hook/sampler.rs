@@ -50,15 +50,28 @@ pub(crate) fn should_sample(size: usize) -> bool {
 
 /// The hot half of [`should_sample`]: counts `size` down and returns true when the decision
 /// needs [`decide`] (the countdown ran out, the settings changed, or the thread's first
-/// allocation). False means: not sampled.
+/// allocation) or a tracing span is entered (see [`decision_due`]). False means: not sampled,
+/// no span.
 #[inline(always)]
 pub(crate) fn countdown_expired(size: usize) -> bool {
     SAMPLER
         .try_with(|s| {
             let c = s.countdown.get().wrapping_sub(size as i64);
             s.countdown.set(c);
-            c <= 0 || s.epoch.get() != settings::epoch()
+            // A tracing span entered on this thread sends the allocation out of line too
+            // (one load of this struct and one branch; see `crate::hook::spans`).
+            c <= 0 || s.epoch.get() != settings::epoch() || s.span.get() != 0
         })
+        .unwrap_or(false)
+}
+
+/// After [`countdown_expired`] returned true: whether the sampler itself needs [`decide`]
+/// (the countdown ran out, or the settings changed, or the thread's first allocation), rather
+/// than only a span being entered.
+#[inline]
+pub(crate) fn decision_due() -> bool {
+    SAMPLER
+        .try_with(|s| s.countdown.get() <= 0 || s.epoch.get() != settings::epoch())
         .unwrap_or(false)
 }
 
@@ -86,6 +99,10 @@ fn slow(s: &ThreadSampler, size: usize) -> bool {
         return false;
     }
     let epoch = settings::epoch();
+    if s.countdown.get() > 0 && s.epoch.get() == epoch {
+        // Only a tracing span sent this allocation here (see `countdown_expired`).
+        return false;
+    }
     let r = settings::sample_bytes();
     if r == 0 {
         s.countdown.set(i64::MAX);

@@ -85,10 +85,17 @@ pub(crate) fn sample_alloc(size: usize) -> bool {
 }
 
 /// The hot half of [`sample_alloc`]: false when the allocation of `size` bytes is surely not
-/// sampled; true when [`sample_decide`] must decide.
+/// sampled and no tracing span is entered; true when [`sample_decision_due`] must be asked.
 #[inline(always)]
 pub(crate) fn sample_countdown_expired(size: usize) -> bool {
     sampler::countdown_expired(size)
+}
+
+/// After [`sample_countdown_expired`] returned true: true when [`sample_decide`] must decide,
+/// false when only a tracing span sent the allocation out of line.
+#[inline]
+pub(crate) fn sample_decision_due() -> bool {
+    sampler::decision_due()
 }
 
 /// The cold half of [`sample_alloc`], after [`sample_countdown_expired`] returned true.

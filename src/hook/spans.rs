@@ -5,9 +5,10 @@
 //! small id: the id of its interned *path* (`request > parse > decode`, grouped by name,
 //! target and configured fields), given by `SpanLayer` outside the hook. 0 means no span.
 //!
-//! The fast path pays one load of that slot and one branch ([`on_alloc`]); when a span is
-//! entered it calls [`charge_alloc`], out of line, which adds to the span's counters in a
-//! fixed, statically allocated table indexed by the id. Nothing here allocates, locks or
+//! The fast path pays one load of that slot and one branch (folded into the sampler's
+//! countdown test, `crate::hook::sampler::countdown_expired`): while a span is entered the
+//! allocation goes out of line, where [`on_alloc`] adds to the span's counters in a fixed,
+//! statically allocated table indexed by the id. Nothing here allocates, locks or
 //! panics, and no block carries a header: a sampled block remembers its span in its live
 //! table entry, so its free — on any thread, in any span — credits the span that allocated it
 //! ([`on_sampled_free`]).
@@ -110,7 +111,7 @@ pub(crate) fn note_id(id: u16) {
     USED.fetch_max((usize::from(id) + 1).min(MAX_SPANS), Relaxed);
 }
 
-/// The fast path's whole span cost when no span is entered: one load, one branch.
+/// Charges an allocation of `size` bytes to the current span, if any (out of line).
 #[inline(always)]
 pub(crate) fn on_alloc(size: usize) {
     let id = current();
@@ -119,10 +120,9 @@ pub(crate) fn on_alloc(size: usize) {
     }
 }
 
-/// Charges an allocation of `size` bytes to span `id`. Out of line, so the fast path stays
-/// small.
-#[cold]
-#[inline(never)]
+/// Charges an allocation of `size` bytes to span `id`. Only called from the hook's
+/// out-of-line paths (the fast path never reaches it), so it is inlined there.
+#[inline]
 pub(crate) fn charge_alloc(id: u16, size: usize) {
     if let Some(c) = counters(id) {
         c.allocs.fetch_add(1, Relaxed);
