@@ -11,7 +11,8 @@
 //!
 //! The stack is a fixed array in a `const` thread-local without `Drop`: entering and exiting
 //! never allocate. What the layer does allocate (the interner, the extension holding the id)
-//! is allocscope's own and happens in `untracked` scopes.
+//! is allocscope's own and happens in `untracked` scopes. The facts of tracing-subscriber this
+//! relies on (order of the registry's and the layer's callbacks) are in `docs/spans.md`.
 
 use std::cell::Cell;
 use std::fmt;
