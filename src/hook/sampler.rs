@@ -83,6 +83,7 @@ pub(crate) fn current_span() -> u16 {
 
 /// Sets this thread's current span id.
 #[inline]
+#[cfg_attr(not(feature = "tracing-spans"), allow(dead_code))] // used by SpanLayer
 pub(crate) fn set_current_span(id: u16) {
     let _ = SAMPLER.try_with(|s| s.span.set(id));
 }

@@ -102,11 +102,13 @@ pub(crate) fn current() -> u16 {
 /// Sets this thread's current span (the layer, on enter and exit): one thread-local store.
 /// `id` must have been announced with [`note_id`]. Never allocates.
 #[inline]
+#[cfg_attr(not(feature = "tracing-spans"), allow(dead_code))] // used by SpanLayer
 pub(crate) fn set_current(id: u16) {
     sampler::set_current_span(id);
 }
 
 /// Span id `id` exists: readers scan the table up to it (the layer, when it interns a path).
+#[cfg_attr(not(feature = "tracing-spans"), allow(dead_code))] // used by SpanLayer
 pub(crate) fn note_id(id: u16) {
     USED.fetch_max((usize::from(id) + 1).min(MAX_SPANS), Relaxed);
 }

@@ -28,6 +28,7 @@ struct PathInfo {
 /// (parent path id, name, target, configured fields rendered as `k=v,…`).
 type Key = (u16, &'static str, &'static str, String);
 
+#[cfg_attr(not(feature = "tracing-spans"), allow(dead_code))] // used by SpanLayer
 #[derive(Default)]
 struct Interner {
     ids: HashMap<Key, u16>,
@@ -39,6 +40,7 @@ static INTERNER: Mutex<Option<Interner>> = Mutex::new(None);
 
 /// The id of the path `parent > name{fields}` (`parent` 0: a root span). Allocates (in an
 /// untracked scope): call it outside the hook.
+#[cfg_attr(not(feature = "tracing-spans"), allow(dead_code))] // used by SpanLayer
 pub(crate) fn intern(parent: u16, name: &'static str, target: &'static str, fields: String) -> u16 {
     untracked(|| {
         let mut guard = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
