@@ -232,6 +232,7 @@ pub use hook::settings::{Unwinder, DEFAULT_MAX_DEPTH, DEFAULT_SAMPLE_BYTES, MAX_
 pub use hook::sites::debug_probe_counts;
 pub use model::gap_term::GapTerm;
 pub use model::size_class::SizeClass;
+pub use model::spans::SpanStats;
 pub use observe::allocator_config::allocator_config;
 pub use observe::gap::{GapBreakdown, GapReport, PartialGap};
 pub use observe::gap_mimalloc::MimallocGap;
@@ -240,6 +241,9 @@ pub use observe::measure::measure;
 pub use observe::profile_writer::{collect_profile, write_profile};
 pub use observe::purge::{purge, PurgeReport};
 pub use observe::snapshot::{snapshot, Counts, SizeClassCounts, Snapshot};
+#[cfg(feature = "tracing-spans")]
+pub use observe::span_layer::SpanLayer;
+pub use observe::spans::span_stats;
 pub use observe::stats_logger::{StatsLogger, StatsLoggerBuilder};
 pub use runtime::config::{settings, Config, Settings};
 #[cfg(feature = "http")]

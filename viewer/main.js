@@ -24,6 +24,7 @@ function main() {
   renderGap(data);
   renderTimeline(data);
   renderSizes(data);
+  renderSpans(data);
   const sites = renderSites(data);
   const timings = { before_flame_ms: performance.now() - t0 };
   // Let the top of the page paint before the call tree is built.

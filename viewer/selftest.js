@@ -5,7 +5,7 @@
 
 function selfTest(data, sites, flame, timings) {
   const out = { errors: pageErrors, timings, sections: {}, checks: {}, actions: {} };
-  for (const id of ['summary', 'gap', 'timeline', 'sizes', 'sites', 'flame']) {
+  for (const id of ['summary', 'gap', 'timeline', 'sizes', 'spans', 'sites', 'flame']) {
     const sec = document.getElementById(id);
     const empty = sec.querySelector('.empty:not([hidden])');
     out.sections[id] = {

@@ -93,6 +93,26 @@ pub mod proto {
         /// One value per sample type.
         #[prost(int64, repeated, tag = "2")]
         pub value: Vec<i64>,
+        /// Labels: `span` = the tracing span path the site was sampled in.
+        #[prost(message, repeated, tag = "3")]
+        pub label: Vec<Label>,
+    }
+
+    /// A sample's label (string-valued here).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Label {
+        /// Key (string index).
+        #[prost(int64, tag = "1")]
+        pub key: i64,
+        /// String value (string index).
+        #[prost(int64, tag = "2")]
+        pub str: i64,
+        /// Numeric value (unused).
+        #[prost(int64, tag = "3")]
+        pub num: i64,
+        /// Unit of `num` (unused).
+        #[prost(int64, tag = "4")]
+        pub num_unit: i64,
     }
 
     /// A binary mapped into the process.
@@ -341,9 +361,20 @@ pub(crate) fn to_proto_with<'p>(
             lines.clear();
             location_id.push(id);
         }
+        // The tracing span path the site was sampled in (`go tool pprof -tagfocus span=…`).
+        let label = match &site.span {
+            Some(path) => vec![proto::Label {
+                key: strings.intern("span"),
+                str: strings.intern(path),
+                num: 0,
+                num_unit: 0,
+            }],
+            None => Vec::new(),
+        };
         samples.push(proto::Sample {
             location_id,
             value: value.to_vec(),
+            label,
         });
     }
 

@@ -66,8 +66,8 @@ pub fn trim_frames(frames: &[Frame]) -> Vec<Frame> {
 
 /// Trims every call site's frames ([`trim_frames`]), keeps at most [`Profile::max_depth`]
 /// frames nearest the allocation (when recorded), and merges the sites whose trimmed stacks
-/// are the same (their figures add up; the lifetime median is the one of the site with most
-/// freed allocations). Sites stay sorted by bytes, descending. This is what every report
+/// are the same, in the same tracing span (their figures add up; the lifetime median is the one
+/// of the site with most freed allocations). Sites stay sorted by bytes, descending. This is what every report
 /// shows unless asked for all frames.
 pub fn trim_profile(profile: &mut Profile) {
     let max_depth = profile.max_depth;
@@ -82,20 +82,29 @@ pub fn trim_profile(profile: &mut Profile) {
 
 /// [`trim_profile`] with each site's trimmed stack given by `trimmed` (the HTTP server's
 /// endpoints pass the stacks they trimmed once and keep): sets each site's frames, merges the
-/// sites whose stacks are the same and sorts them by bytes, descending.
+/// sites whose stacks and spans are the same and sorts them by bytes, descending.
 pub(crate) fn merge_trimmed(
     profile: &mut Profile,
     mut trimmed: impl FnMut(&CallSite) -> Vec<Frame>,
 ) {
     let sites = std::mem::take(&mut profile.sites);
-    let mut index: HashMap<Vec<Frame>, usize> = HashMap::with_capacity(sites.len());
+    // Sites of one stack in two tracing spans stay two sites: per stack, (span, index).
+    let mut index: HashMap<Vec<Frame>, Vec<(Option<String>, usize)>> =
+        HashMap::with_capacity(sites.len());
     let mut merged: Vec<CallSite> = Vec::with_capacity(sites.len());
     for mut site in sites {
         site.frames = trimmed(&site);
-        match index.get(&site.frames) {
-            Some(&i) => merge_site(&mut merged[i], site),
+        let found = index
+            .get(&site.frames)
+            .and_then(|v| v.iter().find(|(span, _)| *span == site.span))
+            .map(|&(_, i)| i);
+        match found {
+            Some(i) => merge_site(&mut merged[i], site),
             None => {
-                index.insert(site.frames.clone(), merged.len());
+                index
+                    .entry(site.frames.clone())
+                    .or_default()
+                    .push((site.span.clone(), merged.len()));
                 merged.push(site);
             }
         }

@@ -50,7 +50,9 @@ pub(crate) struct Entry {
     /// Site number (`u32::MAX`: none).
     pub site: u32,
     /// log2 of the alignment the block was allocated with.
-    pub align_log2: u32,
+    pub align_log2: u16,
+    /// The tracing span id it was allocated in (0: none; see `crate::hook::spans`).
+    pub span: u16,
     /// Requested size.
     pub size: u64,
     /// Allocation time, monotonic ns.
@@ -65,6 +67,7 @@ impl Entry {
         ptr: 0,
         site: 0,
         align_log2: 0,
+        span: 0,
         size: 0,
         t_alloc: 0,
         w_count: 0,
@@ -323,7 +326,7 @@ pub(crate) fn remove(p: usize) -> Option<Entry> {
 }
 
 #[cold]
-fn spill(p: usize, align_log2: u32) {
+fn spill(p: usize, align_log2: u16) {
     SPILL_USED.fetch_add(1, Relaxed);
     for (k, a) in SPILL_KEYS.iter().zip(SPILL_ALIGN.iter()) {
         if k.compare_exchange(0, p, AcqRel, Relaxed).is_ok() {
@@ -341,7 +344,7 @@ fn spill(p: usize, align_log2: u32) {
 fn unspill(p: usize) -> Option<Entry> {
     for (k, a) in SPILL_KEYS.iter().zip(SPILL_ALIGN.iter()) {
         if k.load(Acquire) == p {
-            let align_log2 = a.load(Acquire) as u32;
+            let align_log2 = a.load(Acquire) as u16;
             if k.compare_exchange(p, 0, AcqRel, Relaxed).is_ok() {
                 SPILL_USED.fetch_sub(1, Relaxed);
                 return Some(Entry {

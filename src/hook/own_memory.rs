@@ -57,7 +57,8 @@ pub struct OwnMemory {
     pub live_table: u64,
     /// Resident bytes of the site table (one record per distinct stack) and its index.
     pub site_table: u64,
-    /// Resident bytes of allocscope's other fixed tables (the large-block table).
+    /// Resident bytes of allocscope's other fixed tables (the large-block table, the span
+    /// table).
     pub other_tables: u64,
 }
 
@@ -81,7 +82,8 @@ pub fn own_memory() -> OwnMemory {
         heap: HEAP.load(Relaxed).max(0) as u64,
         live_table: crate::hook::live_table::resident_bytes(),
         site_table: crate::hook::site_table::resident_bytes(),
-        other_tables: crate::hook::large_blocks::table_resident_bytes(),
+        other_tables: crate::hook::large_blocks::table_resident_bytes()
+            + crate::hook::spans::resident_bytes(),
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use crate::hook::guard;
 use crate::hook::mallctl::Mallctl;
 use crate::hook::sites;
-use crate::hook::{counters, large_blocks, own_memory};
+use crate::hook::{counters, large_blocks, own_memory, spans};
 
 /// A global allocator that counts and profiles every allocation of the program, forwarding
 /// each call to `inner` unchanged.
@@ -182,14 +182,40 @@ impl<A: GlobalAlloc> Profiler<A> {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_untracked(layout, zeroed) };
         }
+        // Also true while a tracing span is entered on this thread: checking for one costs
+        // one load and one branch here (`crate::hook::spans`).
         if sites::sample_countdown_expired(layout.size()) {
             // SAFETY: the caller's contract, passed on.
-            return unsafe { self.alloc_rare(layout, zeroed) };
+            return unsafe { self.alloc_out_of_line(layout, zeroed) };
         }
         // SAFETY: the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
         if !ptr.is_null() && !counters::alloc_fast(layout.size(), layout.align()) {
             count_alloc_general(ptr, layout);
+        }
+        ptr
+    }
+
+    /// The countdown ran out (or the settings changed, or the thread's first call): the rare
+    /// path. Or only a tracing span is entered: counted as the fast path counts, then charged
+    /// to the span, out of line.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_out_of_line(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if sites::sample_decision_due() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_rare(layout, zeroed) };
+        }
+        // SAFETY: the caller's layout, as the caller's contract allows.
+        let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+        if !ptr.is_null() {
+            if !counters::alloc_fast(layout.size(), layout.align()) {
+                count_alloc_general(ptr, layout);
+            }
+            spans::on_alloc(layout.size());
         }
         ptr
     }
@@ -247,6 +273,7 @@ impl<A: GlobalAlloc> Profiler<A> {
         if !ptr.is_null() {
             large_blocks::on_alloc(ptr, layout.size());
             let peak = counters::on_alloc(layout.size(), layout.align());
+            spans::on_alloc(layout.size());
             if sampled {
                 // SAFETY: `ptr` is the non-null result of allocating `used`, which is
                 // `layout_for_sampled(layout)`.
@@ -454,6 +481,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
         if guard.is_some() {
             let peak =
                 counters::on_realloc(layout.size(), new_size, layout.align(), new_ptr != ptr);
+            spans::on_realloc(new_size);
             if sample_new {
                 // SAFETY: `new_ptr` is a non-null block allocated with `new_used`, which is
                 // `layout_for_sampled(new_layout)`.

@@ -24,11 +24,20 @@ struct ThreadSampler {
     /// The settings epoch this thread's countdown was drawn under; 0 = not yet drawn.
     epoch: Cell<u32>,
     rng: Cell<u64>,
+    /// The tracing span this thread's allocations are charged to now (0: none), set by
+    /// `SpanLayer` on enter/exit (see [`crate::hook::spans`]). In this struct because the
+    /// fast path already reads it: checking for a span costs one load and one branch.
+    span: Cell<u16>,
 }
 
 thread_local! {
     static SAMPLER: ThreadSampler = const {
-        ThreadSampler { countdown: Cell::new(0), epoch: Cell::new(0), rng: Cell::new(0) }
+        ThreadSampler {
+            countdown: Cell::new(0),
+            epoch: Cell::new(0),
+            rng: Cell::new(0),
+            span: Cell::new(0),
+        }
     };
 }
 
@@ -41,16 +50,42 @@ pub(crate) fn should_sample(size: usize) -> bool {
 
 /// The hot half of [`should_sample`]: counts `size` down and returns true when the decision
 /// needs [`decide`] (the countdown ran out, the settings changed, or the thread's first
-/// allocation). False means: not sampled.
+/// allocation) or a tracing span is entered (see [`decision_due`]). False means: not sampled,
+/// no span.
 #[inline(always)]
 pub(crate) fn countdown_expired(size: usize) -> bool {
     SAMPLER
         .try_with(|s| {
             let c = s.countdown.get().wrapping_sub(size as i64);
             s.countdown.set(c);
-            c <= 0 || s.epoch.get() != settings::epoch()
+            // A tracing span entered on this thread sends the allocation out of line too
+            // (one load of this struct and one branch; see `crate::hook::spans`).
+            c <= 0 || s.epoch.get() != settings::epoch() || s.span.get() != 0
         })
         .unwrap_or(false)
+}
+
+/// After [`countdown_expired`] returned true: whether the sampler itself needs [`decide`]
+/// (the countdown ran out, or the settings changed, or the thread's first allocation), rather
+/// than only a span being entered.
+#[inline]
+pub(crate) fn decision_due() -> bool {
+    SAMPLER
+        .try_with(|s| s.countdown.get() <= 0 || s.epoch.get() != settings::epoch())
+        .unwrap_or(false)
+}
+
+/// This thread's current span id (0: none). Hot path: one thread-local load.
+#[inline(always)]
+pub(crate) fn current_span() -> u16 {
+    SAMPLER.try_with(|s| s.span.get()).unwrap_or(0)
+}
+
+/// Sets this thread's current span id.
+#[inline]
+#[cfg_attr(not(feature = "tracing-spans"), allow(dead_code))] // used by SpanLayer
+pub(crate) fn set_current_span(id: u16) {
+    let _ = SAMPLER.try_with(|s| s.span.set(id));
 }
 
 /// The cold half of [`should_sample`], after [`countdown_expired`] returned true for `size`.
@@ -65,6 +100,10 @@ fn slow(s: &ThreadSampler, size: usize) -> bool {
         return false;
     }
     let epoch = settings::epoch();
+    if s.countdown.get() > 0 && s.epoch.get() == epoch {
+        // Only a tracing span sent this allocation here (see `countdown_expired`).
+        return false;
+    }
     let r = settings::sample_bytes();
     if r == 0 {
         s.countdown.set(i64::MAX);

@@ -34,6 +34,9 @@ pub(crate) const LIFETIME_BUCKETS: usize = 4 * 41 + 4;
 pub(crate) struct Site {
     pub hash: AtomicU64,
     pub depth: AtomicU32,
+    /// The tracing span id its samples were taken in (0: none; see `crate::hook::spans`):
+    /// one stack allocating in two spans is two sites.
+    pub span: AtomicU32,
     pub frames: [AtomicUsize; MAX_RAW_FRAMES],
     pub samples: AtomicU64,
     pub allocs: AtomicU64,
@@ -107,8 +110,10 @@ pub(crate) fn count() -> u32 {
 }
 
 impl Site {
-    fn same_frames(&self, frames: &[usize]) -> bool {
-        if self.depth.load(Acquire) as usize != frames.len() {
+    fn same_frames(&self, frames: &[usize], span: u16) -> bool {
+        if self.depth.load(Acquire) as usize != frames.len()
+            || self.span.load(Relaxed) != u32::from(span)
+        {
             return false;
         }
         frames
@@ -127,8 +132,9 @@ impl Site {
 
 /// The site number for this stack, creating the site on first sight. Hot path of sampled
 /// allocations: no allocation, no lock. `None` only if even the overflow site cannot be
-/// mapped.
-pub(crate) fn find_or_insert(frames: &[usize], hash: u64) -> Option<u32> {
+/// mapped. `span` is the tracing span id the sample was taken in (0: none), part of the key;
+/// `hash` must cover it.
+pub(crate) fn find_or_insert(frames: &[usize], hash: u64, span: u16) -> Option<u32> {
     let frames = frames
         .get(..frames.len().min(MAX_RAW_FRAMES))
         .unwrap_or(&[]);
@@ -141,7 +147,7 @@ pub(crate) fn find_or_insert(frames: &[usize], hash: u64) -> Option<u32> {
         if e == 0 {
             let n = match mine {
                 Some(n) => n,
-                None => match new_site(frames, hash) {
+                None => match new_site(frames, hash, span) {
                     Some(n) => n,
                     None => return overflow(),
                 },
@@ -155,7 +161,7 @@ pub(crate) fn find_or_insert(frames: &[usize], hash: u64) -> Option<u32> {
         }
         if e & !NUM_MASK == tag {
             let n = ((e & NUM_MASK) - 1) as u32;
-            if site(n).is_some_and(|s| s.same_frames(frames)) {
+            if site(n).is_some_and(|s| s.same_frames(frames, span)) {
                 return Some(n);
             }
         }
@@ -168,7 +174,7 @@ fn overflow() -> Option<u32> {
     ensure_site(OVERFLOW_SITE as usize).map(|_| OVERFLOW_SITE)
 }
 
-fn new_site(frames: &[usize], hash: u64) -> Option<u32> {
+fn new_site(frames: &[usize], hash: u64, span: u16) -> Option<u32> {
     let n = NEXT.fetch_add(1, AcqRel);
     if n >= MAX_SITES {
         NEXT.store(MAX_SITES, Relaxed);
@@ -179,6 +185,7 @@ fn new_site(frames: &[usize], hash: u64) -> Option<u32> {
         dst.store(f, Relaxed);
     }
     s.hash.store(hash, Relaxed);
+    s.span.store(u32::from(span), Relaxed);
     s.depth.store(frames.len() as u32, Release);
     Some(n as u32)
 }

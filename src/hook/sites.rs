@@ -27,7 +27,7 @@ use crate::hook::live_table::{self, Entry};
 use crate::hook::sampler::{self, COUNT_ONE};
 use crate::hook::settings;
 use crate::hook::unwind;
-use crate::hook::{clock, peak, site_table};
+use crate::hook::{clock, peak, site_table, spans};
 use crate::model::size_class::{page_size, usable_size, SizeClass};
 
 /// Which frees must look in the live table: those whose pointer `& FREE_MASK == 0`.
@@ -85,10 +85,17 @@ pub(crate) fn sample_alloc(size: usize) -> bool {
 }
 
 /// The hot half of [`sample_alloc`]: false when the allocation of `size` bytes is surely not
-/// sampled; true when [`sample_decide`] must decide.
+/// sampled and no tracing span is entered; true when [`sample_decision_due`] must be asked.
 #[inline(always)]
 pub(crate) fn sample_countdown_expired(size: usize) -> bool {
     sampler::countdown_expired(size)
+}
+
+/// After [`sample_countdown_expired`] returned true: true when [`sample_decide`] must decide,
+/// false when only a tracing span sent the allocation out of line.
+#[inline]
+pub(crate) fn sample_decision_due() -> bool {
+    sampler::decision_due()
 }
 
 /// The cold half of [`sample_alloc`], after [`sample_countdown_expired`] returned true.
@@ -141,8 +148,10 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     let filled = buf.get(..n).unwrap_or(&[]);
     // SAFETY: `capture` initialised the first `n` entries it returned.
     let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
-    let site_no = site_of(frames);
+    let span = spans::current();
+    let site_no = site_of(frames, span);
     let (w_count, w_bytes) = sampler::weights(size, r);
+    spans::on_sampled_alloc(span, w_count, w_bytes);
     if let Some(s) = site_no.and_then(site_table::site) {
         // Small requests: class and usable size from the lookup table (blocks fill their
         // class); others computed.
@@ -174,7 +183,9 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     live_table::insert(Entry {
         ptr: p,
         site: site_no.unwrap_or(u32::MAX),
-        align_log2: used.align().trailing_zeros(),
+        // An alignment is below 2^64: its log2 fits.
+        align_log2: used.align().trailing_zeros() as u16,
+        span,
         size: size as u64,
         t_alloc: clock::ticks(),
         w_count,
@@ -189,15 +200,18 @@ thread_local! {
     static LAST_SITE: Cell<(u64, u32)> = const { Cell::new((0, u32::MAX)) };
 }
 
-/// The site of a raw stack.
+/// The site of a raw stack sampled in tracing span `span` (0: none).
 #[inline]
-fn site_of(frames: &[usize]) -> Option<u32> {
-    let hash = unwind::hash(frames);
+fn site_of(frames: &[usize], span: u16) -> Option<u32> {
+    let mut hash = unwind::hash(frames);
+    if span != 0 {
+        hash ^= u64::from(span).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
     let cached = LAST_SITE.try_with(Cell::get).unwrap_or((0, u32::MAX));
     if cached.0 == hash && cached.1 != u32::MAX {
         return Some(cached.1);
     }
-    let site = site_table::find_or_insert(frames, hash)?;
+    let site = site_table::find_or_insert(frames, hash, span)?;
     let _ = LAST_SITE.try_with(|c| c.set((hash, site)));
     Some(site)
 }
@@ -277,13 +291,19 @@ pub(crate) fn restore_live(e: Entry) {
 /// The layout a sampled block was really allocated with, for the user's `layout`.
 #[inline]
 pub(crate) fn real_layout(e: &Entry, layout: Layout) -> Layout {
-    let align = 1usize.checked_shl(e.align_log2).unwrap_or(layout.align());
+    let align = 1usize
+        .checked_shl(u32::from(e.align_log2))
+        .unwrap_or(layout.align());
     Layout::from_size_align(layout.size(), align.max(layout.align())).unwrap_or(layout)
 }
 
 /// Charges the free of the sampled block `e` to its site (live figures, lifetime).
 #[inline(never)]
 pub(crate) fn charge_free(e: &Entry) {
+    if e.span != 0 {
+        let life = clock::ticks_to_ns(clock::ticks().saturating_sub(e.t_alloc));
+        spans::on_sampled_free(e.span, e.w_count, e.w_bytes, life);
+    }
     if let Some(s) = site_table::site(e.site) {
         s.live_count.fetch_sub(e.w_count, Relaxed);
         s.live_bytes.fetch_sub(e.w_bytes, Relaxed);

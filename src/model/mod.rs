@@ -7,6 +7,7 @@ pub mod gap_term;
 #[cfg(feature = "serde")]
 pub mod profile;
 pub mod size_class;
+pub mod spans;
 // Without the CLI only the gap tables and the budget messages use it.
 #[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub(crate) mod units;

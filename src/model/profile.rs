@@ -59,6 +59,10 @@ pub struct Profile {
     /// trimmed stack, nearest the allocation. Absent in version 1 (stacks already cut).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_depth: Option<u32>,
+    /// Memory by tracing span (feature `tracing-spans`, `SpanLayer`): one row per span path
+    /// that was charged something, most bytes first. Absent when no span was charged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<crate::model::spans::SpanStats>,
 }
 
 /// One executable object (the program or a shared library) as it was loaded in the profiled
@@ -230,6 +234,11 @@ pub struct CallSite {
     pub size_classes: Vec<SiteSizeClass>,
     /// How long this site's allocations lived.
     pub lifetimes: Lifetimes,
+    /// The tracing span path its samples were taken in (`request > parse`, see
+    /// [`Profile::spans`]); absent outside any span or without `SpanLayer`. One stack
+    /// sampled in two spans is two sites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<String>,
 }
 
 /// A periodic snapshot of the process.

@@ -14,6 +14,9 @@ pub mod procfs;
 pub(crate) mod profile_writer;
 pub mod purge;
 pub mod snapshot;
+#[cfg(feature = "tracing-spans")]
+pub(crate) mod span_layer;
+pub(crate) mod spans;
 pub mod stats_logger;
 #[cfg(feature = "serde")]
 pub(crate) mod symbolize;

@@ -275,6 +275,8 @@ impl SiteOrder {
         }
         site.bytes = e.bytes;
         site.allocs = e.allocs;
+        site.span =
+            site_table::site(n).and_then(|s| crate::observe::spans::path_of(s.span.load(Relaxed)));
     }
 
     fn empty_site() -> CallSite {
@@ -290,6 +292,7 @@ impl SiteOrder {
             samples: 0,
             size_classes: Vec::with_capacity(NUM_CLASSES),
             lifetimes: Lifetimes::default(),
+            span: None,
         }
     }
 
@@ -373,6 +376,8 @@ struct StreamedProfile<'a> {
     addresses: &'a [u64],
     #[serde(skip_serializing_if = "Option::is_none")]
     max_depth: Option<u32>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    spans: &'a [crate::model::spans::SpanStats],
 }
 
 /// The profile with no sites yet, and the order to list the sites in.
@@ -399,6 +404,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         mappings: crate::observe::symbolize::mappings(),
         addresses: std::mem::take(&mut order.addresses),
         max_depth: Some(settings::max_depth() as u32),
+        spans: crate::observe::spans::span_stats(),
     };
     (profile, order)
 }
@@ -427,6 +433,7 @@ fn write_streamed(path: &Path) -> Result<(), ProfileError> {
         mappings,
         addresses,
         max_depth,
+        spans,
     } = &profile;
     let streamed = StreamedProfile {
         format,
@@ -441,6 +448,7 @@ fn write_streamed(path: &Path) -> Result<(), ProfileError> {
         mappings,
         addresses,
         max_depth: *max_depth,
+        spans,
     };
     // No `fsync`: the rename alone keeps the file whole for readers and across a crash of
     // the program; flushing 3 MB to the disk took ~17 ms of the exit (docs/symbolization.md).

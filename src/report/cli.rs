@@ -18,6 +18,10 @@ use crate::report::html::{self, HtmlOptions};
 use crate::report::metric::Metric;
 use crate::report::output::Output;
 use crate::report::progress::Progress;
+use crate::report::spans::{
+    no_spans_error, write_span_changes, write_span_diff_flamegraph, write_span_flamegraph, By,
+    SpanSummary,
+};
 use crate::report::summary::Summary;
 
 /// `alloc-report`: reports on allocscope profile files.
@@ -159,6 +163,13 @@ pub struct FlamegraphArgs {
     /// How to draw.
     #[command(flatten)]
     pub draw: DrawArgs,
+    /// Frames are call stacks (default) or tracing span paths (`request;parse`, from the
+    /// profile's `spans` table).
+    #[arg(long, value_enum, default_value_t = By::Site)]
+    pub by: By,
+    /// With `--by span`: follow each span path by the call stacks sampled in it.
+    #[arg(long, requires = "by")]
+    pub stacks: bool,
 }
 
 /// Arguments of `alloc-report summary`.
@@ -169,9 +180,13 @@ pub struct SummaryArgs {
     /// Print stable JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// How many call sites to list in each ranking.
+    /// How many call sites (or span paths) to list in each ranking.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+    /// Summarize by call site (default) or by tracing span path (the profile's `spans`
+    /// table, written when the program installed `allocscope::SpanLayer`).
+    #[arg(long, value_enum, default_value_t = By::Site)]
+    pub by: By,
 }
 
 /// Arguments of `alloc-report diff`.
@@ -185,12 +200,18 @@ pub struct DiffArgs {
     /// table).
     #[arg(short, long, default_value = "diff.svg")]
     pub output: PathBuf,
-    /// How many call sites to list in each table.
+    /// How many call sites (or span paths) to list in each table.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
     /// How to draw.
     #[command(flatten)]
     pub draw: DrawArgs,
+    /// Compare call stacks (default) or tracing span paths (the profiles' `spans` tables).
+    #[arg(long, value_enum, default_value_t = By::Site)]
+    pub by: By,
+    /// With `--by span`: follow each span path by the call stacks sampled in it.
+    #[arg(long, requires = "by")]
+    pub stacks: bool,
 }
 
 /// Arguments of `alloc-report export`.
@@ -255,12 +276,34 @@ impl Command {
             Command::Flamegraph(args) => {
                 let profile = read_profile(&args.profile)?;
                 let mut svg = Vec::new();
-                {
+                if args.by == By::Span {
+                    if profile.spans.is_empty() {
+                        bail!("{}: {}", args.profile.display(), no_spans_error());
+                    }
+                    write_span_flamegraph(&profile, &args.draw.options(), args.stacks, &mut svg)
+                        .with_context(|| args.profile.display().to_string())?;
+                } else {
                     let _progress = Progress::start("rendering flamegraph");
                     write_flamegraph(&profile, &args.draw.options(), &mut svg)
                         .with_context(|| args.profile.display().to_string())?;
                 }
                 Output::from_arg(&args.output).write(&svg)?;
+                keep.push(profile);
+            }
+            Command::Summary(args) if args.by == By::Span => {
+                let profile = read_profile(&args.profile)?;
+                if profile.spans.is_empty() {
+                    bail!("{}: {}", args.profile.display(), no_spans_error());
+                }
+                let summary = SpanSummary::new(&profile, args.top);
+                let text = if args.json {
+                    summary.to_json().into_bytes()
+                } else {
+                    let mut text = Vec::new();
+                    summary.write_text(&mut text)?;
+                    text
+                };
+                Output::Stdout.write(&text)?;
                 keep.push(profile);
             }
             Command::Summary(args) => {
@@ -280,7 +323,26 @@ impl Command {
                 let before = read_profile(&args.before)?;
                 let after = read_profile(&args.after)?;
                 let mut svg = Vec::new();
-                {
+                if args.by == By::Span {
+                    if before.spans.is_empty() && after.spans.is_empty() {
+                        bail!(
+                            "{} and {}: {}",
+                            args.before.display(),
+                            args.after.display(),
+                            no_spans_error()
+                        );
+                    }
+                    write_span_diff_flamegraph(
+                        &before,
+                        &after,
+                        &args.draw.options(),
+                        args.stacks,
+                        &mut svg,
+                    )
+                    .with_context(|| {
+                        format!("{} vs {}", args.before.display(), args.after.display())
+                    })?;
+                } else {
                     let _progress = Progress::start("rendering differential flamegraph");
                     write_diff_flamegraph(&before, &after, &args.draw.options(), &mut svg)
                         .with_context(|| {
@@ -291,7 +353,11 @@ impl Command {
                 output.write(&svg)?;
                 if output != Output::Stdout {
                     let mut table = Vec::new();
-                    write_change_tables(&before, &after, args.top, &mut table)?;
+                    if args.by == By::Span {
+                        write_span_changes(&before, &after, args.top, &mut table)?;
+                    } else {
+                        write_change_tables(&before, &after, args.top, &mut table)?;
+                    }
                     Output::Stdout.write(&table)?;
                 }
                 keep.push(before);

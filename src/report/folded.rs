@@ -144,6 +144,7 @@ mod tests {
             samples: 1,
             size_classes: Vec::new(),
             lifetimes: Lifetimes::default(),
+            span: None,
         }
     }
 

@@ -12,6 +12,7 @@
 //! | [`flamegraph`] | [`write_flamegraph`]: SVG through inferno, memory palette |
 //! | [`diff`] | [`write_diff_flamegraph`], [`site_changes`], [`write_change_tables`] |
 //! | [`summary`] | [`Summary`]: text and stable JSON |
+//! | [`spans`] | reports by tracing span: [`spans::SpanSummary`], folded span paths, changes |
 //! | [`pprof`] | [`to_pprof_gz`]: gzipped `profile.proto` for `go tool pprof` |
 //! | [`export`](mod@export) | [`export()`] in an [`ExportFormat`] |
 //! | [`output`], [`progress`] | atomic output files, progress on stderr |
@@ -23,7 +24,7 @@
 //! ```text
 //! alloc-report flamegraph PROFILE [-o flamegraph.svg] [--metric allocs|bytes|live|peak|leaked|short-lived|slack]
 //!                                 [--title TITLE] [--icicle] [--min-width PERCENT] [--width PIXELS]
-//! alloc-report summary PROFILE [--json] [--top N]
+//! alloc-report summary PROFILE [--json] [--top N] [--by site|span]
 //! alloc-report diff BEFORE AFTER [-o diff.svg] [--top N] [--metric …]
 //! alloc-report export PROFILE --format folded|pprof [--metric …] [-o FILE]
 //! alloc-report symbolize PROFILE -o OUT
@@ -67,6 +68,7 @@ pub mod names;
 pub mod output;
 pub mod pprof;
 pub mod progress;
+pub mod spans;
 pub mod summary;
 
 pub use diff::{site_changes, write_change_tables, write_diff_flamegraph, SiteChange};

@@ -285,6 +285,7 @@ pub fn build_profile(
                 under_1s: spec.under.2,
                 median_ns: spec.median_ns,
             },
+            span: None,
         });
         let c = classes.entry(class).or_insert(SizeClassCounts {
             size: class,
@@ -386,6 +387,7 @@ pub fn build_profile(
         mappings: Vec::new(),
         addresses: Vec::new(),
         max_depth: None,
+        spans: Vec::new(),
     }
 }
 
@@ -512,6 +514,7 @@ pub fn large(n: usize) -> Profile {
                     under_1s: freed,
                     median_ns: Some(500_000),
                 },
+                span: None,
             }
         })
         .collect();
@@ -578,6 +581,7 @@ pub fn large_tree(n: usize) -> Profile {
                     under_1s: allocs - allocs / 10,
                     median_ns: Some(1_000),
                 },
+                span: None,
             }
         })
         .collect();

@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::model::gap_term::GapTerm;
 use crate::model::profile::{Profile, ProfileMeta, TimelinePoint, Totals};
+use crate::model::spans::SpanStats;
 use crate::observe::gap::GapBreakdown;
 use crate::observe::snapshot::SizeClassCounts;
 
@@ -47,12 +48,13 @@ const STYLE_CSS: &str = viewer_file!("style.css").1;
 /// The viewer's scripts, in the order they are inlined into one `<script>` element (and
 /// listed in `viewer/index.html`): the helpers and the number formatter, one file per section
 /// of the page, the self-test, then `main.js`, which draws the page.
-const SCRIPTS: [(&str, &str); 9] = [
+const SCRIPTS: [(&str, &str); 10] = [
     viewer_file!("util.js"),
     viewer_file!("header.js"),
     viewer_file!("gap.js"),
     viewer_file!("timeline.js"),
     viewer_file!("sizes.js"),
+    viewer_file!("spans.js"),
     viewer_file!("sites.js"),
     viewer_file!("flame.js"),
     viewer_file!("selftest.js"),
@@ -155,6 +157,8 @@ struct ViewerData<'a> {
     gap: Option<&'a GapBreakdown>,
     gap_at_peak: Option<&'a GapBreakdown>,
     timeline: &'a [TimelinePoint],
+    /// Memory by tracing span (empty without `SpanLayer`).
+    spans: &'a [SpanStats],
     frames: FrameTable<'a>,
     sites: SiteColumns,
 }
@@ -273,6 +277,7 @@ impl<'a> ViewerData<'a> {
             gap: p.gap.as_ref(),
             gap_at_peak: p.gap_at_peak.as_ref(),
             timeline: &p.timeline,
+            spans: &p.spans,
             frames,
             sites,
         }
