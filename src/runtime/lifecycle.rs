@@ -40,7 +40,7 @@ pub(crate) fn register() {
         libc::atexit(at_exit);
     }
     #[cfg(feature = "serde")]
-    if let Some(interval) = crate::runtime::config::flush_interval() {
+    if let Some(interval) = crate::hook::guard::untracked(crate::runtime::config::flush_interval) {
         if let Err(e) = crate::observe::flush::start(interval) {
             eprintln!("allocscope: cannot start the periodic flush: {e}");
         }
