@@ -15,8 +15,9 @@
 //! `docs/production.md`, "Containers (cgroup v2)".
 //!
 //! The directory is found once per process; each [`read`] then reads `memory.current`,
-//! `memory.stat` and every `memory.max` up the tree into stack buffers (no allocation;
-//! about 10–20 µs, system calls: never from the allocator hooks).
+//! `memory.stat` and every `memory.max` up the tree into stack buffers (one allocation, the
+//! cgroup's path in the result, uncounted; about 10–20 µs of system calls: never from the
+//! allocator hooks).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -246,5 +247,38 @@ mod tests {
         );
         assert_eq!(mount_of_cgroup2("1 0 0:1 / / rw - ext4 /dev/x rw\n"), None);
         assert_eq!(unescape_octal(r"/a\040b\\"), r"/a b\\");
+    }
+
+    fn fake(tree: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/cgroup")
+            .join(tree)
+    }
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn reads_a_fake_cgroup_and_the_tightest_ancestor_limit() {
+        // tests/data/cgroup/README.md gives the figures written in the files.
+        let f = files_under(&fake("v2"), "0::/kubepods.slice/pod1/app\n").unwrap();
+        assert_eq!(f.maxes.len(), 3);
+        let cg = read_files(&f).unwrap();
+        assert_eq!(cg.path, "/kubepods.slice/pod1/app");
+        assert_eq!(cg.current, 1600 * MIB);
+        assert_eq!(cg.limit, Some(2048 * MIB));
+        assert_eq!(cg.anon, Some(1250 * MIB));
+        assert_eq!(cg.file, Some(300 * MIB));
+        assert_eq!(cg.kernel, Some(40 * MIB));
+        assert_eq!(cg.sock, Some(MIB));
+        assert_eq!(cg.shmem, Some(2 * MIB));
+        assert!(cg.rss > 0);
+        // "max" all the way up: no limit.
+        let cg = read_files(&files_under(&fake("v2"), "0::/unlimited\n").unwrap()).unwrap();
+        assert_eq!((cg.current, cg.limit, cg.file), (50 * MIB, None, Some(0)));
+        assert_eq!(cg.kernel, None);
+        // No memory controller, no v2 line, no such cgroup: nothing.
+        assert!(files_under(&fake("v1-hybrid"), "0::/\n").is_none());
+        assert!(files_under(&fake("v2"), "4:memory:/unlimited\n").is_none());
+        assert!(files_under(&fake("v2"), "0::/gone\n").is_none());
     }
 }
