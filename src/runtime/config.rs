@@ -200,7 +200,7 @@ pub(crate) fn flush_interval() -> Option<std::time::Duration> {
         .and_then(|s| s.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
     {
-        Some(s) if s == 0.0 => None,
+        Some(0.0) => None,
         // At least 10 ms: a profile write takes milliseconds.
         Some(s) => Some(std::time::Duration::from_secs_f64(s.clamp(0.01, 1e9))),
         None => {
