@@ -136,6 +136,15 @@ fn fake_cgroup_reaches_every_report() {
         serde_json::to_string(&expected).unwrap()
     )));
     eprintln!("cgroup: fake: {expected}");
+    // What a snapshot pays for it (information, not a check: timings go in benchmarks).
+    let t = std::time::Instant::now();
+    for _ in 0..1000 {
+        std::hint::black_box(allocscope::cgroup::read());
+    }
+    eprintln!(
+        "cgroup: one read of the fake cgroup's files: {:.1} µs (debug build)",
+        t.elapsed().as_secs_f64() * 1e3
+    );
 }
 
 /// The cgroup2 mount point, read here without the library: the mount point (5th field) of

@@ -56,6 +56,11 @@ pub(crate) fn start(interval: Duration) -> std::io::Result<()> {
 /// Stops the flush and waits for a write in progress (the final write must not race it).
 /// Does nothing when not flushing.
 pub(crate) fn stop() {
+    // A forked child has no flush thread, and the parent's thread may have held its locks at
+    // the moment of the fork: nothing to stop, nothing to lock.
+    if crate::hook::forked::in_forked_child() {
+        return;
+    }
     crate::hook::guard::untracked(|| {
         let thread = THREAD.lock().unwrap_or_else(|e| e.into_inner()).take();
         // Joined outside the lock.
