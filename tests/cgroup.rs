@@ -142,8 +142,13 @@ fn fake_cgroup_reaches_every_report() {
         std::hint::black_box(allocscope::cgroup::read());
     }
     eprintln!(
-        "cgroup: one read of the fake cgroup's files: {:.1} µs (debug build)",
-        t.elapsed().as_secs_f64() * 1e3
+        "cgroup: one read of the fake cgroup's files: {:.1} µs ({} build)",
+        t.elapsed().as_secs_f64() * 1e3,
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
 }
 

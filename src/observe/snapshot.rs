@@ -8,7 +8,7 @@ pub use crate::model::counts::{Counts, SizeClassCounts, Snapshot};
 /// Reads every counter of the installed [`crate::Profiler`], process-wide. Takes a few
 /// microseconds (it sums the per-thread slots); with the `jemalloc` feature over jemalloc it
 /// also reads the allocator's statistics and /proc for the [`GapBreakdown`](crate::GapBreakdown) (tens of µs),
-/// and the process's cgroup v2 memory files when there are any ([`crate::cgroup`], 10–20 µs).
+/// and the process's cgroup v2 memory files when there are any ([`crate::cgroup`], 25–45 µs).
 ///
 /// All zeros (and `gap: None`) when no `Profiler` is installed. Never panics.
 pub fn snapshot() -> Snapshot {
