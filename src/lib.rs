@@ -220,7 +220,8 @@ pub use model::{gap_term, size_class};
 #[cfg(feature = "serde")]
 pub use observe::timeline;
 pub use observe::{
-    gap, gap_mimalloc, jemalloc_stats, mimalloc_stats, procfs, purge, snapshot, stats_logger,
+    cgroup, gap, gap_mimalloc, jemalloc_stats, mimalloc_stats, procfs, purge, snapshot,
+    stats_logger,
 };
 
 pub use hook::counters::PEAK_SLACK_PER_THREAD;
@@ -234,6 +235,7 @@ pub use model::gap_term::GapTerm;
 pub use model::size_class::SizeClass;
 pub use model::spans::SpanStats;
 pub use observe::allocator_config::allocator_config;
+pub use observe::cgroup::CgroupMemory;
 pub use observe::gap::{GapBreakdown, GapReport, PartialGap};
 pub use observe::gap_mimalloc::MimallocGap;
 pub use observe::measure::measure;

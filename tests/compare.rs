@@ -49,6 +49,8 @@ fn profile(
             unwinder: "off".into(),
             peak_rss,
             allocscope_version: "0.1.0".into(),
+            kind: Default::default(),
+            written_unix_ms: None,
         },
         totals: Totals {
             allocs: 3_000_000,
@@ -69,6 +71,7 @@ fn profile(
         addresses: Vec::new(),
         max_depth: None,
         spans: Vec::new(),
+        cgroup: None,
     }
 }
 

@@ -1076,3 +1076,50 @@ fn large_profile_stays_responsive() {
         .unwrap();
     assert!(frames < 60_000, "{frames} frames laid out");
 }
+
+/// A profile flushed by `ALLOCSCOPE_FLUSH_SECS` in a container with a 2 GiB limit: the page
+/// says first that it is a flushed profile, and under the gap what RSS is of the limit.
+#[test]
+fn flushed_profile_in_a_container_says_so() {
+    let mut p = profile_without_stats();
+    p.version = PROFILE_VERSION;
+    p.meta.kind = allocscope::profile::ProfileKind::Flushed;
+    p.meta.written_unix_ms = Some(1_764_000_012_000);
+    p.cgroup = Some(allocscope::CgroupMemory {
+        path: "/kubepods/pod1/app".into(),
+        rss: 1229 * MIB as u64,
+        current: 1600 * MIB as u64,
+        limit: Some(2048 * MIB as u64),
+        anon: Some(1250 * MIB as u64),
+        file: Some(300 * MIB as u64),
+        kernel: Some(40 * MIB as u64),
+        sock: Some(MIB as u64),
+        shmem: Some(0),
+    });
+    let Some(chromium) = skip_without_chromium() else {
+        return;
+    };
+    let report = write_report("report-flushed-container", &p);
+    let page = self_test(&chromium, &report, Duration::from_secs(120));
+    check_report(&page, &p);
+    // 1229 MiB = 1.20 GiB, 60.0% of 2 GiB; 1600 MiB = 1.56 GiB, 78.1%.
+    assert_eq!(
+        page["checks"]["container"]["text"],
+        "Container (cgroup v2): RSS 1.20 GiB of a 2.00 GiB limit (60.0%); page cache 300 MiB \
+         also counts toward the limit; the cgroup is charged 1.56 GiB in all (78.1%)."
+    );
+    let note = page["checks"]["profile_note"]["text"].as_str().unwrap();
+    assert_eq!(page["checks"]["profile_note"]["value"], "flushed");
+    // 1_764_000_012 s since the epoch is 2025-11-24 16:00:12 UTC; the run's 2 s.
+    assert!(
+        note.starts_with("Flushed profile, not a final one")
+            && note.contains("at 2025-11-24 16:00:12 UTC, 2.00 s into the run"),
+        "{note}"
+    );
+    // A final profile has no note, and no cgroup no sentence.
+    let plain = profile_without_stats();
+    let report = write_report("report-final-no-cgroup", &plain);
+    let page = self_test(&chromium, &report, Duration::from_secs(120));
+    assert!(page["checks"].get("profile_note").is_none());
+    assert!(page["checks"].get("container").is_none());
+}

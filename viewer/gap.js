@@ -1,5 +1,6 @@
-// gap.js: the RSS gap, a stacked bar per moment, a table with MiB and % of RSS per term, and
-// the diagnosis. The words are Rust's: each term's label, description and verdict come from
+// gap.js: the RSS gap, a stacked bar per moment, a table with MiB and % of RSS per term, the
+// diagnosis, and RSS against the container's limit (`data.container`, worded by Rust's
+// `container_sentence`). The words are Rust's: each term's label, description and verdict come from
 // `GapTerm` (`data.gap_terms`), the diagnosis sentences from `GapBreakdown::diagnosis` or the
 // caller (`data.diagnosis`); this file only chooses colours and lays them out.
 
@@ -49,6 +50,9 @@ function gapBar(data, label, gap, check) {
 
 function renderGap(data) {
   const body = document.querySelector('#gap .body');
+  if (data.container) {
+    body.append(el('p', { class: 'container', 'data-check': 'container', text: 'Container (cgroup v2): ' + data.container }));
+  }
   const moments = [];
   if (data.gap) moments.push({ label: 'At exit', gap: data.gap, check: 'gap' });
   if (data.gap_at_peak) moments.push({ label: 'At the peak of requested bytes', gap: data.gap_at_peak, check: 'gap_at_peak' });

@@ -10,6 +10,10 @@ function renderSummary(data) {
   const m = data.meta;
   const t = data.totals;
   document.getElementById('program').append(fig('span', 'meta.program', m.program, m.program));
+  // A flushed profile says so first: the run went on (or was killed) after it.
+  if (data.profile_note) {
+    document.getElementById('meta').before(el('p', { class: 'flushed', 'data-check': 'profile_note', 'data-value': m.kind, text: data.profile_note }));
+  }
   // `look`: 'wide' spans two columns in a lighter font, 'light' only takes the lighter font.
   const fact = (label, node, look) => {
     if (look) node.classList.add('light');

@@ -209,6 +209,49 @@ impl std::fmt::Display for GapTerm {
     }
 }
 
+/// The process's RSS set against its container's memory limit, one sentence: "RSS 1.20 GiB
+/// of a 2.00 GiB limit (60.0%); page cache 300 MiB also counts toward the limit; the cgroup
+/// is charged 1.55 GiB in all (77.5%)." Without a limit (`memory.max` is `max`) it says so.
+/// Every report (summary, HTML, the gap's text) words the cgroup with this function.
+pub fn container_sentence(cg: &crate::observe::cgroup::CgroupMemory) -> String {
+    use crate::model::units::{format_share, format_size};
+    let cache = cg
+        .file
+        .filter(|&f| f > 0)
+        .map(|f| format!("page cache {}", format_size(f)));
+    match cg.limit {
+        Some(limit) => {
+            let mut s = format!(
+                "RSS {} of a {} limit ({})",
+                format_size(cg.rss),
+                format_size(limit),
+                format_share(cg.rss as f64, limit as f64)
+            );
+            if let Some(cache) = cache {
+                s.push_str(&format!("; {cache} also counts toward the limit"));
+            }
+            s.push_str(&format!(
+                "; the cgroup is charged {} in all ({}).",
+                format_size(cg.current),
+                format_share(cg.current as f64, limit as f64)
+            ));
+            s
+        }
+        None => {
+            let mut s = format!(
+                "RSS {}; the cgroup has no memory limit (memory.max is \"max\"); it is charged {}",
+                format_size(cg.rss),
+                format_size(cg.current)
+            );
+            if let Some(cache) = cache {
+                s.push_str(&format!(", {cache} included"));
+            }
+            s.push('.');
+            s
+        }
+    }
+}
+
 /// The term whose contribution to RSS grew most from `from` to `to`, and by how many bytes
 /// (more `untouched` means less RSS: it never explains growth).
 ///
@@ -284,6 +327,34 @@ mod tests {
             ..a
         };
         assert_eq!(largest_increase(Some(&a), &c), None);
+    }
+
+    #[test]
+    fn container_sentence_sets_rss_against_the_limit() {
+        use crate::observe::cgroup::CgroupMemory;
+        const MIB: u64 = 1 << 20;
+        let cg = CgroupMemory {
+            rss: 1229 * MIB,
+            current: 1600 * MIB,
+            limit: Some(2048 * MIB),
+            file: Some(300 * MIB),
+            ..CgroupMemory::default()
+        };
+        assert_eq!(
+            container_sentence(&cg),
+            "RSS 1.20 GiB of a 2.00 GiB limit (60.0%); page cache 300 MiB also counts toward \
+             the limit; the cgroup is charged 1.56 GiB in all (78.1%)."
+        );
+        let unlimited = CgroupMemory {
+            limit: None,
+            file: None,
+            ..cg
+        };
+        assert_eq!(
+            container_sentence(&unlimited),
+            "RSS 1.20 GiB; the cgroup has no memory limit (memory.max is \"max\"); it is \
+             charged 1.56 GiB."
+        );
     }
 
     #[test]

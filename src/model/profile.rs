@@ -19,8 +19,9 @@ use crate::model::gap::GapBreakdown;
 /// The value of [`Profile::format`].
 pub const PROFILE_FORMAT: &str = "allocscope-profile";
 /// The current value of [`Profile::version`]: version 2 adds raw stacks (`sites[].stack`) and
-/// the process's `mappings`, symbolized when the profile is read.
-pub const PROFILE_VERSION: u32 = 2;
+/// the process's `mappings`, symbolized when the profile is read; version 3 adds
+/// `meta.kind` (a final profile or a periodic flush), `meta.written_unix_ms` and `cgroup`.
+pub const PROFILE_VERSION: u32 = 3;
 /// The oldest version readers still accept (version 1: names only, no raw addresses).
 pub const PROFILE_MIN_VERSION: u32 = 1;
 
@@ -63,6 +64,56 @@ pub struct Profile {
     /// that was charged something, most bytes first. Absent when no span was charged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spans: Vec<crate::model::spans::SpanStats>,
+    /// The process's cgroup v2 memory figures and limit when the profile was written, when
+    /// it had any (containers; absent before version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<crate::observe::cgroup::CgroupMemory>,
+}
+
+/// What moment of the run a profile is: the end, or a periodic flush of a process that was
+/// still running (`ALLOCSCOPE_FLUSH_SECS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProfileKind {
+    /// Written at the end of the run (normal exit, or an explicit
+    /// [`write_profile`](crate::write_profile)); files before version 3 are final.
+    #[default]
+    Final,
+    /// Written by the periodic flush while the process ran: what the process had done by
+    /// then; the process may have been killed afterwards, with no final profile.
+    Flushed,
+}
+
+impl ProfileMeta {
+    /// For a flushed profile, the sentence every report shows at its top (the summary, the
+    /// HTML page): what moment it holds and that it is not the end of the run. `None` for a
+    /// final profile.
+    pub fn kind_sentence(&self) -> Option<String> {
+        use crate::model::units::{format_seconds, format_unix_ms};
+        (self.kind == ProfileKind::Flushed).then(|| {
+            let at = match self.written_unix_ms {
+                Some(ms) => format!(" at {}", format_unix_ms(ms)),
+                None => String::new(),
+            };
+            format!(
+                "Flushed profile, not a final one: written by the periodic flush \
+                 (ALLOCSCOPE_FLUSH_SECS){at}, {} into the run, while the process was still \
+                 running; it may have run on, or been killed, after it. \"Live at exit\" \
+                 means live at that moment.",
+                format_seconds(self.duration_secs)
+            )
+        })
+    }
+}
+
+impl ProfileKind {
+    /// `"final"` or `"flushed"`, as in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProfileKind::Final => "final",
+            ProfileKind::Flushed => "flushed",
+        }
+    }
 }
 
 /// One executable object (the program or a shared library) as it was loaded in the profiled
@@ -122,6 +173,14 @@ pub struct ProfileMeta {
     pub peak_rss: u64,
     /// The allocscope version that wrote the file.
     pub allocscope_version: String,
+    /// A final profile, or a periodic flush of a running process (`"final"` when absent,
+    /// before version 3).
+    #[serde(default)]
+    pub kind: ProfileKind,
+    /// When the figures were taken, milliseconds since the Unix epoch (absent before
+    /// version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_unix_ms: Option<u64>,
 }
 
 /// Exact process-wide counters (the scalar part of a [`Snapshot`]).
@@ -446,10 +505,14 @@ fn write_atomically_with(
     let file_name = path
         .file_name()
         .ok_or_else(|| io(std::io::Error::other("not a file path")))?;
+    // Unique per write, not only per process: the periodic flush's thread and a program's
+    // own `write_profile` may write the same path at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.tmp{}",
+        ".{}.tmp{}.{}",
         file_name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -117,6 +117,29 @@ pub(crate) fn format_share(part: f64, whole: f64) -> String {
     }
 }
 
+/// A moment in milliseconds since the Unix epoch, in UTC to the second:
+/// `2026-11-30 19:05:07 UTC`.
+pub(crate) fn format_unix_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +183,9 @@ mod tests {
         assert_eq!(format_duration_ns(3_400_000), "3.4 ms");
         assert_eq!(format_share(1.0, 4.0), "25.0%");
         assert_eq!(format_share(1.0, 0.0), "-");
+        assert_eq!(format_unix_ms(0), "1970-01-01 00:00:00 UTC");
+        // `date -u -d @1796065507` says Mon Nov 30 19:05:07 UTC 2026.
+        assert_eq!(format_unix_ms(1_796_065_507_999), "2026-11-30 19:05:07 UTC");
+        assert_eq!(format_unix_ms(951_782_400_000), "2000-02-29 00:00:00 UTC");
     }
 }

@@ -22,7 +22,8 @@ struct Shared {
 }
 
 impl ReporterThread {
-    /// Spawns a thread named `name` that first makes its state with `init`, then runs `tick`
+    /// Spawns a thread named `name` (the kernel's name, at most 15 bytes; std's
+    /// `Thread::name` is `None`) that first makes its state with `init`, then runs `tick`
     /// on it every `interval` (at a fixed rate; a tick that overruns delays the next without
     /// piling up). The thread marks itself internal before anything else, so nothing it
     /// allocates counts as the program's; the state lives and dies on that thread (memory
@@ -40,38 +41,49 @@ impl ReporterThread {
         let interval = interval.max(Duration::from_millis(1));
         let shared = Arc::new(Shared::default());
         let theirs = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || {
-                crate::hook::guard::mark_thread_internal();
-                let mut state = init();
-                let mut next = Instant::now() + interval;
-                loop {
-                    {
-                        let mut stop = theirs.stop.lock().unwrap_or_else(|e| e.into_inner());
-                        loop {
-                            if *stop {
-                                return;
-                            }
-                            let now = Instant::now();
-                            if now >= next {
-                                break;
-                            }
-                            stop = theirs
-                                .wake
-                                .wait_timeout(stop, next - now)
-                                .unwrap_or_else(|e| e.into_inner())
-                                .0;
+        // The name is given to the kernel by the thread itself once it is internal: a name
+        // given to std's builder is copied by std on the new thread before that (a block
+        // counted as the program's, freed uncounted at the thread's exit).
+        let mut os_name = [0u8; 16];
+        for (d, s) in os_name.iter_mut().zip(name.bytes().take(15)) {
+            *d = s;
+        }
+        let thread = std::thread::Builder::new().spawn(move || {
+            crate::hook::guard::mark_thread_internal();
+            // SAFETY: `os_name` is NUL-terminated (16 bytes, at most 15 copied into it)
+            // and the kernel's limit is 16 bytes with the NUL.
+            #[cfg(target_os = "linux")]
+            unsafe {
+                libc::pthread_setname_np(libc::pthread_self(), os_name.as_ptr().cast());
+            }
+            let mut state = init();
+            let mut next = Instant::now() + interval;
+            loop {
+                {
+                    let mut stop = theirs.stop.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        if *stop {
+                            return;
                         }
-                    }
-                    tick(&mut state);
-                    next += interval;
-                    let now = Instant::now();
-                    if next < now {
-                        next = now + interval;
+                        let now = Instant::now();
+                        if now >= next {
+                            break;
+                        }
+                        stop = theirs
+                            .wake
+                            .wait_timeout(stop, next - now)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
                     }
                 }
-            })?;
+                tick(&mut state);
+                next += interval;
+                let now = Instant::now();
+                if next < now {
+                    next = now + interval;
+                }
+            }
+        })?;
         Ok(ReporterThread {
             shared,
             thread: Some(thread),

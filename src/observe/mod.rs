@@ -1,9 +1,13 @@
 //! Reads what the hook counted, and the OS and the allocator: snapshots, the RSS gap, /proc,
 //! jemalloc's and mimalloc's statistics, purging, the background thread, the timeline, the
-//! stats logger, symbolization and the profile writer.
+//! stats logger, symbolization, the profile writer and its periodic flush, and the process's
+//! cgroup.
 
 pub(crate) mod allocator_config;
 pub(crate) mod background;
+pub mod cgroup;
+#[cfg(feature = "serde")]
+pub(crate) mod flush;
 pub mod gap;
 pub mod gap_mimalloc;
 pub mod jemalloc_stats;

@@ -8,8 +8,8 @@ use crate::hook::sampler::COUNT_ONE;
 use crate::hook::settings;
 use crate::hook::site_table::{self, LIFETIME_BUCKETS, OVERFLOW_SITE};
 use crate::model::profile::{
-    CallSite, Frame, Lifetimes, Profile, ProfileError, ProfileMeta, SiteSizeClass, Totals,
-    PROFILE_FORMAT, PROFILE_VERSION,
+    CallSite, Frame, Lifetimes, Profile, ProfileError, ProfileKind, ProfileMeta, SiteSizeClass,
+    Totals, PROFILE_FORMAT, PROFILE_VERSION,
 };
 use crate::model::size_class::{SizeClass, NUM_CLASSES};
 
@@ -24,7 +24,7 @@ use crate::model::size_class::{SizeClass, NUM_CLASSES};
 pub fn write_profile(path: impl AsRef<Path>) -> Result<(), ProfileError> {
     crate::hook::guard::untracked(|| {
         if !crate::observe::symbolize::at_exit_requested() {
-            return write_streamed(path.as_ref());
+            return write_streamed(path.as_ref(), ProfileKind::Final);
         }
         let mut profile = collect_profile();
         let options = crate::observe::symbolize::SymbolizeOptions::default();
@@ -33,6 +33,13 @@ pub fn write_profile(path: impl AsRef<Path>) -> Result<(), ProfileError> {
         }
         profile.write(path)
     })
+}
+
+/// Writes a profile marked [`ProfileKind::Flushed`] (the periodic flush,
+/// `ALLOCSCOPE_FLUSH_SECS`): always with raw addresses (never symbolized in the process, even
+/// with `ALLOCSCOPE_SYMBOLIZE=exit`), atomically. Nothing it allocates is counted.
+pub(crate) fn write_flushed(path: &Path) -> Result<(), ProfileError> {
+    crate::hook::guard::untracked(|| write_streamed(path, ProfileKind::Flushed))
 }
 
 /// The profile of the run so far, in memory (what [`write_profile`] writes), with raw
@@ -378,6 +385,8 @@ struct StreamedProfile<'a> {
     max_depth: Option<u32>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     spans: &'a [crate::model::spans::SpanStats],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cgroup: &'a Option<crate::observe::cgroup::CgroupMemory>,
 }
 
 /// The profile with no sites yet, and the order to list the sites in.
@@ -405,6 +414,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         addresses: std::mem::take(&mut order.addresses),
         max_depth: Some(settings::max_depth() as u32),
         spans: crate::observe::spans::span_stats(),
+        cgroup: snap.cgroup,
     };
     (profile, order)
 }
@@ -415,9 +425,10 @@ fn build() -> Profile {
     profile
 }
 
-/// Writes the profile to `path` with its sites streamed from the site table.
-fn write_streamed(path: &Path) -> Result<(), ProfileError> {
-    let (profile, order) = build_parts();
+/// Writes the profile to `path`, marked `kind`, with its sites streamed from the site table.
+fn write_streamed(path: &Path, kind: ProfileKind) -> Result<(), ProfileError> {
+    let (mut profile, order) = build_parts();
+    profile.meta.kind = kind;
     // Exhaustive, so that a field added to `Profile` fails to compile here until
     // `StreamedProfile` has it too.
     let Profile {
@@ -434,6 +445,7 @@ fn write_streamed(path: &Path) -> Result<(), ProfileError> {
         addresses,
         max_depth,
         spans,
+        cgroup,
     } = &profile;
     let streamed = StreamedProfile {
         format,
@@ -449,6 +461,7 @@ fn write_streamed(path: &Path) -> Result<(), ProfileError> {
         addresses,
         max_depth: *max_depth,
         spans,
+        cgroup,
     };
     // No `fsync`: the rename alone keeps the file whole for readers and across a crash of
     // the program; flushing 3 MB to the disk took ~17 ms of the exit (docs/symbolization.md).
@@ -506,6 +519,8 @@ fn meta() -> ProfileMeta {
         },
         peak_rss: crate::observe::procfs::peak_rss().unwrap_or(0),
         allocscope_version: env!("CARGO_PKG_VERSION").to_string(),
+        kind: ProfileKind::Final,
+        written_unix_ms: Some(crate::hook::clock::unix_ms()),
     }
 }
 

@@ -33,6 +33,12 @@ pub struct Summary {
     pub args: Vec<String>,
     /// The inner allocator.
     pub allocator: String,
+    /// `"final"`, or `"flushed"` for a profile written by the periodic flush of a process
+    /// that was still running.
+    pub profile_kind: crate::model::profile::ProfileKind,
+    /// For a flushed profile, the sentence saying so (shown at the top of the text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_note: Option<String>,
     /// Wall time of the run, seconds.
     pub duration_secs: f64,
     /// Calls to `alloc` and `alloc_zeroed` (exact).
@@ -65,6 +71,12 @@ pub struct Summary {
     pub gap_at_peak: Option<GapBreakdown>,
     /// One sentence on what dominates the gap, when there is a gap.
     pub diagnosis: Option<String>,
+    /// The process's cgroup v2 figures when the profile was written, if it had any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<crate::observe::cgroup::CgroupMemory>,
+    /// RSS against the cgroup's limit, one sentence ([`GapTerm`]'s vocabulary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     /// Number of distinct call stacks in the profile.
     pub distinct_sites: usize,
     /// The call sites that requested the most bytes, most first.
@@ -188,6 +200,8 @@ impl Summary {
             program: profile.meta.program.clone(),
             args: profile.meta.args.clone(),
             allocator: profile.meta.allocator.clone(),
+            profile_kind: profile.meta.kind,
+            profile_note: profile.meta.kind_sentence(),
             duration_secs: profile.meta.duration_secs,
             allocs: t.allocs,
             frees: t.frees,
@@ -207,6 +221,11 @@ impl Summary {
             gap: profile.gap,
             gap_at_peak: profile.gap_at_peak,
             diagnosis: profile.gap.as_ref().and_then(gap_diagnosis),
+            cgroup: profile.cgroup.clone(),
+            container: profile
+                .cgroup
+                .as_ref()
+                .map(crate::model::gap_term::container_sentence),
             distinct_sites: profile.sites.len(),
             top_sites: top_sites(profile, top, |s| s.bytes),
             top_sites_by_allocs: top_sites(profile, top, |s| s.allocs),
@@ -228,6 +247,9 @@ impl Summary {
             "allocscope summary: {} ({}, {:.1} s)",
             self.program, self.allocator, self.duration_secs
         )?;
+        if let Some(note) = &self.profile_note {
+            writeln!(w, "{note}")?;
+        }
         if !self.args.is_empty() {
             writeln!(w, "command:  {}", self.args.join(" "))?;
         }
@@ -280,6 +302,9 @@ impl Summary {
         }
         if let Some(diagnosis) = &self.diagnosis {
             writeln!(w, "  diagnosis: {diagnosis}")?;
+        }
+        if let Some(container) = &self.container {
+            writeln!(w, "  container (cgroup v2): {container}")?;
         }
         if let Some(gap) = &self.gap_at_peak {
             writeln!(w)?;

@@ -12,13 +12,17 @@
 //! | `ALLOCSCOPE_TIMELINE_MS` | with `ALLOCSCOPE_OUT`: interval of the timeline recorded from before `main`, in ms; `0` = no timeline | `100` |
 //! | `ALLOCSCOPE_SYMBOLIZE` | `exit` (resolve names in the profiled process at exit) or `report` (by `alloc-report`) | `report` |
 //! | `ALLOCSCOPE_HTTP` | with the feature `http`: `IP:PORT` to serve pprof, metrics and the profile on from before `main` (`docs/production.md`); no authentication: localhost or the cluster network only | none |
+//! | `ALLOCSCOPE_FLUSH_SECS` | with `ALLOCSCOPE_OUT` or [`Config::out`]: rewrite the profile every N seconds (decimals allowed), marked `"flushed"`, so a killed process leaves one; `0` = off | off |
+//! | `ALLOCSCOPE_CGROUP_ROOT` | the cgroup v2 mount point to read the process's cgroup under ([`crate::cgroup`]) | from `/proc/self/mountinfo` |
 //!
 //! This table is every variable allocscope reads. The first six are the hook's settings, read
 //! once, lazily, by the first allocation the profiler sees, without allocating
 //! ([`crate::hook::settings`]); `ALLOCSCOPE_TIMELINE_MS` is read here
 //! ([`timeline_interval`]) at start-up ([`crate::runtime::lifecycle`]);
-//! `ALLOCSCOPE_SYMBOLIZE` when the profile is written (`observe::symbolize`); `ALLOCSCOPE_HTTP`
-//! before `main` by the HTTP server's start-up (`serve`, feature `http`). An invalid value
+//! `ALLOCSCOPE_SYMBOLIZE` when the profile is written (`observe::symbolize`);
+//! `ALLOCSCOPE_FLUSH_SECS` ([`flush_interval`]) when the exit handler is registered;
+//! `ALLOCSCOPE_CGROUP_ROOT` by the first snapshot; `ALLOCSCOPE_HTTP` before `main` by the
+//! HTTP server's start-up (`serve`, feature `http`). An invalid value
 //! prints one line on stderr and the default is used; nothing panics. **The environment wins over the builder**, so a deployed
 //! binary can be re-tuned without a rebuild.
 
@@ -184,6 +188,29 @@ pub(crate) fn timeline_interval() -> Option<std::time::Duration> {
                 v.to_string_lossy()
             );
             Some(default)
+        }
+    }
+}
+
+/// `ALLOCSCOPE_FLUSH_SECS`: the periodic flush's interval (`None`: unset, `0` or invalid, with
+/// one line on stderr when invalid).
+#[cfg(feature = "serde")]
+pub(crate) fn flush_interval() -> Option<std::time::Duration> {
+    let v = std::env::var_os("ALLOCSCOPE_FLUSH_SECS")?;
+    match v
+        .to_str()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+    {
+        Some(0.0) => None,
+        // At least 10 ms: a profile write takes milliseconds.
+        Some(s) => Some(std::time::Duration::from_secs_f64(s.clamp(0.01, 1e9))),
+        None => {
+            eprintln!(
+                "allocscope: invalid ALLOCSCOPE_FLUSH_SECS={}: expected seconds (0 = off); no periodic flush",
+                v.to_string_lossy()
+            );
+            None
         }
     }
 }

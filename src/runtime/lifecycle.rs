@@ -11,6 +11,10 @@
 //! returns or on `std::process::exit`, not on a signal or `abort`. glibc's `atexit` keeps its
 //! list with its own malloc, never the Rust global allocator.
 //!
+//! **Periodic flush.** With `ALLOCSCOPE_FLUSH_SECS=N`, registering the handler also starts
+//! the flush thread ([`crate::observe::flush`]), which rewrites the profile every N seconds
+//! until the exit handler stops it (before the final write).
+//!
 //! **Start-up.** What `ALLOCSCOPE_OUT` promises without a code change: a profile with a
 //! timeline. When the variable is set in a program whose global allocator is a
 //! [`crate::Profiler`], a constructor (`.init_array`, as C constructors do) registers the exit
@@ -35,18 +39,27 @@ pub(crate) fn register() {
     unsafe {
         libc::atexit(at_exit);
     }
+    #[cfg(feature = "serde")]
+    if let Some(interval) = crate::hook::guard::untracked(crate::runtime::config::flush_interval) {
+        if let Err(e) = crate::observe::flush::start(interval) {
+            eprintln!("allocscope: cannot start the periodic flush: {e}");
+        }
+    }
 }
 
 extern "C" fn at_exit() {
     let forked_child = OWNER_PID.load(Relaxed) != std::process::id();
     let _ = std::panic::catch_unwind(|| {
+        // The periodic flush ends first: its last write must not land after the final one.
+        #[cfg(feature = "serde")]
+        crate::observe::flush::stop();
         crate::hook::guard::untracked(|| write_if_configured(forked_child));
     });
 }
 
 /// The path a process writes: `%p` replaced by its process id. Without `%p`, a forked child
 /// writes nothing (the path is its parent's); with it, every process writes its own file.
-fn path_for_this_process(
+pub(crate) fn path_for_this_process(
     path: std::path::PathBuf,
     forked_child: bool,
 ) -> Option<std::path::PathBuf> {

@@ -8,8 +8,8 @@
 #![allow(dead_code)]
 
 use allocscope::profile::{
-    CallSite, Frame, Lifetimes, Profile, ProfileMeta, SiteSizeClass, TimelinePoint, Totals,
-    PROFILE_FORMAT,
+    CallSite, Frame, Lifetimes, Profile, ProfileKind, ProfileMeta, SiteSizeClass, TimelinePoint,
+    Totals, PROFILE_FORMAT,
 };
 use allocscope::{GapBreakdown, SizeClassCounts};
 
@@ -373,6 +373,8 @@ pub fn build_profile(
             .to_string(),
             peak_rss: gap.map_or(20 << 20, |g| g.rss as u64 + (1 << 20)),
             allocscope_version: "0.1.0".to_string(),
+            kind: ProfileKind::Final,
+            written_unix_ms: None,
         },
         totals,
         size_classes,
@@ -388,6 +390,7 @@ pub fn build_profile(
         addresses: Vec::new(),
         max_depth: None,
         spans: Vec::new(),
+        cgroup: None,
     }
 }
 

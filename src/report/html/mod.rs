@@ -10,8 +10,10 @@
 //! The embedded data is the profile reshaped for the page: frames are deduplicated into one
 //! table and call sites refer to them by index, column by column, which keeps a report of
 //! 100,000 stacks a few megabytes instead of a few hundred. The words travel with it: each gap
-//! term's label, description and verdict from [`GapTerm`], and the diagnosis
-//! ([`GapBreakdown::diagnosis`]), so the page never words the gap itself.
+//! term's label, description and verdict from [`GapTerm`], the diagnosis
+//! ([`GapBreakdown::diagnosis`]), the container sentence
+//! ([`container_sentence`](crate::gap_term::container_sentence)) and, for a flushed profile,
+//! the note saying so ([`ProfileMeta::kind_sentence`]), so the page never words them itself.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -151,6 +153,11 @@ struct ViewerData<'a> {
     diagnosis: Vec<String>,
     /// Each gap term's key, sign and words, in `GapTerm::ALL` order.
     gap_terms: Vec<TermWords>,
+    /// For a flushed profile, the sentence saying so ([`ProfileMeta::kind_sentence`]).
+    profile_note: Option<String>,
+    /// RSS against the container's limit ([`crate::gap_term::container_sentence`]), when the
+    /// profile has cgroup figures.
+    container: Option<String>,
     meta: &'a ProfileMeta,
     totals: &'a Totals,
     size_classes: &'a [SizeClassCounts],
@@ -271,6 +278,11 @@ impl<'a> ViewerData<'a> {
                     verdict: t.verdict(),
                 })
                 .collect(),
+            profile_note: p.meta.kind_sentence(),
+            container: p
+                .cgroup
+                .as_ref()
+                .map(crate::model::gap_term::container_sentence),
             meta: &p.meta,
             totals: &p.totals,
             size_classes: &p.size_classes,
