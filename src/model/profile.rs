@@ -412,7 +412,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProfileError> {
 
 /// [`write_atomically`] with the content written by `write` into the temporary file; `sync`:
 /// `fsync` it before the rename (durable across a power loss, not only atomic).
-fn write_atomically_with(
+pub(crate) fn write_atomically_with(
     path: &Path,
     sync: bool,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,

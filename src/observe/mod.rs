@@ -13,6 +13,8 @@ pub mod procfs;
 #[cfg(feature = "serde")]
 pub(crate) mod profile_writer;
 pub mod purge;
+#[cfg(feature = "serde")]
+pub(crate) mod site_json;
 pub mod snapshot;
 pub mod stats_logger;
 #[cfg(feature = "serde")]
