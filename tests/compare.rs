@@ -68,6 +68,7 @@ fn profile(
         mappings: Vec::new(),
         addresses: Vec::new(),
         max_depth: None,
+        mimalloc_gap: None,
     }
 }
 

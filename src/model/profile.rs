@@ -59,6 +59,11 @@ pub struct Profile {
     /// trimmed stack, nearest the allocation. Absent in version 1 (stacks already cut).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_depth: Option<u32>,
+    /// The gap at exit over mimalloc (with allocscope's feature `mimalloc`), from
+    /// mimalloc's statistics: its terms differ from jemalloc's (`gap`, then absent); see
+    /// docs/mimalloc.md. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mimalloc_gap: Option<crate::observe::gap_mimalloc::MimallocGap>,
 }
 
 /// One executable object (the program or a shared library) as it was loaded in the profiled

@@ -141,6 +141,7 @@ fn median(hist: &[u64]) -> Option<u64> {
 struct ProgramFigures {
     meta: ProfileMeta,
     snap: crate::observe::snapshot::Snapshot,
+    mimalloc_gap: Option<crate::observe::gap_mimalloc::MimallocGap>,
     timeline: Vec<crate::model::profile::TimelinePoint>,
 }
 
@@ -150,12 +151,18 @@ impl ProgramFigures {
         // allocscope's own work.
         let meta = meta();
         let snap = crate::observe::snapshot::snapshot();
+        // Right after the snapshot (`None` unless the allocator is mimalloc).
+        let mimalloc_gap = crate::observe::gap_mimalloc::MimallocGap::compute(
+            snap.live_bytes,
+            snap.size_classes.iter().map(|c| c.live_usable_bytes).sum(),
+        );
         peak::settle(snap.live_bytes);
         // A copy: points the recorder takes later (during the exit work) are not kept.
         let timeline = crate::observe::timeline::points();
         ProgramFigures {
             meta,
             snap,
+            mimalloc_gap,
             timeline,
         }
     }
@@ -344,6 +351,7 @@ fn build_parts() -> (Profile, SiteOrder) {
     let ProgramFigures {
         meta,
         snap,
+        mimalloc_gap,
         timeline,
     } = ProgramFigures::take();
     // Raw stacks only: names come later, from the binary (docs/symbolization.md). Stacks
@@ -363,6 +371,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         mappings: crate::observe::symbolize::mappings(),
         addresses: std::mem::take(&mut order.addresses),
         max_depth: Some(settings::max_depth() as u32),
+        mimalloc_gap,
     };
     (profile, order)
 }
@@ -396,6 +405,7 @@ fn write_streamed(path: &Path) -> Result<(), ProfileError> {
         mappings,
         addresses,
         max_depth,
+        mimalloc_gap,
     } = &profile;
     // No `fsync`: the rename alone keeps the file whole for readers and across a crash of
     // the program; flushing 3 MB to the disk took ~17 ms of the exit (docs/symbolization.md).
@@ -432,7 +442,7 @@ fn write_streamed(path: &Path) -> Result<(), ProfileError> {
         buf.push(b']');
         w.write_all(&buf)?;
         json(&mut w, b",\"timeline\":", timeline)?;
-        // `skip_serializing_if` of `mappings`, `addresses` and `max_depth`.
+        // `skip_serializing_if` of `mappings`, `addresses`, `max_depth` and `mimalloc_gap`.
         if !mappings.is_empty() {
             json(&mut w, b",\"mappings\":", mappings)?;
         }
@@ -442,6 +452,9 @@ fn write_streamed(path: &Path) -> Result<(), ProfileError> {
         }
         if let Some(d) = max_depth {
             json(&mut w, b",\"max_depth\":", d)?;
+        }
+        if let Some(g) = mimalloc_gap {
+            json(&mut w, b",\"mimalloc_gap\":", g)?;
         }
         w.write_all(b"}")?;
         w.flush()

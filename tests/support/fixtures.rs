@@ -386,6 +386,7 @@ pub fn build_profile(
         mappings: Vec::new(),
         addresses: Vec::new(),
         max_depth: None,
+        mimalloc_gap: None,
     }
 }
 
