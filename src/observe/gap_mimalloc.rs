@@ -138,9 +138,13 @@ impl MimallocGap {
         }
         // The order of the jemalloc gap (`crate::gap`): the allocator's figures, allocscope's
         // own memory and the untouched pages, then RSS.
-        let stats = crate::hook::guard::untracked(MimallocStats::read).ok()?;
-        let observer = Observer::read();
-        let rss = crate::observe::procfs::rss().ok()?;
+        // At a moment when no large realloc or free is in flight (src/hook/large_blocks.rs).
+        let (stats, observer, rss) = crate::hook::large_blocks::settled(|| {
+            let stats = crate::hook::guard::untracked(MimallocStats::read).ok()?;
+            let observer = Observer::read();
+            let rss = crate::observe::procfs::rss().ok()?;
+            Some((stats, observer, rss))
+        })?;
         Some(MimallocGap::from_parts(
             rss,
             requested_live,
