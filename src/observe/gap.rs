@@ -127,9 +127,9 @@ impl GapBreakdown {
         if self.non_heap < 0 && pct(self.non_heap) <= -1.0 {
             out.push_str(&format!(
                 " non_heap is negative ({:.1} MiB): jemalloc counts as resident pages that were \
-                 never touched, in blocks allocscope does not track as large (below 1 MiB, \
-                 or beyond its table), so its figures exceed what the kernel sees by that \
-                 much.",
+                 never touched, in its own metadata or in blocks allocscope does not track \
+                 as large (below 1 MiB, or beyond its table), so its figures exceed what the \
+                 kernel sees by that much (docs/gap.md).",
                 crate::model::units::to_mib(self.non_heap)
             ));
         }
