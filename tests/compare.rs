@@ -72,6 +72,7 @@ fn profile(
         max_depth: None,
         spans: Vec::new(),
         cgroup: None,
+        mimalloc_gap: None,
     }
 }
 

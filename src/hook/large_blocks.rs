@@ -7,6 +7,11 @@
 //! table (no allocation, lock-free; such blocks are rare, and a smaller request pays one
 //! comparison), and a snapshot asks the kernel with `mincore(2)` which of their pages are
 //! resident. Blocks beyond the table's [`SLOTS`] are not looked at.
+//!
+//! A large block is counted by the allocator a moment before (alloc, realloc) or after
+//! (free) this table knows it: during a `realloc` that copies a large block, for
+//! milliseconds. The hook marks large reallocs and frees as in flight, and a gap is read
+//! only when none is ([`settled`]; see `docs/gap.md`).
 
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 
@@ -25,6 +30,13 @@ fn start_slot(p: usize) -> usize {
     ((p >> 12).wrapping_mul(0x9E37_79B9)) % SLOTS
 }
 
+/// Large reallocs and frees between their first step (the table, or the allocator) and
+/// their last.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Bumped when a large block enters or leaves the table and when an in-flight call begins
+/// or ends: a gap read while it did not change saw the table and the allocator agree.
+static EPOCH: AtomicUsize = AtomicUsize::new(0);
+
 /// A block of `size` bytes was allocated at `ptr` (null: the allocation failed). Hook: one
 /// comparison unless the block is large.
 #[inline(always)]
@@ -35,11 +47,78 @@ pub(crate) fn on_alloc(ptr: *mut u8, size: usize) {
 }
 
 /// The block of `size` bytes at `ptr` is about to be freed. Hook: one comparison unless the
-/// block is large.
+/// block is large. True for a large block: the free is in flight until [`done`].
 #[inline(always)]
-pub(crate) fn on_free(ptr: *mut u8, size: usize) {
+pub(crate) fn on_free(ptr: *mut u8, size: usize) -> bool {
     if size >= THRESHOLD {
+        begin();
         remove(ptr as usize);
+        return true;
+    }
+    false
+}
+
+/// A realloc from `old_size` to `new_size` bytes is about to call the allocator. Hook: two
+/// comparisons unless a side is large. True when it is large: in flight until [`done`].
+#[inline(always)]
+pub(crate) fn realloc_begins(old_size: usize, new_size: usize) -> bool {
+    if old_size >= THRESHOLD || new_size >= THRESHOLD {
+        begin();
+        return true;
+    }
+    false
+}
+
+/// Ends the call that [`on_free`] or [`realloc_begins`] marked in flight (`large`), once
+/// the allocator has returned and the table is up to date.
+#[inline(always)]
+pub(crate) fn done(large: bool) {
+    if large {
+        end();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn begin() {
+    IN_FLIGHT.fetch_add(1, SeqCst);
+    EPOCH.fetch_add(1, SeqCst);
+}
+
+#[cold]
+#[inline(never)]
+fn end() {
+    EPOCH.fetch_add(1, SeqCst);
+    IN_FLIGHT.fetch_sub(1, SeqCst);
+}
+
+/// Longest a gap waits for in-flight large calls: a realloc copying a few hundred MiB.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Runs `read` (which reads the allocator's figures, then [`untouched_bytes`], then RSS) at a
+/// moment when no large realloc or free is in flight and the table did not change meanwhile,
+/// so that every large block the allocator counts is in the table. Waits for in-flight
+/// calls up to `SETTLE_WAIT`, then reads as things are (a forked child, where a thread that
+/// was in flight no longer exists, reads at once). Never allocates.
+pub(crate) fn settled<T>(mut read: impl FnMut() -> T) -> T {
+    if crate::hook::forked::in_forked_child() {
+        return read();
+    }
+    let start = crate::hook::clock::now_ns();
+    loop {
+        let epoch = EPOCH.load(SeqCst);
+        let waited = crate::hook::clock::now_ns().saturating_sub(start);
+        if waited >= SETTLE_WAIT.as_nanos() as u64 {
+            return read();
+        }
+        if IN_FLIGHT.load(SeqCst) != 0 {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+            continue;
+        }
+        let r = read();
+        if EPOCH.load(SeqCst) == epoch {
+            return r;
+        }
     }
 }
 
@@ -74,6 +153,7 @@ fn insert(p: usize, size: usize) {
         };
         if slot.load(Relaxed) == 0 && slot.compare_exchange(0, p, Acquire, Relaxed).is_ok() {
             sz.store(size, Release);
+            EPOCH.fetch_add(1, SeqCst);
             return;
         }
     }
@@ -94,6 +174,7 @@ fn remove(p: usize) {
         if slot.load(Relaxed) == p {
             sz.store(0, Relaxed);
             if slot.compare_exchange(p, 0, Release, Relaxed).is_ok() {
+                EPOCH.fetch_add(1, SeqCst);
                 return;
             }
         }

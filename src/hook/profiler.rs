@@ -299,7 +299,7 @@ impl<A: GlobalAlloc> Profiler<A> {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.dealloc_captured(ptr, layout) };
         }
-        large_blocks::on_free(ptr, layout.size());
+        let large = large_blocks::on_free(ptr, layout.size());
         if !guard::may_count() {
             own_memory::on_free(layout.size(), layout.align());
             // The untracked path. A block freed inside the hook or on an internal thread was
@@ -308,6 +308,7 @@ impl<A: GlobalAlloc> Profiler<A> {
             let used = sites::take_live(ptr, layout).unwrap_or(layout);
             // SAFETY: `ptr` was allocated by `inner` with `used`.
             unsafe { self.inner.dealloc(ptr, used) };
+            large_blocks::done(large);
             return;
         }
         let used = sites::take_live(ptr, layout).unwrap_or(layout);
@@ -315,6 +316,7 @@ impl<A: GlobalAlloc> Profiler<A> {
         // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
         // block was sampled, else the caller's).
         unsafe { self.inner.dealloc(ptr, used) };
+        large_blocks::done(large);
     }
 
     // -----------------------------------------------------------------------------------
@@ -446,6 +448,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             new_layout
         };
         let old_actual = old_used.unwrap_or(layout);
+        // A large block is in flight until the table knows where it went (a gap waits).
+        let large = large_blocks::realloc_begins(layout.size(), new_size);
         let new_ptr = if old_actual.align() == new_used.align() {
             // Same alignment on both sides: the inner allocator's realloc keeps it.
             // SAFETY: `ptr` was allocated by `inner` with `old_actual`; the caller
@@ -465,6 +469,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             p
         };
         if new_ptr.is_null() {
+            large_blocks::done(large);
             if let Some(e) = old_entry {
                 // The old block stays valid, with its sampled layout, at its site.
                 sites::restore_live(e);
@@ -472,6 +477,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             return new_ptr;
         }
         large_blocks::on_realloc(ptr, layout.size(), new_ptr, new_size);
+        large_blocks::done(large);
         if guard.is_none() {
             own_memory::on_realloc(layout.size(), new_size, layout.align());
         }

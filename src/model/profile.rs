@@ -68,6 +68,11 @@ pub struct Profile {
     /// it had any (containers; absent before version 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<crate::observe::cgroup::CgroupMemory>,
+    /// The gap at exit over mimalloc (with allocscope's feature `mimalloc`), from
+    /// mimalloc's statistics: its terms differ from jemalloc's (`gap`, then absent); see
+    /// docs/mimalloc.md. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mimalloc_gap: Option<crate::observe::gap_mimalloc::MimallocGap>,
 }
 
 /// What moment of the run a profile is: the end, or a periodic flush of a process that was
@@ -480,7 +485,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProfileError> {
 
 /// [`write_atomically`] with the content written by `write` into the temporary file; `sync`:
 /// `fsync` it before the rename (durable across a power loss, not only atomic).
-fn write_atomically_with(
+pub(crate) fn write_atomically_with(
     path: &Path,
     sync: bool,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,

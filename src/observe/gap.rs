@@ -127,9 +127,9 @@ impl GapBreakdown {
         if self.non_heap < 0 && pct(self.non_heap) <= -1.0 {
             out.push_str(&format!(
                 " non_heap is negative ({:.1} MiB): jemalloc counts as resident pages that were \
-                 never touched, in blocks allocscope does not track as large (below 1 MiB, \
-                 or beyond its table), so its figures exceed what the kernel sees by that \
-                 much.",
+                 never touched, in its own metadata or in blocks allocscope does not track \
+                 as large (below 1 MiB, or beyond its table), so its figures exceed what the \
+                 kernel sees by that much (docs/gap.md).",
                 crate::model::units::to_mib(self.non_heap)
             ));
         }
@@ -189,9 +189,14 @@ pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakd
     // tables and the untouched pages, then RSS right after the untouched pages (a program
     // filling a large block touches pages between two reads; reading RSS last errs on the
     // side of RSS, by microseconds rather than by the time the other reads take).
-    let stats = crate::observe::jemalloc_stats::JemallocStats::read().ok()?;
-    let observer = Observer::read();
-    let rss = crate::observe::procfs::rss().ok()?;
+    // At a moment when no large realloc or free is in flight (src/hook/large_blocks.rs):
+    // jemalloc's figures and the large-block table then agree.
+    let (stats, observer, rss) = crate::hook::large_blocks::settled(|| {
+        let stats = crate::observe::jemalloc_stats::JemallocStats::read().ok()?;
+        let observer = Observer::read();
+        let rss = crate::observe::procfs::rss().ok()?;
+        Some((stats, observer, rss))
+    })?;
     let muzzy_resident = if stats.pmuzzy > 0 {
         // Only MADV_FREE'd pages the kernel still holds count; jemalloc's are at most these.
         crate::observe::procfs::smaps_rollup()

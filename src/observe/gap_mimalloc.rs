@@ -6,17 +6,20 @@ use std::fmt;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
+use crate::model::gap::Observer;
 use crate::observe::mimalloc_stats::MimallocStats;
 
 /// The process's RSS split by what mimalloc reports, in bytes. The terms add up to `rss`
-/// exactly; `non_heap` is the remainder and may be negative: mimalloc's `committed` counts
-/// memory never touched, and pages it purged by resetting them (`MADV_DONTNEED`, its default
-/// on Linux) stay committed in its books though no longer resident — so after a purge
-/// `free_and_cached` is an upper bound of what its caches hold in RAM (measured: RSS 32.4 →
-/// 8.4 MiB after `mi_collect(true)`, committed unchanged at 26.5 MiB).
+/// exactly, with `untouched` subtracted (docs/mimalloc.md):
 ///
-/// `rss = requested + size_class_rounding + free_and_cached + non_heap`, where the first three
-/// make up `committed`. mimalloc's release builds (`MI_STAT=0`, the `mimalloc` crate's
+/// `rss = requested + size_class_rounding + free_and_cached + profiler + non_heap − untouched`
+///
+/// where `requested + size_class_rounding + free_and_cached + profiler_heap = committed`.
+/// `non_heap` is the remainder; it may be negative after a purge: pages mimalloc purged by
+/// resetting them (`MADV_DONTNEED`, its default on Linux) stay committed in its books though
+/// no longer resident, so after a purge `free_and_cached` is an upper bound of what its caches
+/// hold in RAM (measured: RSS 32.4 → 8.4 MiB after `mi_collect(true)`, committed unchanged at
+/// 26.5 MiB). mimalloc's release builds (`MI_STAT=0`, the `mimalloc` crate's
 /// default) keep only OS-level figures, so free space inside pages and whole free pages kept
 /// for reuse form one term; a build with statistics (`MI_STAT>0`) also reports
 /// `page_committed`, which splits it.
@@ -30,13 +33,24 @@ pub struct MimallocGap {
     /// Usable − requested bytes of the live blocks, estimated with jemalloc's size classes
     /// (mimalloc's bins are spaced alike up to a few KiB: four per doubling).
     pub size_class_rounding: i64,
-    /// mimalloc's caches and free space (`committed − usable`): free blocks inside its pages
-    /// (fragmentation, the free lists that are its block caches), freed pages it keeps
-    /// committed for reuse until it purges them (`purge_delay`, or `mi_collect(true)`), and
-    /// its metadata.
+    /// mimalloc's caches and free space (`committed − usable − profiler heap`): free blocks
+    /// inside its pages (fragmentation, the free lists that are its block caches), freed
+    /// pages it keeps committed for reuse until it purges them (`purge_delay`, or
+    /// `mi_collect(true)`), and its metadata.
     pub free_and_cached: i64,
-    /// Everything that is not mimalloc's committed memory: code, stacks, C libraries'
-    /// malloc, other mappings (`rss − committed`).
+    /// allocscope's own memory: its heap blocks (usable bytes, inside mimalloc's
+    /// `committed`) and the resident pages of its tables (outside it). Absent (0) in
+    /// breakdowns written before it existed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub profiler: i64,
+    /// Bytes of large live blocks (≥ 1 MiB) whose pages were never faulted in: counted in
+    /// `requested` (and by mimalloc as committed) but not in RSS, so the sum subtracts them.
+    /// Absent (0) in breakdowns written before it existed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub untouched: i64,
+    /// Everything that is neither mimalloc's committed memory nor allocscope's: code, stacks,
+    /// C libraries' malloc, other mappings (`rss − committed − profiler tables +
+    /// untouched`).
     pub non_heap: i64,
     /// Memory mimalloc has committed (not a term: the sum of the four heap terms).
     pub committed: i64,
@@ -50,35 +64,53 @@ pub struct MimallocGap {
 }
 
 impl MimallocGap {
-    /// The terms in order, with their names (`rss`, `committed`, `reserved` excluded).
-    pub fn terms(&self) -> [(&'static str, i64); 4] {
+    /// The terms in order, with their names (`rss`, `committed`, `reserved` excluded), as
+    /// stored: every value counts positively towards `rss` except `untouched`, which is
+    /// subtracted (see [`MimallocGap::sum_of_terms`]).
+    pub fn terms(&self) -> [(&'static str, i64); 6] {
         [
             ("requested", self.requested),
             ("size_class_rounding", self.size_class_rounding),
             ("free_and_cached", self.free_and_cached),
+            ("profiler", self.profiler),
+            ("untouched", self.untouched),
             ("non_heap", self.non_heap),
         ]
     }
 
-    /// The sum of the terms; equals `rss` for any breakdown this crate computes.
+    /// The sum of the terms with `untouched` subtracted; equals `rss` for any breakdown this
+    /// crate computes.
     pub fn sum_of_terms(&self) -> i64 {
-        self.terms().iter().map(|(_, v)| v).sum()
+        self.terms()
+            .iter()
+            .map(|&(n, v)| if n == "untouched" { -v } else { v })
+            .sum()
     }
 
-    /// Splits `rss` given allocscope's live figures and one reading of mimalloc's statistics.
+    /// Splits `rss` given allocscope's live figures, one reading of mimalloc's statistics and
+    /// allocscope's own memory ([`Observer::read`]). allocscope's heap blocks are inside
+    /// mimalloc's `committed` and leave `free_and_cached` (at most all of it); its tables and
+    /// the untouched pages leave `non_heap`.
     pub fn from_parts(
         rss: u64,
         requested_live: u64,
         usable_live: u64,
         stats: &MimallocStats,
+        observer: Observer,
     ) -> MimallocGap {
         let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let free_and_own = i(stats.committed) - i(usable_live);
+        let profiler_heap = i(observer.profiler_heap).min(free_and_own.max(0));
+        let profiler_tables = i(observer.profiler_tables);
+        let untouched = i(observer.untouched);
         MimallocGap {
             rss: i(rss),
             requested: i(requested_live),
             size_class_rounding: i(usable_live) - i(requested_live),
-            free_and_cached: i(stats.committed) - i(usable_live),
-            non_heap: i(rss) - i(stats.committed),
+            free_and_cached: free_and_own - profiler_heap,
+            profiler: profiler_heap + profiler_tables,
+            untouched,
+            non_heap: i(rss) - i(stats.committed) - profiler_tables + untouched,
             committed: i(stats.committed),
             reserved: i(stats.reserved),
             free_in_pages: (stats.page_committed > 0)
@@ -104,13 +136,21 @@ impl MimallocGap {
         {
             return None;
         }
-        let stats = crate::hook::guard::untracked(MimallocStats::read).ok()?;
-        let rss = crate::observe::procfs::rss().ok()?;
+        // The order of the jemalloc gap (`crate::gap`): the allocator's figures, allocscope's
+        // own memory and the untouched pages, then RSS.
+        // At a moment when no large realloc or free is in flight (src/hook/large_blocks.rs).
+        let (stats, observer, rss) = crate::hook::large_blocks::settled(|| {
+            let stats = crate::hook::guard::untracked(MimallocStats::read).ok()?;
+            let observer = Observer::read();
+            let rss = crate::observe::procfs::rss().ok()?;
+            Some((stats, observer, rss))
+        })?;
         Some(MimallocGap::from_parts(
             rss,
             requested_live,
             usable_live,
             &stats,
+            observer,
         ))
     }
 
@@ -142,6 +182,8 @@ impl fmt::Display for MimallocGap {
             pct(self.rss)
         )?;
         for (name, v) in self.terms() {
+            // As in the jemalloc table: `untouched` is shown as what it adds to the sum.
+            let v = if name == "untouched" { -v } else { v };
             let name = if name == "size_class_rounding" {
                 "size_class_rounding~"
             } else {
@@ -189,7 +231,7 @@ mod tests {
             reserved: 1 << 30,
             ..MimallocStats::default()
         };
-        let g = MimallocGap::from_parts(120 << 20, 40 << 20, 45 << 20, &stats);
+        let g = MimallocGap::from_parts(120 << 20, 40 << 20, 45 << 20, &stats, Observer::default());
         assert_eq!(g.sum_of_terms(), g.rss);
         assert_eq!(g.free_and_cached, 55 << 20);
         assert_eq!(g.non_heap, 20 << 20);
@@ -202,8 +244,50 @@ mod tests {
             page_committed: 60 << 20,
             ..stats
         };
-        let g = MimallocGap::from_parts(120 << 20, 40 << 20, 45 << 20, &with_pages);
+        let g = MimallocGap::from_parts(
+            120 << 20,
+            40 << 20,
+            45 << 20,
+            &with_pages,
+            Observer::default(),
+        );
         assert_eq!(g.free_in_pages, Some(15 << 20));
+        assert_eq!(g.sum_of_terms(), g.rss);
+    }
+
+    /// allocscope's heap blocks leave `free_and_cached`, its tables and the untouched pages
+    /// leave `non_heap`; the sum stays `rss` (hand-computed figures).
+    #[test]
+    fn profiler_and_untouched_terms() {
+        let stats = MimallocStats {
+            committed: 300 << 20,
+            reserved: 1 << 30,
+            ..MimallocStats::default()
+        };
+        let observer = Observer {
+            profiler_heap: 3 << 20,
+            profiler_tables: 2 << 20,
+            untouched: 240 << 20,
+        };
+        // A 256 MiB block with 16 MiB touched, plus 20 MiB of other live blocks.
+        let g = MimallocGap::from_parts(90 << 20, 276 << 20, 278 << 20, &stats, observer);
+        assert_eq!(g.free_and_cached, (300 - 278 - 3) << 20);
+        assert_eq!(g.profiler, 5 << 20);
+        assert_eq!(g.untouched, 240 << 20);
+        // 90 − 300 − 2 + 240.
+        assert_eq!(g.non_heap, 28 << 20);
+        assert_eq!(g.sum_of_terms(), g.rss);
+        assert_eq!(
+            g.requested + g.size_class_rounding + g.free_and_cached + (3 << 20),
+            g.committed
+        );
+        // allocscope's heap never takes more than mimalloc's free space.
+        let small = Observer {
+            profiler_heap: 100 << 20,
+            ..observer
+        };
+        let g = MimallocGap::from_parts(90 << 20, 276 << 20, 278 << 20, &stats, small);
+        assert_eq!(g.free_and_cached, 0);
         assert_eq!(g.sum_of_terms(), g.rss);
     }
 }

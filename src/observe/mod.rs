@@ -17,6 +17,8 @@ pub mod procfs;
 #[cfg(feature = "serde")]
 pub(crate) mod profile_writer;
 pub mod purge;
+#[cfg(feature = "serde")]
+pub(crate) mod site_json;
 pub mod snapshot;
 #[cfg(feature = "tracing-spans")]
 pub(crate) mod span_layer;

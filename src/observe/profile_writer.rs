@@ -48,85 +48,73 @@ pub fn collect_profile() -> Profile {
     crate::hook::guard::untracked(build)
 }
 
-/// Raw figures of one call site, read from its record without allocating.
-struct Figures {
+/// A site's figures other than those of [`Entry`], read from its record in the one
+/// sequential pass over the site table (each counter once: the histograms are ~2.5 KB a
+/// site, and reading them in the profile's order, not the table's, missed the caches).
+struct SiteFigures {
     samples: u64,
-    allocs: u64,
-    bytes: u64,
-    slack: u64,
-    live_count: i64,
-    live_bytes: i64,
-    peak_bytes: i64,
-    freed: u64,
-    under_1us: u64,
-    under_1ms: u64,
-    under_1s: u64,
-    lifetimes: [u64; LIFETIME_BUCKETS],
-    classes: [u64; NUM_CLASSES],
+    slack_bytes: u64,
+    live_blocks: u64,
+    live_bytes: u64,
+    peak_bytes: u64,
+    lifetimes: Lifetimes,
+    /// Its stack: `stacks[start..start + len]`.
+    start: u32,
+    len: u32,
+    /// Its non-zero size classes: `classes[class_start..class_start + class_len]`.
+    class_start: u32,
+    class_len: u32,
 }
 
-impl Figures {
-    fn of(s: &site_table::Site) -> Figures {
+impl SiteFigures {
+    /// Reads `s`'s figures, appending its non-zero size classes to `classes`.
+    fn read(s: &site_table::Site, classes: &mut Vec<SiteSizeClass>) -> SiteFigures {
         let a = s.life_under_1us.load(Relaxed);
         let b = s.life_1us_1ms.load(Relaxed);
         let c = s.life_1ms_1s.load(Relaxed);
-        let mut f = Figures {
+        let class_start = classes.len();
+        // Most of a site's classes are zero: test eight at a time (one OR each), then look
+        // inside the groups that have any.
+        for (g, group) in s.classes.chunks(8).enumerate() {
+            if group.iter().fold(0, |any, c| any | c.load(Relaxed)) == 0 {
+                continue;
+            }
+            for (j, c) in group.iter().enumerate() {
+                let c = c.load(Relaxed);
+                if c != 0 {
+                    classes.push(SiteSizeClass {
+                        size: SizeClass::from_index(g * 8 + j).map_or(0, SizeClass::size),
+                        allocs: count(c),
+                    });
+                }
+            }
+        }
+        let freed: u64 = s.lifetimes.iter().map(|b| b.load(Relaxed)).sum();
+        SiteFigures {
             samples: s.samples.load(Acquire),
-            allocs: s.allocs.load(Relaxed),
-            bytes: s.bytes.load(Relaxed),
-            slack: s.slack.load(Relaxed),
-            live_count: s.live_count.load(Relaxed) as i64,
-            live_bytes: s.live_bytes.load(Relaxed) as i64,
-            peak_bytes: s.peak_bytes.load(Relaxed) as i64,
-            freed: 0,
-            under_1us: a,
-            under_1ms: a + b,
-            under_1s: a + b + c,
-            lifetimes: [0; LIFETIME_BUCKETS],
-            classes: [0; NUM_CLASSES],
-        };
-        for (t, b) in f.lifetimes.iter_mut().zip(&s.lifetimes) {
-            *t = b.load(Relaxed);
-            f.freed += *t;
-        }
-        for (t, c) in f.classes.iter_mut().zip(&s.classes) {
-            *t = c.load(Relaxed);
-        }
-        f
-    }
-
-    /// Fills `site` with these figures, reusing its vectors' memory.
-    fn fill(&self, site: &mut CallSite) {
-        site.allocs = count(self.allocs);
-        site.bytes = self.bytes;
-        site.live_blocks = count(self.live_count.max(0) as u64);
-        site.live_bytes = self.live_bytes.max(0) as u64;
-        site.peak_bytes = self.peak_bytes.max(0) as u64;
-        site.slack_bytes = self.slack;
-        site.samples = self.samples;
-        site.size_classes.clear();
-        site.size_classes.extend(
-            self.classes
-                .iter()
-                .enumerate()
-                .filter(|(_, &c)| c != 0)
-                .map(|(i, &c)| SiteSizeClass {
-                    size: SizeClass::from_index(i).map_or(0, SizeClass::size),
-                    allocs: count(c),
-                }),
-        );
-        site.lifetimes = Lifetimes {
-            freed: count(self.freed),
-            under_1us: count(self.under_1us),
-            under_1ms: count(self.under_1ms),
-            under_1s: count(self.under_1s),
-            // `freed` is the histogram's total: skip summing it again when nothing was freed.
-            median_ns: if self.freed == 0 {
-                None
-            } else {
-                median(&self.lifetimes)
+            slack_bytes: s.slack.load(Relaxed),
+            live_blocks: count((s.live_count.load(Relaxed) as i64).max(0) as u64),
+            live_bytes: (s.live_bytes.load(Relaxed) as i64).max(0) as u64,
+            peak_bytes: (s.peak_bytes.load(Relaxed) as i64).max(0) as u64,
+            lifetimes: Lifetimes {
+                freed: count(freed),
+                under_1us: count(a),
+                under_1ms: count(a + b),
+                under_1s: count(a + b + c),
+                // `freed` is the histogram's total: skip the median when nothing was freed.
+                median_ns: if freed == 0 {
+                    None
+                } else {
+                    let hist: [u64; LIFETIME_BUCKETS] =
+                        std::array::from_fn(|i| s.lifetimes.get(i).map_or(0, |b| b.load(Relaxed)));
+                    median(&hist)
+                },
             },
-        };
+            start: 0,
+            len: 0,
+            class_start: class_start as u32,
+            class_len: (classes.len() - class_start) as u32,
+        }
     }
 }
 
@@ -160,6 +148,7 @@ fn median(hist: &[u64]) -> Option<u64> {
 struct ProgramFigures {
     meta: ProfileMeta,
     snap: crate::observe::snapshot::Snapshot,
+    mimalloc_gap: Option<crate::observe::gap_mimalloc::MimallocGap>,
     timeline: Vec<crate::model::profile::TimelinePoint>,
 }
 
@@ -169,12 +158,18 @@ impl ProgramFigures {
         // allocscope's own work.
         let meta = meta();
         let snap = crate::observe::snapshot::snapshot();
+        // Right after the snapshot (`None` unless the allocator is mimalloc).
+        let mimalloc_gap = crate::observe::gap_mimalloc::MimallocGap::compute(
+            snap.live_bytes,
+            snap.size_classes.iter().map(|c| c.live_usable_bytes).sum(),
+        );
         peak::settle(snap.live_bytes);
         // A copy: points the recorder takes later (during the exit work) are not kept.
         let timeline = crate::observe::timeline::points();
         ProgramFigures {
             meta,
             snap,
+            mimalloc_gap,
             timeline,
         }
     }
@@ -182,31 +177,34 @@ impl ProgramFigures {
 
 /// The call-site table in profile order, without a `CallSite` per site: the sites that
 /// sampled something, sorted the way the profile lists them (docs/profile-format.md: `bytes`
-/// descending, then `allocs` descending, then the raw stack), their raw stacks as indices
+/// descending, then `allocs` descending, then by site number: order of first sight), their raw stacks as indices
 /// into `addresses` in one flat vector, and the distinct return addresses in order of first
-/// sight (by site number). Streaming the sites from this keeps the exit's memory to ~32
-/// bytes per site and 4 per frame, plus the address index while it is built
-/// (docs/symbolization.md).
+/// sight (by site number), and each site's other figures read in the same sequential pass
+/// over the table. Streaming the sites from this keeps the exit's memory to ~130 bytes per
+/// site and 4 per frame, plus the address index while it is built (docs/symbolization.md).
 struct SiteOrder {
     order: Vec<Entry>,
+    figures: Vec<SiteFigures>,
+    classes: Vec<SiteSizeClass>,
     stacks: Vec<u32>,
     addresses: Vec<u64>,
 }
 
 /// One site of [`SiteOrder`]: its figures that decide the order (read once, so the sort and
-/// the file agree even if the program still runs) and where its stack is in `stacks`.
+/// the file agree even if the program still runs) and where the rest are in `figures`.
 struct Entry {
     bytes: u64,
     allocs: u64,
     site: u32,
-    start: u32,
-    len: u32,
+    figures: u32,
 }
 
 impl SiteOrder {
     fn take() -> SiteOrder {
         let n_sites = site_table::count();
         let mut order: Vec<Entry> = Vec::with_capacity(n_sites as usize);
+        let mut figures: Vec<SiteFigures> = Vec::with_capacity(n_sites as usize);
+        let mut classes: Vec<SiteSizeClass> = Vec::with_capacity(n_sites as usize);
         let mut stacks: Vec<u32> = Vec::new();
         let mut addresses: Vec<u64> = Vec::new();
         let mut index = AddressIndex::default();
@@ -225,46 +223,49 @@ impl SiteOrder {
                     next
                 }));
             }
+            let mut f = SiteFigures::read(s, &mut classes);
+            f.start = start as u32;
+            f.len = (stacks.len() - start) as u32;
             order.push(Entry {
                 bytes: s.bytes.load(Relaxed),
                 allocs: count(s.allocs.load(Relaxed)),
                 site: n,
-                start: start as u32,
-                len: (stacks.len() - start) as u32,
+                figures: figures.len() as u32,
             });
+            figures.push(f);
         }
         drop(index);
-        let stack = |e: &Entry| {
-            stacks
-                .get(e.start as usize..(e.start + e.len) as usize)
-                .unwrap_or(&[])
-        };
-        // Stable, so equal stacks (never both sampled) keep the site-number order.
-        order.sort_by(|a, b| {
-            b.bytes
-                .cmp(&a.bytes)
-                .then(b.allocs.cmp(&a.allocs))
-                .then_with(|| stack(a).cmp(stack(b)))
+        // Ties in order of first sight (the site number), not by comparing stacks: a third
+        // of the exit's instructions went to comparing the stacks of sites that tie on bytes
+        // and allocs. The site numbers are distinct, so an unstable sort gives one order.
+        order.sort_unstable_by_key(|e| {
+            (
+                std::cmp::Reverse(e.bytes),
+                std::cmp::Reverse(e.allocs),
+                e.site,
+            )
         });
         SiteOrder {
             order,
+            figures,
+            classes,
             stacks,
             addresses,
         }
     }
 
-    /// Fills `site` with site `n`'s record (bytes and allocs as sorted), reusing its memory.
+    /// Fills `site` with the figures of `e`, reusing its memory.
     fn fill(&self, e: &Entry, site: &mut CallSite) {
-        let n = e.site;
+        let Some(f) = self.figures.get(e.figures as usize) else {
+            return;
+        };
+        let span = |start: u32, len: u32| start as usize..(start + len) as usize;
         site.stack.clear();
-        site.stack.extend_from_slice(
-            self.stacks
-                .get(e.start as usize..(e.start + e.len) as usize)
-                .unwrap_or(&[]),
-        );
+        site.stack
+            .extend_from_slice(self.stacks.get(span(f.start, f.len)).unwrap_or(&[]));
         site.frames.clear();
         if site.stack.is_empty() {
-            let function = if n == OVERFLOW_SITE {
+            let function = if e.site == OVERFLOW_SITE {
                 "[allocscope: site table full]"
             } else {
                 "[unknown]"
@@ -277,13 +278,22 @@ impl SiteOrder {
                 inlined: false,
             });
         }
-        if let Some(s) = site_table::site(n) {
-            Figures::of(s).fill(site);
-        }
+        site.size_classes.clear();
+        site.size_classes.extend_from_slice(
+            self.classes
+                .get(span(f.class_start, f.class_len))
+                .unwrap_or(&[]),
+        );
         site.bytes = e.bytes;
         site.allocs = e.allocs;
-        site.span =
-            site_table::site(n).and_then(|s| crate::observe::spans::path_of(s.span.load(Relaxed)));
+        site.samples = f.samples;
+        site.slack_bytes = f.slack_bytes;
+        site.live_blocks = f.live_blocks;
+        site.live_bytes = f.live_bytes;
+        site.peak_bytes = f.peak_bytes;
+        site.lifetimes = f.lifetimes.clone();
+        site.span = site_table::site(e.site)
+            .and_then(|s| crate::observe::spans::path_of(s.span.load(Relaxed)));
     }
 
     fn empty_site() -> CallSite {
@@ -346,54 +356,12 @@ impl std::hash::Hasher for AddressHasher {
     }
 }
 
-/// `sites` of the profile, serialized one site at a time from the site table into a single
-/// reused `CallSite` (the same serialization as [`Profile::sites`]).
-struct StreamedSites<'a>(&'a SiteOrder);
-
-impl serde::Serialize for StreamedSites<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = serializer.serialize_seq(Some(self.0.order.len()))?;
-        let mut site = SiteOrder::empty_site();
-        for e in &self.0.order {
-            self.0.fill(e, &mut site);
-            seq.serialize_element(&site)?;
-        }
-        seq.end()
-    }
-}
-
-/// A [`Profile`] whose `sites` are streamed from the site table: the same fields, in the
-/// same order, with the same serde attributes (`streamed_profile_is_the_collected_one`
-/// checks that the two serialize alike).
-#[derive(serde::Serialize)]
-struct StreamedProfile<'a> {
-    format: &'a str,
-    version: u32,
-    meta: &'a ProfileMeta,
-    totals: &'a Totals,
-    size_classes: &'a [crate::model::counts::SizeClassCounts],
-    gap: &'a Option<crate::model::gap::GapBreakdown>,
-    gap_at_peak: &'a Option<crate::model::gap::GapBreakdown>,
-    sites: StreamedSites<'a>,
-    timeline: &'a [crate::model::profile::TimelinePoint],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    mappings: &'a [crate::model::profile::Mapping],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    addresses: &'a [u64],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_depth: Option<u32>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    spans: &'a [crate::model::spans::SpanStats],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cgroup: &'a Option<crate::observe::cgroup::CgroupMemory>,
-}
-
 /// The profile with no sites yet, and the order to list the sites in.
 fn build_parts() -> (Profile, SiteOrder) {
     let ProgramFigures {
         meta,
         snap,
+        mimalloc_gap,
         timeline,
     } = ProgramFigures::take();
     // Raw stacks only: names come later, from the binary (docs/symbolization.md). Stacks
@@ -415,6 +383,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         max_depth: Some(settings::max_depth() as u32),
         spans: crate::observe::spans::span_stats(),
         cgroup: snap.cgroup,
+        mimalloc_gap,
     };
     (profile, order)
 }
@@ -426,11 +395,16 @@ fn build() -> Profile {
 }
 
 /// Writes the profile to `path`, marked `kind`, with its sites streamed from the site table.
+///
+/// The same JSON as serde_json writes for the [`Profile`] that [`collect_profile`] builds
+/// (`streamed_profile_is_the_collected_one` checks it): the small parts through serde_json,
+/// the sites and addresses by hand ([`crate::observe::site_json`]), one reused buffer per
+/// site.
 fn write_streamed(path: &Path, kind: ProfileKind) -> Result<(), ProfileError> {
     let (mut profile, order) = build_parts();
     profile.meta.kind = kind;
-    // Exhaustive, so that a field added to `Profile` fails to compile here until
-    // `StreamedProfile` has it too.
+    // Exhaustive, so that a field added to `Profile` fails to compile here until it is
+    // written below too.
     let Profile {
         format,
         version,
@@ -446,26 +420,81 @@ fn write_streamed(path: &Path, kind: ProfileKind) -> Result<(), ProfileError> {
         max_depth,
         spans,
         cgroup,
+        mimalloc_gap,
     } = &profile;
-    let streamed = StreamedProfile {
-        format,
-        version: *version,
-        meta,
-        totals,
-        size_classes,
-        gap,
-        gap_at_peak,
-        sites: StreamedSites(&order),
-        timeline,
-        mappings,
-        addresses,
-        max_depth: *max_depth,
-        spans,
-        cgroup,
-    };
     // No `fsync`: the rename alone keeps the file whole for readers and across a crash of
     // the program; flushing 3 MB to the disk took ~17 ms of the exit (docs/symbolization.md).
-    crate::model::profile::write_json(path, &streamed, false)
+    crate::model::profile::write_atomically_with(path, false, |f| {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+        let json = |w: &mut std::io::BufWriter<_>, key: &[u8], v: &dyn erased::Json| {
+            w.write_all(key)?;
+            v.write_json(w)
+        };
+        json(&mut w, b"{\"format\":", format)?;
+        json(&mut w, b",\"version\":", version)?;
+        json(&mut w, b",\"meta\":", meta)?;
+        json(&mut w, b",\"totals\":", totals)?;
+        json(&mut w, b",\"size_classes\":", size_classes)?;
+        json(&mut w, b",\"gap\":", gap)?;
+        json(&mut w, b",\"gap_at_peak\":", gap_at_peak)?;
+        w.write_all(b",\"sites\":[")?;
+        let mut site = SiteOrder::empty_site();
+        // Room for a flush's worth and one more site.
+        let mut buf: Vec<u8> = Vec::with_capacity(96 * 1024);
+        for (i, e) in order.order.iter().enumerate() {
+            if i != 0 {
+                buf.push(b',');
+            }
+            order.fill(e, &mut site);
+            crate::observe::site_json::push_site(&mut buf, &site).map_err(std::io::Error::other)?;
+            // At least the `BufWriter`'s capacity: written straight to the file, not copied.
+            if buf.len() >= 64 * 1024 {
+                w.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+        buf.push(b']');
+        w.write_all(&buf)?;
+        json(&mut w, b",\"timeline\":", timeline)?;
+        // `skip_serializing_if` of `mappings`, `addresses`, `max_depth`, `spans`, `cgroup`
+        // and `mimalloc_gap`, in `Profile`'s field order.
+        if !mappings.is_empty() {
+            json(&mut w, b",\"mappings\":", mappings)?;
+        }
+        if !addresses.is_empty() {
+            w.write_all(b",\"addresses\":")?;
+            crate::observe::site_json::write_u64_array(&mut w, &mut buf, addresses)?;
+        }
+        if let Some(d) = max_depth {
+            json(&mut w, b",\"max_depth\":", d)?;
+        }
+        if !spans.is_empty() {
+            json(&mut w, b",\"spans\":", spans)?;
+        }
+        if let Some(c) = cgroup {
+            json(&mut w, b",\"cgroup\":", c)?;
+        }
+        if let Some(g) = mimalloc_gap {
+            json(&mut w, b",\"mimalloc_gap\":", g)?;
+        }
+        w.write_all(b"}")?;
+        w.flush()
+    })
+}
+
+/// serde_json for a value behind `&dyn` (serde's `Serialize` is not object safe).
+mod erased {
+    /// A value serde_json can write.
+    pub(super) trait Json {
+        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+            serde_json::to_writer(w, self).map_err(std::io::Error::other)
+        }
+    }
 }
 
 /// The gap at the periodic snapshot with the most live requested bytes (the closest the

@@ -391,6 +391,7 @@ pub fn build_profile(
         max_depth: None,
         spans: Vec::new(),
         cgroup: None,
+        mimalloc_gap: None,
     }
 }
 
