@@ -134,14 +134,14 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     let r = settings::sample_bytes();
     let mut buf = [MaybeUninit::<usize>::uninit(); unwind::MAX_RAW_FRAMES];
     let depth = (settings::max_depth() + unwind::PLUMBING_FRAMES).min(buf.len());
-    let n = unwind::capture(
+    let (n, hash) = unwind::capture(
         buf.get_mut(..depth).unwrap_or(&mut []),
         settings::unwinder(),
     );
     let filled = buf.get(..n).unwrap_or(&[]);
     // SAFETY: `capture` initialised the first `n` entries it returned.
     let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
-    let site_no = site_of(frames);
+    let site_no = site_of(frames, hash);
     let (w_count, w_bytes) = sampler::weights(size, r);
     if let Some(s) = site_no.and_then(site_table::site) {
         // Small requests: class and usable size from the lookup table (blocks fill their
@@ -189,10 +189,9 @@ thread_local! {
     static LAST_SITE: Cell<(u64, u32)> = const { Cell::new((0, u32::MAX)) };
 }
 
-/// The site of a raw stack.
+/// The site of a raw stack whose [`unwind::hash`] is `hash`.
 #[inline]
-fn site_of(frames: &[usize]) -> Option<u32> {
-    let hash = unwind::hash(frames);
+fn site_of(frames: &[usize], hash: u64) -> Option<u32> {
     let cached = LAST_SITE.try_with(Cell::get).unwrap_or((0, u32::MAX));
     if cached.0 == hash && cached.1 != u32::MAX {
         return Some(cached.1);
