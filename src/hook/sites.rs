@@ -175,7 +175,6 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
         ptr: p,
         site: site_no.unwrap_or(u32::MAX),
         align_log2: used.align().trailing_zeros(),
-        size: size as u64,
         t_alloc: clock::ticks(),
         w_count,
         w_bytes,
@@ -207,8 +206,19 @@ fn site_of(frames: &[usize], hash: u64) -> Option<u32> {
 /// one more load (its filter bucket) if it is.
 #[inline(always)]
 pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
-    let e = remove_live(ptr)?;
-    charge_free(&e);
+    if !maybe_sampled(ptr) {
+        return None;
+    }
+    take_live_slow(ptr, layout)
+}
+
+/// [`take_live`] past the filters: one out-of-line call that looks the block up, charges its
+/// free and computes its layout (every free in exact mode), so the entry is not copied
+/// across calls.
+#[inline(never)]
+fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
+    let e = remove_live_probe(ptr)?;
+    charge_free_inline(&e);
     Some(real_layout(&e, layout))
 }
 
@@ -257,6 +267,12 @@ pub(crate) fn remove_live(ptr: *mut u8) -> Option<Entry> {
 
 #[inline(never)]
 fn remove_live_slow(ptr: *mut u8) -> Option<Entry> {
+    remove_live_probe(ptr)
+}
+
+/// The live-table lookup of a free that passed the filters.
+#[inline(always)]
+fn remove_live_probe(ptr: *mut u8) -> Option<Entry> {
     #[cfg(debug_assertions)]
     SLOW_FREE_PROBES.fetch_add(1, Relaxed);
     let e = live_table::remove(ptr as usize)?;
@@ -283,6 +299,12 @@ pub(crate) fn real_layout(e: &Entry, layout: Layout) -> Layout {
 /// Charges the free of the sampled block `e` to its site (live figures, lifetime).
 #[inline(never)]
 pub(crate) fn charge_free(e: &Entry) {
+    charge_free_inline(e);
+}
+
+/// [`charge_free`], inlined into the free path.
+#[inline(always)]
+fn charge_free_inline(e: &Entry) {
     if let Some(s) = site_table::site(e.site) {
         s.live_count.fetch_sub(e.w_count, Relaxed);
         s.live_bytes.fetch_sub(e.w_bytes, Relaxed);
