@@ -1,7 +1,7 @@
 //! Assembling and writing the profile file ([`crate::model::profile::Profile`]).
 
 use std::path::Path;
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::hook::peak;
 use crate::hook::sampler::COUNT_ONE;
@@ -60,16 +60,16 @@ struct Figures {
 
 impl Figures {
     fn of(s: &site_table::Site) -> Figures {
-        let a = s.life_under_1us.load(Relaxed);
-        let b = s.life_1us_1ms.load(Relaxed);
-        let c = s.life_1ms_1s.load(Relaxed);
+        let a = s.life_under_1us();
+        let b = s.life_1us_1ms();
+        let c = s.life_1ms_1s();
         let mut f = Figures {
-            samples: s.samples.load(Acquire),
-            allocs: s.allocs.load(Relaxed),
-            bytes: s.bytes.load(Relaxed),
-            slack: s.slack.load(Relaxed),
-            live_count: s.live_count.load(Relaxed) as i64,
-            live_bytes: s.live_bytes.load(Relaxed) as i64,
+            samples: s.samples(),
+            allocs: s.allocs(),
+            bytes: s.bytes(),
+            slack: s.slack(),
+            live_count: s.live_count() as i64,
+            live_bytes: s.live_bytes() as i64,
             peak_bytes: s.peak_bytes.load(Relaxed) as i64,
             freed: 0,
             under_1us: a,
@@ -207,7 +207,7 @@ impl SiteOrder {
             let Some(s) = site_table::site(n) else {
                 continue;
             };
-            if s.samples.load(Acquire) == 0 {
+            if s.samples() == 0 {
                 continue;
             }
             let start = stacks.len();
@@ -219,8 +219,8 @@ impl SiteOrder {
                 }));
             }
             order.push(Entry {
-                bytes: s.bytes.load(Relaxed),
-                allocs: count(s.allocs.load(Relaxed)),
+                bytes: s.bytes(),
+                allocs: count(s.allocs()),
                 site: n,
                 start: start as u32,
                 len: (stacks.len() - start) as u32,
