@@ -146,8 +146,7 @@ fn with_shard<R>(s: &Shard, f: impl FnOnce(&mut Table) -> R) -> Option<R> {
     if IN_TABLE.try_with(|c| c.replace(true)).unwrap_or(false) {
         return None;
     }
-    if s
-        .lock
+    if s.lock
         .compare_exchange_weak(false, true, Acquire, Relaxed)
         .is_err()
     {

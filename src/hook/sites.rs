@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 use crate::hook::live_table::{self, Entry};
 use crate::hook::sampler::{self, COUNT_ONE};
 use crate::hook::settings;
-use crate::hook::unwind;
 use crate::hook::site_table::{Hot, Site, STRIPES};
+use crate::hook::unwind;
 use crate::hook::{clock, peak, site_table};
 use crate::model::size_class::{page_size, usable_size, SizeClass};
 

@@ -87,7 +87,10 @@ mod tests {
             unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
         assert_eq!(h, hash(frames));
         if BUILT_WITH_FRAME_POINTERS {
-            assert!(n >= 2, "a walk with frame pointers finds the test's callers");
+            assert!(
+                n >= 2,
+                "a walk with frame pointers finds the test's callers"
+            );
         }
     }
 

@@ -19,14 +19,62 @@ struct Variant {
 }
 
 const VARIANTS: &[Variant] = &[
-    Variant { name: "bare System", bin: "bare_system", fp: false, env: &[], heaptrack: false },
-    Variant { name: "bare jemalloc", bin: "bare_jemalloc", fp: false, env: &[], heaptrack: false },
-    Variant { name: "allocscope, System, default", bin: "allocscope_system", fp: false, env: &[], heaptrack: false },
-    Variant { name: "allocscope, jemalloc, default (sampled 512 KiB)", bin: "allocscope_jemalloc", fp: false, env: &[], heaptrack: false },
-    Variant { name: "allocscope, jemalloc, counts only (ALLOCSCOPE=off)", bin: "allocscope_jemalloc", fp: false, env: &[("ALLOCSCOPE", "off")], heaptrack: false },
-    Variant { name: "allocscope, jemalloc, exact (frame pointers)", bin: "allocscope_jemalloc", fp: true, env: &[("ALLOCSCOPE_SAMPLE_BYTES", "1")], heaptrack: false },
-    Variant { name: "heaptrack (over System, same program)", bin: "bare_system", fp: true, env: &[], heaptrack: true },
-    Variant { name: "dhat-rs", bin: "dhat_heap", fp: true, env: &[], heaptrack: false },
+    Variant {
+        name: "bare System",
+        bin: "bare_system",
+        fp: false,
+        env: &[],
+        heaptrack: false,
+    },
+    Variant {
+        name: "bare jemalloc",
+        bin: "bare_jemalloc",
+        fp: false,
+        env: &[],
+        heaptrack: false,
+    },
+    Variant {
+        name: "allocscope, System, default",
+        bin: "allocscope_system",
+        fp: false,
+        env: &[],
+        heaptrack: false,
+    },
+    Variant {
+        name: "allocscope, jemalloc, default (sampled 512 KiB)",
+        bin: "allocscope_jemalloc",
+        fp: false,
+        env: &[],
+        heaptrack: false,
+    },
+    Variant {
+        name: "allocscope, jemalloc, counts only (ALLOCSCOPE=off)",
+        bin: "allocscope_jemalloc",
+        fp: false,
+        env: &[("ALLOCSCOPE", "off")],
+        heaptrack: false,
+    },
+    Variant {
+        name: "allocscope, jemalloc, exact (frame pointers)",
+        bin: "allocscope_jemalloc",
+        fp: true,
+        env: &[("ALLOCSCOPE_SAMPLE_BYTES", "1")],
+        heaptrack: false,
+    },
+    Variant {
+        name: "heaptrack (over System, same program)",
+        bin: "bare_system",
+        fp: true,
+        env: &[],
+        heaptrack: true,
+    },
+    Variant {
+        name: "dhat-rs",
+        bin: "dhat_heap",
+        fp: true,
+        env: &[],
+        heaptrack: false,
+    },
 ];
 
 const WORKLOADS: &[&str] = &["churn", "threads", "parse"];
@@ -38,7 +86,8 @@ fn bin_path(v: &Variant, nofp: &Path, fp: &Path) -> PathBuf {
 fn run_once(v: &Variant, path: &Path, workload: &str, scale: &str) -> Result<f64, String> {
     let mut cmd = if v.heaptrack {
         let mut c = Command::new("heaptrack");
-        c.arg("-o").arg(std::env::temp_dir().join("allocscope-user-bench.heaptrack"));
+        c.arg("-o")
+            .arg(std::env::temp_dir().join("allocscope-user-bench.heaptrack"));
         c.arg(path);
         c
     } else {
@@ -48,7 +97,9 @@ fn run_once(v: &Variant, path: &Path, workload: &str, scale: &str) -> Result<f64
     for (k, val) in v.env {
         cmd.env(k, val);
     }
-    let out = cmd.output().map_err(|e| format!("{}: {e}", path.display()))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| l.strip_prefix("elapsed_ns "))
@@ -59,9 +110,26 @@ fn run_once(v: &Variant, path: &Path, workload: &str, scale: &str) -> Result<f64
                 "{} {workload}: no `elapsed_ns` line (exit {}): {}",
                 v.name,
                 out.status,
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
             )
         })
+}
+
+/// CPU seconds (user + system) used so far by this process's waited-for children and their
+/// own waited-for children (heaptrack's interpreter included): `cutime + cstime` of
+/// /proc/self/stat, in ticks of 1/100 s (Linux's USER_HZ).
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // Fields 16 and 17 of the file; the first field after the command name is field 3.
+    (f.get(13).copied().unwrap_or(0) + f.get(14).copied().unwrap_or(0)) as f64 / 100.0
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -112,12 +180,18 @@ fn main() {
         .collect();
     // times[workload][variant] = seconds of each run
     let mut times = vec![vec![Vec::new(); active.len()]; WORKLOADS.len()];
+    // cpu[workload][variant] = CPU seconds of each whole run (start-up and exit included)
+    let mut cpu = vec![vec![Vec::new(); active.len()]; WORKLOADS.len()];
     for round in 0..runs {
         eprintln!("round {}/{runs}", round + 1);
         for (w, workload) in WORKLOADS.iter().enumerate() {
             for (i, v) in active.iter().enumerate() {
+                let c0 = children_cpu();
                 match run_once(v, &bin_path(v, &nofp, &fp), workload, &scale) {
-                    Ok(t) => times[w][i].push(t),
+                    Ok(t) => {
+                        times[w][i].push(t);
+                        cpu[w][i].push(children_cpu() - c0);
+                    }
                     Err(e) => eprintln!("{e}"),
                 }
             }
@@ -125,7 +199,10 @@ fn main() {
     }
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("Median of {runs} alternating runs, scale {scale}; load average at the end: {}", load.trim());
+    println!(
+        "Median of {runs} alternating runs, scale {scale}; load average at the end: {}",
+        load.trim()
+    );
     println!("Workloads: churn = 20M × Vec::with_capacity(8..=64) dropped at once; threads = 2 threads × 5M boxed slices of 8..128 bytes, each freed by the other thread (batches of 4096); parse = 1M version strings + 250k requirements parsed with semver, sorted, matched.\n");
     print!("| variant |");
     for w in WORKLOADS {
@@ -145,7 +222,11 @@ fn main() {
         print!("| {} |", v.name);
         for w in 0..WORKLOADS.len() {
             let t = med[w][i];
-            print!(" {t:.3} s | {:.2}× | {:.2}× |", t / med[w][0], t / med[w][1]);
+            print!(
+                " {t:.3} s | {:.2}× | {:.2}× |",
+                t / med[w][0],
+                t / med[w][1]
+            );
         }
         println!();
     }
@@ -156,6 +237,37 @@ fn main() {
                 print!("\nexact mode is faster than {label} by:");
                 for (w, name) in WORKLOADS.iter().enumerate() {
                     print!(" {name} {:.1}×", med[w][o] / med[w][ex]);
+                }
+            }
+        }
+        println!();
+        // Wall time counts the time a process waits for a core, which under load varies
+        // run to run; CPU time does not. It covers whole runs (start-up, the workload's
+        // set-up, exit) and, for heaptrack, its interpreter process.
+        let cmed: Vec<Vec<f64>> = cpu
+            .iter()
+            .map(|per_v| per_v.iter().map(|t| median(t.clone())).collect())
+            .collect();
+        println!(
+            "\nCPU time (user + system, median; whole runs, heaptrack's interpreter included):\n"
+        );
+        print!("| variant |");
+        for w in WORKLOADS {
+            print!(" {w} |");
+        }
+        println!("\n|---|{}", "---|".repeat(WORKLOADS.len()));
+        for (i, v) in active.iter().enumerate() {
+            print!("| {} |", v.name);
+            for per_v in &cmed {
+                print!(" {:.2} s |", per_v[i]);
+            }
+            println!();
+        }
+        for (label, other) in [("heaptrack", idx("heaptrack")), ("dhat-rs", idx("dhat-rs"))] {
+            if let Some(o) = other {
+                print!("\nby CPU time, exact mode is faster than {label} by:");
+                for (w, name) in WORKLOADS.iter().enumerate() {
+                    print!(" {name} {:.1}×", cmed[w][o] / cmed[w][ex]);
                 }
             }
         }
@@ -174,9 +286,15 @@ fn main() {
     println!("| variant | instructions per pair | over bare jemalloc |");
     println!("|---|---|---|");
     let mut bare = None;
-    for v in active.iter().filter(|v| !v.heaptrack && v.bin != "dhat_heap") {
+    for v in active
+        .iter()
+        .filter(|v| !v.heaptrack && v.bin != "dhat_heap")
+    {
         let path = bin_path(v, &nofp, &fp);
-        let (Some(a), Some(b)) = (callgrind_ir(&path, v.env, small), callgrind_ir(&path, v.env, large)) else {
+        let (Some(a), Some(b)) = (
+            callgrind_ir(&path, v.env, small),
+            callgrind_ir(&path, v.env, large),
+        ) else {
             println!("| {} | (callgrind failed) | |", v.name);
             continue;
         };
