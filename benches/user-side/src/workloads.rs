@@ -77,11 +77,7 @@ pub fn version_strings(n: usize) -> (Vec<String>, Vec<String>) {
     for i in 0..n {
         let (a, b, c) = (next() % 20, next() % 40, next() % 100);
         let v = match next() % 4 {
-            0 => format!(
-                "{a}.{b}.{c}-alpha.{}+build.{}",
-                next() % 10,
-                next() % 100000
-            ),
+            0 => format!("{a}.{b}.{c}-alpha.{}+build.{}", next() % 10, next() % 100000),
             1 => format!("{a}.{b}.{c}-release-candidate.{}", next() % 5),
             _ => format!("{a}.{b}.{c}"),
         };

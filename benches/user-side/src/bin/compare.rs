@@ -19,62 +19,14 @@ struct Variant {
 }
 
 const VARIANTS: &[Variant] = &[
-    Variant {
-        name: "bare System",
-        bin: "bare_system",
-        fp: false,
-        env: &[],
-        heaptrack: false,
-    },
-    Variant {
-        name: "bare jemalloc",
-        bin: "bare_jemalloc",
-        fp: false,
-        env: &[],
-        heaptrack: false,
-    },
-    Variant {
-        name: "allocscope, System, default",
-        bin: "allocscope_system",
-        fp: false,
-        env: &[],
-        heaptrack: false,
-    },
-    Variant {
-        name: "allocscope, jemalloc, default (sampled 512 KiB)",
-        bin: "allocscope_jemalloc",
-        fp: false,
-        env: &[],
-        heaptrack: false,
-    },
-    Variant {
-        name: "allocscope, jemalloc, counts only (ALLOCSCOPE=off)",
-        bin: "allocscope_jemalloc",
-        fp: false,
-        env: &[("ALLOCSCOPE", "off")],
-        heaptrack: false,
-    },
-    Variant {
-        name: "allocscope, jemalloc, exact (frame pointers)",
-        bin: "allocscope_jemalloc",
-        fp: true,
-        env: &[("ALLOCSCOPE_SAMPLE_BYTES", "1")],
-        heaptrack: false,
-    },
-    Variant {
-        name: "heaptrack (over System, same program)",
-        bin: "bare_system",
-        fp: true,
-        env: &[],
-        heaptrack: true,
-    },
-    Variant {
-        name: "dhat-rs",
-        bin: "dhat_heap",
-        fp: true,
-        env: &[],
-        heaptrack: false,
-    },
+    Variant { name: "bare System", bin: "bare_system", fp: false, env: &[], heaptrack: false },
+    Variant { name: "bare jemalloc", bin: "bare_jemalloc", fp: false, env: &[], heaptrack: false },
+    Variant { name: "allocscope, System, default", bin: "allocscope_system", fp: false, env: &[], heaptrack: false },
+    Variant { name: "allocscope, jemalloc, default (sampled 512 KiB)", bin: "allocscope_jemalloc", fp: false, env: &[], heaptrack: false },
+    Variant { name: "allocscope, jemalloc, counts only (ALLOCSCOPE=off)", bin: "allocscope_jemalloc", fp: false, env: &[("ALLOCSCOPE", "off")], heaptrack: false },
+    Variant { name: "allocscope, jemalloc, exact (frame pointers)", bin: "allocscope_jemalloc", fp: true, env: &[("ALLOCSCOPE_SAMPLE_BYTES", "1")], heaptrack: false },
+    Variant { name: "heaptrack (over System, same program)", bin: "bare_system", fp: true, env: &[], heaptrack: true },
+    Variant { name: "dhat-rs", bin: "dhat_heap", fp: true, env: &[], heaptrack: false },
 ];
 
 const WORKLOADS: &[&str] = &["churn", "threads", "parse"];
@@ -86,8 +38,7 @@ fn bin_path(v: &Variant, nofp: &Path, fp: &Path) -> PathBuf {
 fn run_once(v: &Variant, path: &Path, workload: &str, scale: &str) -> Result<f64, String> {
     let mut cmd = if v.heaptrack {
         let mut c = Command::new("heaptrack");
-        c.arg("-o")
-            .arg(std::env::temp_dir().join("allocscope-user-bench.heaptrack"));
+        c.arg("-o").arg(std::env::temp_dir().join("allocscope-user-bench.heaptrack"));
         c.arg(path);
         c
     } else {
@@ -97,9 +48,7 @@ fn run_once(v: &Variant, path: &Path, workload: &str, scale: &str) -> Result<f64
     for (k, val) in v.env {
         cmd.env(k, val);
     }
-    let out = cmd
-        .output()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let out = cmd.output().map_err(|e| format!("{}: {e}", path.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| l.strip_prefix("elapsed_ns "))
@@ -110,10 +59,7 @@ fn run_once(v: &Variant, path: &Path, workload: &str, scale: &str) -> Result<f64
                 "{} {workload}: no `elapsed_ns` line (exit {}): {}",
                 v.name,
                 out.status,
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
             )
         })
 }
@@ -124,10 +70,7 @@ fn run_once(v: &Variant, path: &Path, workload: &str, scale: &str) -> Result<f64
 fn children_cpu() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = after
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
+    let f: Vec<u64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
     // Fields 16 and 17 of the file; the first field after the command name is field 3.
     (f.get(13).copied().unwrap_or(0) + f.get(14).copied().unwrap_or(0)) as f64 / 100.0
 }
@@ -199,10 +142,7 @@ fn main() {
     }
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "Median of {runs} alternating runs, scale {scale}; load average at the end: {}",
-        load.trim()
-    );
+    println!("Median of {runs} alternating runs, scale {scale}; load average at the end: {}", load.trim());
     println!("Workloads: churn = 20M × Vec::with_capacity(8..=64) dropped at once; threads = 2 threads × 5M boxed slices of 8..128 bytes, each freed by the other thread (batches of 4096); parse = 1M version strings + 250k requirements parsed with semver, sorted, matched.\n");
     print!("| variant |");
     for w in WORKLOADS {
@@ -222,11 +162,7 @@ fn main() {
         print!("| {} |", v.name);
         for w in 0..WORKLOADS.len() {
             let t = med[w][i];
-            print!(
-                " {t:.3} s | {:.2}× | {:.2}× |",
-                t / med[w][0],
-                t / med[w][1]
-            );
+            print!(" {t:.3} s | {:.2}× | {:.2}× |", t / med[w][0], t / med[w][1]);
         }
         println!();
     }
@@ -248,9 +184,7 @@ fn main() {
             .iter()
             .map(|per_v| per_v.iter().map(|t| median(t.clone())).collect())
             .collect();
-        println!(
-            "\nCPU time (user + system, median; whole runs, heaptrack's interpreter included):\n"
-        );
+        println!("\nCPU time (user + system, median; whole runs, heaptrack's interpreter included):\n");
         print!("| variant |");
         for w in WORKLOADS {
             print!(" {w} |");
@@ -286,15 +220,9 @@ fn main() {
     println!("| variant | instructions per pair | over bare jemalloc |");
     println!("|---|---|---|");
     let mut bare = None;
-    for v in active
-        .iter()
-        .filter(|v| !v.heaptrack && v.bin != "dhat_heap")
-    {
+    for v in active.iter().filter(|v| !v.heaptrack && v.bin != "dhat_heap") {
         let path = bin_path(v, &nofp, &fp);
-        let (Some(a), Some(b)) = (
-            callgrind_ir(&path, v.env, small),
-            callgrind_ir(&path, v.env, large),
-        ) else {
+        let (Some(a), Some(b)) = (callgrind_ir(&path, v.env, small), callgrind_ir(&path, v.env, large)) else {
             println!("| {} | (callgrind failed) | |", v.name);
             continue;
         };
