@@ -341,6 +341,7 @@ fn charge_free_inline(e: &Entry) {
 // exits; a thread that finds none free, or that frees before it ever allocated, uses stripe
 // 0. As with `counters`' slots, a signal handler that frees a sampled block while its own
 // thread is between the load and the store of one of these counters loses that update.
+// (docs/callsites.md, "Per-site counters: stripes".)
 // ---------------------------------------------------------------------------------------
 
 /// `STRIPE_CLAIMED[k]`: stripe `k + 1` belongs to a live thread.
