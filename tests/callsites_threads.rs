@@ -115,7 +115,10 @@ fn threads_exact_more_threads_than_stripes() {
             }
         }
         drop(tx);
-        assert_eq!(consumer.join().unwrap(), WAVES * PER_WAVE * BATCHES * BLOCKS);
+        assert_eq!(
+            consumer.join().unwrap(),
+            WAVES * PER_WAVE * BATCHES * BLOCKS
+        );
         return;
     }
     let p = common::run_child(
@@ -130,7 +133,11 @@ fn threads_exact_more_threads_than_stripes() {
         .sum();
     let holders = batches * BLOCKS as u64 * std::mem::size_of::<Vec<u8>>() as u64;
     assert_eq!(s.bytes, blocks + holders);
-    assert_eq!((s.live_blocks, s.live_bytes), (0, 0), "all freed by the consumer");
+    assert_eq!(
+        (s.live_blocks, s.live_bytes),
+        (0, 0),
+        "all freed by the consumer"
+    );
     assert_eq!(s.freed, batches * (BLOCKS as u64 + 1));
     let allocs: u64 = p.sites.iter().map(|s| s.allocs).sum();
     let bytes: u64 = p.sites.iter().map(|s| s.bytes).sum();
