@@ -246,7 +246,7 @@ fn record_with_stack(ptr: usize, size: usize) {
     with_buffer(|b| {
         let mut buf = [MaybeUninit::<usize>::uninit(); stack::MAX_RAW_FRAMES];
         let depth = (config::max_depth() + stack::PLUMBING_FRAMES).min(buf.len());
-        let n = stack::capture(buf.get_mut(..depth).unwrap_or(&mut []), config::unwinder());
+        let (n, _) = stack::capture(buf.get_mut(..depth).unwrap_or(&mut []), config::unwinder());
         let filled = buf.get(..n).unwrap_or(&[]);
         // SAFETY: `capture` initialised the first `n` entries it returned.
         let frames: &[usize] =

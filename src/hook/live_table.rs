@@ -1,5 +1,4 @@
-//! Live sampled blocks: block address → (site, size, alignment used, allocation time,
-//! weights), so a free can be charged to its site and hand back the layout the block was
+//! Live sampled blocks: block address → (site, alignment used, allocation time, weights), so a free can be charged to its site and hand back the layout the block was
 //! really allocated with.
 //!
 //! [`SHARDS`] independent open-addressing tables (linear probing, backward-shift deletion,
@@ -53,8 +52,6 @@ pub(crate) struct Entry {
     pub align_log2: u16,
     /// The tracing span id it was allocated in (0: none; see `crate::hook::spans`).
     pub span: u16,
-    /// Requested size.
-    pub size: u64,
     /// Allocation time, monotonic ns.
     pub t_alloc: u64,
     /// Weighted count (fixed point) and bytes this block stands for.
@@ -68,7 +65,6 @@ impl Entry {
         site: 0,
         align_log2: 0,
         span: 0,
-        size: 0,
         t_alloc: 0,
         w_count: 0,
         w_bytes: 0,
@@ -148,10 +144,28 @@ thread_local! {
 /// shard (re-entered from a signal handler): the lookup is skipped, so a sampled block freed
 /// by such a handler is not charged to its site, and over an allocator that needs the exact
 /// alignment (sampled mode) it would be freed with the caller's layout.
+#[inline(always)]
 fn with_shard<R>(s: &Shard, f: impl FnOnce(&mut Table) -> R) -> Option<R> {
     if IN_TABLE.try_with(|c| c.replace(true)).unwrap_or(false) {
         return None;
     }
+    if s.lock
+        .compare_exchange_weak(false, true, Acquire, Relaxed)
+        .is_err()
+    {
+        lock_contended(s);
+    }
+    // SAFETY: the lock is held: this is the only reference to the table.
+    let r = f(unsafe { &mut *s.inner.get() });
+    s.lock.store(false, Release);
+    let _ = IN_TABLE.try_with(|c| c.set(false));
+    Some(r)
+}
+
+/// Waits for a shard's lock that another thread holds (out of line: rare with 64 shards).
+#[cold]
+#[inline(never)]
+fn lock_contended(s: &Shard) {
     let mut spins = 0u32;
     while s
         .lock
@@ -166,20 +180,18 @@ fn with_shard<R>(s: &Shard, f: impl FnOnce(&mut Table) -> R) -> Option<R> {
             unsafe { libc::sched_yield() };
         }
     }
-    // SAFETY: the lock is held: this is the only reference to the table.
-    let r = f(unsafe { &mut *s.inner.get() });
-    s.lock.store(false, Release);
-    let _ = IN_TABLE.try_with(|c| c.set(false));
-    Some(r)
 }
 
 impl Table {
+    #[inline(always)]
     fn slot(&mut self, i: usize) -> &mut Entry {
         // SAFETY: callers pass `i < cap` (masked by `cap - 1`), and `slots` points to `cap`
         // entries whenever `cap > 0`.
         unsafe { &mut *self.slots.add(i & (self.cap - 1)) }
     }
 
+    #[cold]
+    #[inline(never)]
     fn grow(&mut self) -> bool {
         let new_cap = if self.cap == 0 {
             INITIAL_CAP
@@ -233,6 +245,7 @@ impl Table {
     }
 
     /// Inserts (or overwrites) without growing; the table must have a free slot.
+    #[inline(always)]
     fn put(&mut self, e: Entry) {
         let h = mix(e.ptr);
         let mut i = home(h, e.ptr, self.cap);
@@ -249,6 +262,7 @@ impl Table {
         }
     }
 
+    #[inline(always)]
     fn insert(&mut self, e: Entry) -> bool {
         if (self.len + 1) * 2 > self.cap && !self.stuck {
             self.grow();
@@ -260,6 +274,7 @@ impl Table {
         true
     }
 
+    #[inline(always)]
     fn remove(&mut self, p: usize) -> Option<Entry> {
         if self.cap == 0 {
             return None;
@@ -305,6 +320,7 @@ impl Table {
 }
 
 /// Records a live sampled block.
+#[inline(always)]
 pub(crate) fn insert(e: Entry) {
     let ok = with_shard(shard_of(mix(e.ptr)), |t| t.insert(e)).unwrap_or(false);
     if !ok {
@@ -313,7 +329,7 @@ pub(crate) fn insert(e: Entry) {
 }
 
 /// Removes the block at `p` if it is recorded.
-#[inline]
+#[inline(always)]
 pub(crate) fn remove(p: usize) -> Option<Entry> {
     let r = with_shard(shard_of(mix(p)), |t| t.remove(p)).flatten();
     if r.is_some() {
@@ -432,7 +448,7 @@ mod tests {
     fn entry(p: usize) -> Entry {
         Entry {
             ptr: p,
-            size: p as u64,
+            w_bytes: p as u64,
             ..Entry::EMPTY
         }
     }
@@ -467,7 +483,7 @@ mod tests {
             let p = ((x % 4096) as usize + 1) * 16;
             if live.contains(&p) {
                 let e = t.remove(p).expect("present");
-                assert_eq!(e.size, p as u64);
+                assert_eq!(e.w_bytes, p as u64);
                 live.remove(&p);
             } else {
                 assert!(t.insert(entry(p)));

@@ -45,7 +45,7 @@ fn copy_slow(live: u64, force: bool) {
     if force || live >= last.saturating_add(step(last)) {
         for n in 0..site_table::count() {
             if let Some(s) = site_table::site(n) {
-                s.peak_bytes.store(s.live_bytes.load(Relaxed), Relaxed);
+                s.peak_bytes.store(s.live_bytes(), Relaxed);
             }
         }
         LAST_COPY.store(live, Relaxed);

@@ -29,8 +29,32 @@ pub(crate) const OVERFLOW_SITE: u32 = 0;
 /// Lifetime histogram: 4 buckets per octave of nanoseconds, up to 2^42 ns (~73 min).
 pub(crate) const LIFETIME_BUCKETS: usize = 4 * 41 + 4;
 
-/// One call site's figures. Counts are in [`crate::hook::sampler::COUNT_ONE`] fixed point; bytes
-/// plain. `live_*` are wrapping sums of additions and subtractions (read as signed).
+/// Stripes of a site's hot counters ([`Hot`]): stripe 0 is shared (locked adds), stripes
+/// `1..STRIPES` each belong to one thread at a time (see `crate::hook::sites`, "Stripes").
+pub(crate) const STRIPES: usize = 8;
+
+/// The counters that every sampled allocation or free of a site updates, one copy per stripe;
+/// a figure is the (wrapping) sum over the stripes. Counts are in
+/// [`crate::hook::sampler::COUNT_ONE`] fixed point; bytes plain. `live_*` are wrapping sums
+/// of additions and subtractions (read as signed). A cache line of its own per stripe, so
+/// two threads at one site do not fight over a line.
+#[repr(align(64))]
+pub(crate) struct Hot {
+    pub samples: AtomicU64,
+    pub allocs: AtomicU64,
+    pub bytes: AtomicU64,
+    pub slack: AtomicU64,
+    pub live_count: AtomicU64,
+    pub live_bytes: AtomicU64,
+    /// Freed blocks by lifetime band (disjoint, so a free touches one): < 1 µs,
+    /// 1 µs – 1 ms, 1 ms – 1 s. All freed blocks are in [`Site::lifetimes`].
+    pub life_under_1us: AtomicU64,
+    pub life_1us_1ms: AtomicU64,
+    pub life_1ms_1s: AtomicU64,
+}
+
+/// One call site's figures (the hot ones in [`Hot`] stripes, read through the methods of the
+/// same names).
 pub(crate) struct Site {
     pub hash: AtomicU64,
     pub depth: AtomicU32,
@@ -38,21 +62,39 @@ pub(crate) struct Site {
     /// one stack allocating in two spans is two sites.
     pub span: AtomicU32,
     pub frames: [AtomicUsize; MAX_RAW_FRAMES],
-    pub samples: AtomicU64,
-    pub allocs: AtomicU64,
-    pub bytes: AtomicU64,
-    pub slack: AtomicU64,
-    pub live_count: AtomicU64,
-    pub live_bytes: AtomicU64,
+    pub hot: [Hot; STRIPES],
     pub peak_bytes: AtomicU64,
-    /// Freed blocks by lifetime band (disjoint, so a free touches one): < 1 µs,
-    /// 1 µs – 1 ms, 1 ms – 1 s. All freed blocks are in `lifetimes`.
-    pub life_under_1us: AtomicU64,
-    pub life_1us_1ms: AtomicU64,
-    pub life_1ms_1s: AtomicU64,
     pub lifetimes: [AtomicU64; LIFETIME_BUCKETS],
     pub classes: [AtomicU64; NUM_CLASSES],
 }
+
+/// `Site::$name()`: the sum of field `$name` over the stripes.
+macro_rules! stripe_sums {
+    ($($name:ident),*) => {
+        impl Site {
+            $(
+                #[doc = concat!("`", stringify!($name), "` summed over the stripes.")]
+                #[allow(dead_code)] // not every build reads every figure
+                pub(crate) fn $name(&self) -> u64 {
+                    self.hot
+                        .iter()
+                        .fold(0u64, |a, h| a.wrapping_add(h.$name.load(Acquire)))
+                }
+            )*
+        }
+    };
+}
+stripe_sums!(
+    samples,
+    allocs,
+    bytes,
+    slack,
+    live_count,
+    live_bytes,
+    life_under_1us,
+    life_1us_1ms,
+    life_1ms_1s
+);
 
 static CHUNKS: [AtomicPtr<Site>; MAX_SITES / CHUNK_SITES] =
     [const { AtomicPtr::new(ptr::null_mut()) }; MAX_SITES / CHUNK_SITES];

@@ -19,13 +19,13 @@
 use std::alloc::Layout;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
-#[cfg(debug_assertions)]
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
 use crate::hook::live_table::{self, Entry};
 use crate::hook::sampler::{self, COUNT_ONE};
 use crate::hook::settings;
+use crate::hook::site_table::{Hot, Site, STRIPES};
 use crate::hook::unwind;
 use crate::hook::{clock, peak, site_table, spans};
 use crate::model::size_class::{page_size, usable_size, SizeClass};
@@ -141,7 +141,7 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     let r = settings::sample_bytes();
     let mut buf = [MaybeUninit::<usize>::uninit(); unwind::MAX_RAW_FRAMES];
     let depth = (settings::max_depth() + unwind::PLUMBING_FRAMES).min(buf.len());
-    let n = unwind::capture(
+    let (n, hash) = unwind::capture(
         buf.get_mut(..depth).unwrap_or(&mut []),
         settings::unwinder(),
     );
@@ -149,7 +149,7 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     // SAFETY: `capture` initialised the first `n` entries it returned.
     let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
     let span = spans::current();
-    let site_no = site_of(frames, span);
+    let site_no = site_of(frames, hash, span);
     let (w_count, w_bytes) = sampler::weights(size, r);
     spans::on_sampled_alloc(span, w_count, w_bytes);
     if let Some(s) = site_no.and_then(site_table::site) {
@@ -168,14 +168,15 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
             };
         let slack = ((usable.saturating_sub(size)) as u128 * u128::from(w_count)
             / u128::from(COUNT_ONE)) as u64;
-        s.samples.fetch_add(1, Relaxed);
-        s.allocs.fetch_add(w_count, Relaxed);
-        s.bytes.fetch_add(w_bytes, Relaxed);
+        let (h, owned) = hot_of(s, stripe(true));
+        bump(&h.samples, 1, owned);
+        bump(&h.allocs, w_count, owned);
+        bump(&h.bytes, w_bytes, owned);
         if slack != 0 {
-            s.slack.fetch_add(slack, Relaxed);
+            bump(&h.slack, slack, owned);
         }
-        s.live_count.fetch_add(w_count, Relaxed);
-        s.live_bytes.fetch_add(w_bytes, Relaxed);
+        bump(&h.live_count, w_count, owned);
+        bump(&h.live_bytes, w_bytes, owned);
         if let Some(c) = s.classes.get(class) {
             c.fetch_add(w_count, Relaxed);
         }
@@ -186,7 +187,6 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
         // An alignment is below 2^64: its log2 fits.
         align_log2: used.align().trailing_zeros() as u16,
         span,
-        size: size as u64,
         t_alloc: clock::ticks(),
         w_count,
         w_bytes,
@@ -200,10 +200,11 @@ thread_local! {
     static LAST_SITE: Cell<(u64, u32)> = const { Cell::new((0, u32::MAX)) };
 }
 
-/// The site of a raw stack sampled in tracing span `span` (0: none).
+/// The site of a raw stack whose [`unwind::hash`] is `hash`, sampled in tracing span `span`
+/// (0: none).
 #[inline]
-fn site_of(frames: &[usize], span: u16) -> Option<u32> {
-    let mut hash = unwind::hash(frames);
+fn site_of(frames: &[usize], hash: u64, span: u16) -> Option<u32> {
+    let mut hash = hash;
     if span != 0 {
         hash ^= u64::from(span).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
@@ -222,8 +223,19 @@ fn site_of(frames: &[usize], span: u16) -> Option<u32> {
 /// one more load (its filter bucket) if it is.
 #[inline(always)]
 pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
-    let e = remove_live(ptr)?;
-    charge_free(&e);
+    if !maybe_sampled(ptr) {
+        return None;
+    }
+    take_live_slow(ptr, layout)
+}
+
+/// [`take_live`] past the filters: one out-of-line call that looks the block up, charges its
+/// free and computes its layout (every free in exact mode), so the entry is not copied
+/// across calls.
+#[inline(never)]
+fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
+    let e = remove_live_probe(ptr)?;
+    charge_free_inline(&e);
     Some(real_layout(&e, layout))
 }
 
@@ -272,6 +284,12 @@ pub(crate) fn remove_live(ptr: *mut u8) -> Option<Entry> {
 
 #[inline(never)]
 fn remove_live_slow(ptr: *mut u8) -> Option<Entry> {
+    remove_live_probe(ptr)
+}
+
+/// The live-table lookup of a free that passed the filters.
+#[inline(always)]
+fn remove_live_probe(ptr: *mut u8) -> Option<Entry> {
     #[cfg(debug_assertions)]
     SLOW_FREE_PROBES.fetch_add(1, Relaxed);
     let e = live_table::remove(ptr as usize)?;
@@ -300,29 +318,139 @@ pub(crate) fn real_layout(e: &Entry, layout: Layout) -> Layout {
 /// Charges the free of the sampled block `e` to its site (live figures, lifetime).
 #[inline(never)]
 pub(crate) fn charge_free(e: &Entry) {
+    charge_free_inline(e);
+}
+
+/// [`charge_free`], inlined into the free path.
+#[inline(always)]
+fn charge_free_inline(e: &Entry) {
     if e.span != 0 {
         let life = clock::ticks_to_ns(clock::ticks().saturating_sub(e.t_alloc));
         spans::on_sampled_free(e.span, e.w_count, e.w_bytes, life);
     }
     if let Some(s) = site_table::site(e.site) {
-        s.live_count.fetch_sub(e.w_count, Relaxed);
-        s.live_bytes.fetch_sub(e.w_bytes, Relaxed);
+        let (h, owned) = hot_of(s, stripe(false));
+        bump(&h.live_count, e.w_count.wrapping_neg(), owned);
+        bump(&h.live_bytes, e.w_bytes.wrapping_neg(), owned);
         let life = clock::ticks_to_ns(clock::ticks().saturating_sub(e.t_alloc));
         let band = if life < 1_000 {
-            Some(&s.life_under_1us)
+            Some(&h.life_under_1us)
         } else if life < 1_000_000 {
-            Some(&s.life_1us_1ms)
+            Some(&h.life_1us_1ms)
         } else if life < 1_000_000_000 {
-            Some(&s.life_1ms_1s)
+            Some(&h.life_1ms_1s)
         } else {
             None
         };
         if let Some(b) = band {
-            b.fetch_add(e.w_count, Relaxed);
+            bump(b, e.w_count, owned);
         }
         if let Some(b) = s.lifetimes.get(site_table::lifetime_bucket(life)) {
             b.fetch_add(e.w_count, Relaxed);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Stripes. Every sampled allocation and free updates six to nine counters of its site; in
+// exact mode that is every allocation and free, and locked adds (~20 cycles each) were a
+// good part of the cost, plus a cache line that two threads allocating at one site fight
+// over. So a site keeps `STRIPES` copies of those counters ([`Hot`]): stripe 0 is shared and
+// updated with locked adds; each other stripe belongs to at most one thread at a time, which
+// updates it with a plain load and store (exact: it is the only writer; readers sum the
+// stripes with atomic loads, as `counters` does with its per-thread slots). A thread claims
+// a stripe at its first sampled allocation (inside the hook guard) and gives it back when it
+// exits; a thread that finds none free, or that frees before it ever allocated, uses stripe
+// 0. As with `counters`' slots, a signal handler that frees a sampled block while its own
+// thread is between the load and the store of one of these counters loses that update.
+// (docs/callsites.md, "Per-site counters: stripes".)
+// ---------------------------------------------------------------------------------------
+
+/// `STRIPE_CLAIMED[k]`: stripe `k + 1` belongs to a live thread.
+static STRIPE_CLAIMED: [AtomicBool; STRIPES - 1] = [const { AtomicBool::new(false) }; STRIPES - 1];
+
+/// [`STRIPE`] before the thread's first claim.
+const STRIPE_UNSET: u8 = u8::MAX;
+
+thread_local! {
+    /// This thread's stripe: [`STRIPE_UNSET`], 0 (shared) or its own (`1..STRIPES`).
+    static STRIPE: Cell<u8> = const { Cell::new(STRIPE_UNSET) };
+    /// Gives the stripe back when the thread exits. Touched once, when the stripe is claimed,
+    /// which registers its destructor (through glibc's `__cxa_thread_atexit_impl`, which uses
+    /// glibc's own malloc, not the Rust global allocator).
+    static STRIPE_RELEASER: StripeReleaser = const { StripeReleaser };
+}
+
+struct StripeReleaser;
+
+impl Drop for StripeReleaser {
+    fn drop(&mut self) {
+        let _ = STRIPE.try_with(|c| {
+            // From now on this thread's updates (frees during the rest of its teardown) go to
+            // the shared stripe; only then may another thread take this one over.
+            let k = usize::from(c.replace(0));
+            if let Some(claimed) = k.checked_sub(1).and_then(|i| STRIPE_CLAIMED.get(i)) {
+                claimed.store(false, Release);
+            }
+        });
+    }
+}
+
+/// This thread's stripe; on its first call with `may_claim` (a sampled allocation, inside the
+/// hook guard), claims one. Always `< STRIPES`.
+#[inline(always)]
+fn stripe(may_claim: bool) -> usize {
+    let k = STRIPE.try_with(Cell::get).unwrap_or(0);
+    if k != STRIPE_UNSET {
+        return usize::from(k);
+    }
+    if may_claim {
+        claim_stripe()
+    } else {
+        0
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn claim_stripe() -> usize {
+    for (i, claimed) in STRIPE_CLAIMED.iter().enumerate() {
+        if !claimed.load(Relaxed)
+            && claimed
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+        {
+            if STRIPE_RELEASER.try_with(|_| ()).is_err() {
+                // The thread is already tearing down: give the stripe back at once.
+                claimed.store(false, Release);
+                break;
+            }
+            let _ = STRIPE.try_with(|c| c.set((i + 1) as u8));
+            return i + 1;
+        }
+    }
+    let _ = STRIPE.try_with(|c| c.set(0));
+    0
+}
+
+/// Stripe `k` of site `s` and whether this thread owns it.
+#[inline(always)]
+fn hot_of(s: &Site, k: usize) -> (&Hot, bool) {
+    let [shared, ..] = &s.hot;
+    match s.hot.get(k) {
+        Some(h) if k != 0 => (h, true),
+        _ => (shared, false),
+    }
+}
+
+/// Adds `v` (wrapping; subtract with `v.wrapping_neg()`) to a stripe's counter: a plain load
+/// and store when this thread owns the stripe, else a locked add.
+#[inline(always)]
+fn bump(a: &AtomicU64, v: u64, owned: bool) {
+    if owned {
+        a.store(a.load(Relaxed).wrapping_add(v), Relaxed);
+    } else {
+        a.fetch_add(v, Relaxed);
     }
 }
 

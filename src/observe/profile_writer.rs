@@ -1,7 +1,7 @@
 //! Assembling and writing the profile file ([`crate::model::profile::Profile`]).
 
 use std::path::Path;
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::hook::peak;
 use crate::hook::sampler::COUNT_ONE;
@@ -69,9 +69,9 @@ struct SiteFigures {
 impl SiteFigures {
     /// Reads `s`'s figures, appending its non-zero size classes to `classes`.
     fn read(s: &site_table::Site, classes: &mut Vec<SiteSizeClass>) -> SiteFigures {
-        let a = s.life_under_1us.load(Relaxed);
-        let b = s.life_1us_1ms.load(Relaxed);
-        let c = s.life_1ms_1s.load(Relaxed);
+        let a = s.life_under_1us();
+        let b = s.life_1us_1ms();
+        let c = s.life_1ms_1s();
         let class_start = classes.len();
         // Most of a site's classes are zero: test eight at a time (one OR each), then look
         // inside the groups that have any.
@@ -91,10 +91,10 @@ impl SiteFigures {
         }
         let freed: u64 = s.lifetimes.iter().map(|b| b.load(Relaxed)).sum();
         SiteFigures {
-            samples: s.samples.load(Acquire),
-            slack_bytes: s.slack.load(Relaxed),
-            live_blocks: count((s.live_count.load(Relaxed) as i64).max(0) as u64),
-            live_bytes: (s.live_bytes.load(Relaxed) as i64).max(0) as u64,
+            samples: s.samples(),
+            slack_bytes: s.slack(),
+            live_blocks: count((s.live_count() as i64).max(0) as u64),
+            live_bytes: (s.live_bytes() as i64).max(0) as u64,
             peak_bytes: (s.peak_bytes.load(Relaxed) as i64).max(0) as u64,
             lifetimes: Lifetimes {
                 freed: count(freed),
@@ -212,7 +212,7 @@ impl SiteOrder {
             let Some(s) = site_table::site(n) else {
                 continue;
             };
-            if s.samples.load(Acquire) == 0 {
+            if s.samples() == 0 {
                 continue;
             }
             let start = stacks.len();
@@ -227,8 +227,8 @@ impl SiteOrder {
             f.start = start as u32;
             f.len = (stacks.len() - start) as u32;
             order.push(Entry {
-                bytes: s.bytes.load(Relaxed),
-                allocs: count(s.allocs.load(Relaxed)),
+                bytes: s.bytes(),
+                allocs: count(s.allocs()),
                 site: n,
                 figures: figures.len() as u32,
             });

@@ -1,5 +1,9 @@
 //! Frame-pointer walking: follow the saved-frame-pointer chain, each frame pointer checked
 //! before it is read (8-byte aligned, strictly increasing, inside this thread's stack).
+//!
+//! The stack's hash is folded in during the walk ([`super::hash_step`]), so a captured stack
+//! is read once: the hash's multiply chain runs alongside the walk's chain of dependent
+//! loads instead of in a second pass.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
@@ -29,24 +33,35 @@ fn current_frame_pointer() -> usize {
     fp
 }
 
-/// Captures the current stack into `buf` (innermost first); returns the frames written.
+/// Captures the current stack into `buf` (innermost first); returns the frames written and
+/// their [`super::hash`].
 #[inline(never)]
-pub(super) fn capture(buf: &mut [MaybeUninit<usize>]) -> usize {
+pub(super) fn capture(buf: &mut [MaybeUninit<usize>]) -> (usize, u64) {
     let marker = 0u8;
     let low = &marker as *const u8 as usize;
     let high = stack_top();
-    if high <= low {
-        return 0;
-    }
     let word = core::mem::size_of::<usize>();
+    let mut h = super::HASH_SEED;
+    // The highest address a frame record (two words) may start at.
+    let Some(last) = high.checked_sub(2 * word) else {
+        return (0, super::hash_finish(h, 0));
+    };
     let mut fp = current_frame_pointer();
+    // Checked once: the chain only goes up from here (`next > fp` below), so every later
+    // frame pointer is above `low` too.
+    if fp < low {
+        return (0, super::hash_finish(h, 0));
+    }
+    let cap = buf.len();
+    let out = buf.as_mut_ptr();
     let mut n = 0;
-    while n < buf.len() {
-        if fp < low || fp % word != 0 || fp.checked_add(2 * word).is_none_or(|end| end > high) {
+    while n < cap {
+        if fp > last || fp % word != 0 {
             break;
         }
-        // SAFETY: `fp .. fp + 2 words` lies inside this thread's stack between the current
-        // stack pointer and the stack's top, which is mapped and readable.
+        // SAFETY: `low <= fp <= high - 2 words` and `fp` is aligned: the frame record lies
+        // inside this thread's stack between the current stack pointer and the stack's top,
+        // which is mapped and readable.
         let (next, ret) = unsafe {
             let p = fp as *const usize;
             (p.read(), p.add(1).read())
@@ -54,19 +69,20 @@ pub(super) fn capture(buf: &mut [MaybeUninit<usize>]) -> usize {
         if ret == 0 {
             break;
         }
-        if let Some(slot) = buf.get_mut(n) {
-            slot.write(ret);
-            n += 1;
-        }
+        // SAFETY: `n < cap`, the length of `buf`.
+        unsafe { (*out.add(n)).write(ret) };
+        n += 1;
+        h = super::hash_step(h, ret);
         if next <= fp {
             break;
         }
         fp = next;
     }
-    n
+    (n, super::hash_finish(h, n))
 }
 
 /// The top of this thread's stack, cached per thread (0 when unknown: no walk).
+#[inline(always)]
 fn stack_top() -> usize {
     let cached = STACK_TOP.try_with(Cell::get).unwrap_or(1);
     if cached > 1 {
@@ -79,7 +95,6 @@ fn stack_top() -> usize {
     let _ = STACK_TOP.try_with(|c| c.set(if top == 0 { 1 } else { top }));
     top
 }
-
 #[cold]
 fn query_stack_top() -> usize {
     // SAFETY: `attr` is initialised by pthread_getattr_np before it is read and destroyed

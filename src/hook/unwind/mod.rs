@@ -27,40 +27,77 @@ pub(crate) const PLUMBING_FRAMES: usize = 16;
 pub(crate) const MAX_RAW_FRAMES: usize = crate::hook::settings::MAX_DEPTH_LIMIT + PLUMBING_FRAMES;
 
 /// Captures the current stack into `buf` (innermost return address first); returns the
-/// number `n` of frames written: `buf[..n]` is initialised.
-#[inline(never)]
-pub(crate) fn capture(buf: &mut [MaybeUninit<usize>], unwinder: Unwinder) -> usize {
+/// number `n` of frames written (`buf[..n]` is initialised) and their [`hash`].
+#[inline(always)]
+pub(crate) fn capture(buf: &mut [MaybeUninit<usize>], unwinder: Unwinder) -> (usize, u64) {
     match unwinder {
-        Unwinder::Dwarf => dwarf::capture(buf),
+        Unwinder::Dwarf => dwarf_capture(buf),
         _ => fp::capture(buf),
     }
 }
 
-/// 64-bit hash of a raw stack: four independent multiply lanes (the frames of one stack
-/// hash in parallel, not as one serial chain), then a final mix. Stacks are identified by
-/// it and confirmed frame by frame on a tag match.
+#[inline(never)]
+fn dwarf_capture(buf: &mut [MaybeUninit<usize>]) -> (usize, u64) {
+    let n = dwarf::capture(buf);
+    let filled = buf.get(..n).unwrap_or(&[]);
+    // SAFETY: `dwarf::capture` initialised the first `n` entries it returned.
+    let frames: &[usize] = unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
+    (n, hash(frames))
+}
+
+const HASH_K: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Start value of [`hash`]'s fold.
+pub(crate) const HASH_SEED: u64 = 0x243F_6A88_85A3_08D3;
+
+/// One frame into [`hash`]'s fold: three instructions, so the frame-pointer walk can fold
+/// each frame as it reads it (the multiply chain runs alongside the walk's dependent loads).
+#[inline(always)]
+pub(crate) fn hash_step(h: u64, frame: usize) -> u64 {
+    (h ^ frame as u64).wrapping_mul(HASH_K).rotate_left(29)
+}
+
+/// The end of [`hash`]'s fold over `n` frames: the length and a final avalanche.
+#[inline(always)]
+pub(crate) fn hash_finish(h: u64, n: usize) -> u64 {
+    let mut h = h ^ (n as u64).wrapping_mul(HASH_K);
+    h = (h ^ (h >> 32)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^ (h >> 31)
+}
+
+/// 64-bit hash of a raw stack: a multiply-rotate fold over the frames, then a final mix.
+/// Stacks are identified by it and confirmed frame by frame on a tag match. The
+/// frame-pointer walk computes the same value while it walks.
 #[inline]
 pub(crate) fn hash(frames: &[usize]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut lanes = [
-        0x243F_6A88_85A3_08D3u64,
-        0x1319_8A2E_0370_7344,
-        0xA409_3822_299F_31D0,
-        0x082E_FA98_EC4E_6C89,
-    ];
-    let mut chunks = frames.chunks_exact(4);
-    for c in &mut chunks {
-        for (l, &f) in lanes.iter_mut().zip(c) {
-            *l = (*l ^ f as u64).wrapping_mul(K).rotate_left(29);
+    let h = frames.iter().fold(HASH_SEED, |h, &f| hash_step(h, f));
+    hash_finish(h, frames.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_walk_hashes_what_it_captures() {
+        let mut buf = [MaybeUninit::<usize>::uninit(); MAX_RAW_FRAMES];
+        let (n, h) = capture(&mut buf, Unwinder::FramePointers);
+        let filled = buf.get(..n).unwrap_or(&[]);
+        // SAFETY: `capture` initialised the first `n` entries.
+        let frames: &[usize] =
+            unsafe { &*(filled as *const [MaybeUninit<usize>] as *const [usize]) };
+        assert_eq!(h, hash(frames));
+        if BUILT_WITH_FRAME_POINTERS {
+            assert!(
+                n >= 2,
+                "a walk with frame pointers finds the test's callers"
+            );
         }
     }
-    for (l, &f) in lanes.iter_mut().zip(chunks.remainder()) {
-        *l = (*l ^ f as u64).wrapping_mul(K).rotate_left(29);
+
+    #[test]
+    fn different_stacks_hash_differently() {
+        assert_ne!(hash(&[1, 2, 3]), hash(&[1, 3, 2]));
+        assert_ne!(hash(&[1, 2]), hash(&[1, 2, 0]));
+        assert_ne!(hash(&[]), hash(&[0]));
     }
-    let mut h = (frames.len() as u64).wrapping_mul(K);
-    for l in lanes {
-        h = (h ^ l).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        h ^= h >> 31;
-    }
-    h
 }

@@ -64,6 +64,17 @@ fn run_once(v: &Variant, path: &Path, workload: &str, scale: &str) -> Result<f64
         })
 }
 
+/// CPU seconds (user + system) used so far by this process's waited-for children and their
+/// own waited-for children (heaptrack's interpreter included): `cutime + cstime` of
+/// /proc/self/stat, in ticks of 1/100 s (Linux's USER_HZ).
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    // Fields 16 and 17 of the file; the first field after the command name is field 3.
+    (f.get(13).copied().unwrap_or(0) + f.get(14).copied().unwrap_or(0)) as f64 / 100.0
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     let n = xs.len();
@@ -112,12 +123,18 @@ fn main() {
         .collect();
     // times[workload][variant] = seconds of each run
     let mut times = vec![vec![Vec::new(); active.len()]; WORKLOADS.len()];
+    // cpu[workload][variant] = CPU seconds of each whole run (start-up and exit included)
+    let mut cpu = vec![vec![Vec::new(); active.len()]; WORKLOADS.len()];
     for round in 0..runs {
         eprintln!("round {}/{runs}", round + 1);
         for (w, workload) in WORKLOADS.iter().enumerate() {
             for (i, v) in active.iter().enumerate() {
+                let c0 = children_cpu();
                 match run_once(v, &bin_path(v, &nofp, &fp), workload, &scale) {
-                    Ok(t) => times[w][i].push(t),
+                    Ok(t) => {
+                        times[w][i].push(t);
+                        cpu[w][i].push(children_cpu() - c0);
+                    }
                     Err(e) => eprintln!("{e}"),
                 }
             }
@@ -156,6 +173,35 @@ fn main() {
                 print!("\nexact mode is faster than {label} by:");
                 for (w, name) in WORKLOADS.iter().enumerate() {
                     print!(" {name} {:.1}×", med[w][o] / med[w][ex]);
+                }
+            }
+        }
+        println!();
+        // Wall time counts the time a process waits for a core, which under load varies
+        // run to run; CPU time does not. It covers whole runs (start-up, the workload's
+        // set-up, exit) and, for heaptrack, its interpreter process.
+        let cmed: Vec<Vec<f64>> = cpu
+            .iter()
+            .map(|per_v| per_v.iter().map(|t| median(t.clone())).collect())
+            .collect();
+        println!("\nCPU time (user + system, median; whole runs, heaptrack's interpreter included):\n");
+        print!("| variant |");
+        for w in WORKLOADS {
+            print!(" {w} |");
+        }
+        println!("\n|---|{}", "---|".repeat(WORKLOADS.len()));
+        for (i, v) in active.iter().enumerate() {
+            print!("| {} |", v.name);
+            for per_v in &cmed {
+                print!(" {:.2} s |", per_v[i]);
+            }
+            println!();
+        }
+        for (label, other) in [("heaptrack", idx("heaptrack")), ("dhat-rs", idx("dhat-rs"))] {
+            if let Some(o) = other {
+                print!("\nby CPU time, exact mode is faster than {label} by:");
+                for (w, name) in WORKLOADS.iter().enumerate() {
+                    print!(" {name} {:.1}×", cmed[w][o] / cmed[w][ex]);
                 }
             }
         }
