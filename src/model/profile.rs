@@ -454,6 +454,17 @@ fn version_supported(v: u64) -> bool {
 fn shorten(message: &str) -> String {
     const HEAD: usize = 160;
     const TAIL: usize = 60;
+    // serde quotes an unknown enum variant (`meta.kind`) as it is: control characters are
+    // escaped so that the message stays one line.
+    let mut escaped = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    let message = escaped.as_str();
     let n = message.chars().count();
     if n <= HEAD + TAIL + 1 {
         return message.to_string();
