@@ -231,11 +231,11 @@ pub use hook::profiler::{installed_allocator, is_installed, AllocatorKind, Profi
 pub use hook::settings::{Unwinder, DEFAULT_MAX_DEPTH, DEFAULT_SAMPLE_BYTES, MAX_DEPTH_LIMIT};
 #[doc(hidden)]
 pub use hook::sites::debug_probe_counts;
+pub use model::cgroup::CgroupMemory;
 pub use model::gap_term::GapTerm;
 pub use model::size_class::SizeClass;
 pub use model::spans::SpanStats;
 pub use observe::allocator_config::allocator_config;
-pub use observe::cgroup::CgroupMemory;
 pub use observe::gap::{GapBreakdown, GapReport, PartialGap};
 pub use observe::gap_mimalloc::MimallocGap;
 pub use observe::measure::measure;

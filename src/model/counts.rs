@@ -106,5 +106,5 @@ pub struct Snapshot {
     /// The process's cgroup v2 memory figures and limit (containers), when there are any
     /// ([`crate::cgroup`]).
     #[cfg_attr(feature = "serde", serde(default))]
-    pub cgroup: Option<crate::observe::cgroup::CgroupMemory>,
+    pub cgroup: Option<crate::model::cgroup::CgroupMemory>,
 }

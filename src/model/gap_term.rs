@@ -213,7 +213,7 @@ impl std::fmt::Display for GapTerm {
 /// of a 2.00 GiB limit (60.0%); page cache 300 MiB also counts toward the limit; the cgroup
 /// is charged 1.55 GiB in all (77.5%)." Without a limit (`memory.max` is `max`) it says so.
 /// Every report (summary, HTML, the gap's text) words the cgroup with this function.
-pub fn container_sentence(cg: &crate::observe::cgroup::CgroupMemory) -> String {
+pub fn container_sentence(cg: &crate::model::cgroup::CgroupMemory) -> String {
     use crate::model::units::{format_share, format_size};
     let cache = cg
         .file
@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn container_sentence_sets_rss_against_the_limit() {
-        use crate::observe::cgroup::CgroupMemory;
+        use crate::model::cgroup::CgroupMemory;
         const MIB: u64 = 1 << 20;
         let cg = CgroupMemory {
             rss: 1229 * MIB,

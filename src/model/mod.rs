@@ -1,8 +1,10 @@
 //! The data: counts, the gap's terms and their wording, the profile file format, size classes
 //! and number formatting. A leaf: imports nothing else of the crate.
 
+pub mod cgroup;
 pub(crate) mod counts;
 pub(crate) mod gap;
+pub mod gap_mimalloc;
 pub mod gap_term;
 #[cfg(feature = "serde")]
 pub mod profile;

@@ -67,12 +67,12 @@ pub struct Profile {
     /// The process's cgroup v2 memory figures and limit when the profile was written, when
     /// it had any (containers; absent before version 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<crate::observe::cgroup::CgroupMemory>,
+    pub cgroup: Option<crate::model::cgroup::CgroupMemory>,
     /// The gap at exit over mimalloc (with allocscope's feature `mimalloc`), from
     /// mimalloc's statistics: its terms differ from jemalloc's (`gap`, then absent); see
     /// docs/mimalloc.md. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mimalloc_gap: Option<crate::observe::gap_mimalloc::MimallocGap>,
+    pub mimalloc_gap: Option<crate::model::gap_mimalloc::MimallocGap>,
 }
 
 /// What moment of the run a profile is: the end, or a periodic flush of a process that was

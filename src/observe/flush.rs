@@ -9,6 +9,7 @@
 //! The flush is allocscope's own work: its thread is internal, so what it allocates is
 //! counted in the gap's `profiler` term, never as the program's.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,8 +17,10 @@ use crate::observe::background::ReporterThread;
 
 static THREAD: Mutex<Option<ReporterThread>> = Mutex::new(None);
 
-/// Starts flushing every `interval` (replacing a flush already running).
-pub(crate) fn start(interval: Duration) -> std::io::Result<()> {
+/// Starts flushing every `interval` to the path `path` gives at each flush (none: skip this
+/// one), replacing a flush already running. The path comes from the runtime's configuration,
+/// which this layer does not name (imports flow observe → runtime, never back).
+pub(crate) fn start(interval: Duration, path: fn() -> Option<PathBuf>) -> std::io::Result<()> {
     stop();
     // The main thread's handle, if std creates it now, is made on a counted path: std frees
     // it on one too.
@@ -27,10 +30,8 @@ pub(crate) fn start(interval: Duration) -> std::io::Result<()> {
             "allocscope-flush",
             interval,
             || false,
-            |failing: &mut bool| {
-                let Some(path) = crate::runtime::config::out_path()
-                    .and_then(|p| crate::runtime::lifecycle::path_for_this_process(p, false))
-                else {
+            move |failing: &mut bool| {
+                let Some(path) = path() else {
                     return;
                 };
                 match crate::observe::profile_writer::write_flushed(&path) {

@@ -73,7 +73,7 @@ pub struct Summary {
     pub diagnosis: Option<String>,
     /// The process's cgroup v2 figures when the profile was written, if it had any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<crate::observe::cgroup::CgroupMemory>,
+    pub cgroup: Option<crate::model::cgroup::CgroupMemory>,
     /// RSS against the cgroup's limit, one sentence ([`GapTerm`]'s vocabulary).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,

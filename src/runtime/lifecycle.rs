@@ -41,7 +41,9 @@ pub(crate) fn register() {
     }
     #[cfg(feature = "serde")]
     if let Some(interval) = crate::hook::guard::untracked(crate::runtime::config::flush_interval) {
-        if let Err(e) = crate::observe::flush::start(interval) {
+        let path =
+            || crate::runtime::config::out_path().and_then(|p| path_for_this_process(p, false));
+        if let Err(e) = crate::observe::flush::start(interval, path) {
             eprintln!("allocscope: cannot start the periodic flush: {e}");
         }
     }
