@@ -17,4 +17,5 @@ pub(crate) mod sampler;
 pub(crate) mod settings;
 pub(crate) mod site_table;
 pub(crate) mod sites;
+pub(crate) mod thread_state;
 pub(crate) mod unwind;

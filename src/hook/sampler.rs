@@ -10,64 +10,68 @@
 //! The countdown starts undrawn: a thread's first allocation goes to the slow path, which
 //! draws it (rather than sampling every thread's first allocation). Exact mode (`R = 1`)
 //! keeps the countdown at 0 and samples everything with weight exactly 1. When stack capture
-//! is off the countdown is parked at `i64::MAX`.
-
-use std::cell::Cell;
+//! is off the countdown is parked at [`PARKED_COUNTDOWN`] bytes, and each time it runs out the
+//! slow path only re-reads the settings. The state lives in the hook's one thread-local
+//! ([`crate::hook::thread_state`]).
 
 use crate::hook::settings;
+use crate::hook::thread_state::{ThreadState, THREAD};
 
 /// Fixed-point scale of weighted allocation counts (16 fractional bits).
 pub(crate) const COUNT_ONE: u64 = 1 << 16;
 
-struct ThreadSampler {
-    countdown: Cell<i64>,
-    /// The settings epoch this thread's countdown was drawn under; 0 = not yet drawn.
-    epoch: Cell<u32>,
-    rng: Cell<u64>,
-}
-
-thread_local! {
-    static SAMPLER: ThreadSampler = const {
-        ThreadSampler { countdown: Cell::new(0), epoch: Cell::new(0), rng: Cell::new(0) }
-    };
-}
+/// The countdown while stack capture is off: no allocation is sampled, but the countdown
+/// still runs out every this many bytes, so that the slow path looks at the settings
+/// (a change made with [`crate::hook::settings::bump_epoch`] takes effect then).
+const PARKED_COUNTDOWN: i64 = 1 << 20;
 
 /// Decides whether an allocation of `size` bytes is sampled. Hot path: one TLS access, a
-/// subtraction, a comparison, and one relaxed load of the settings epoch.
+/// subtraction and a comparison.
 #[inline(always)]
 pub(crate) fn should_sample(size: usize) -> bool {
     countdown_expired(size) && decide(size)
 }
 
 /// The hot half of [`should_sample`]: counts `size` down and returns true when the decision
-/// needs [`decide`] (the countdown ran out, the settings changed, or the thread's first
-/// allocation). False means: not sampled.
+/// needs [`decide`] (the countdown ran out, or the thread's first allocation). False means:
+/// not sampled.
+///
+/// The settings epoch is not looked at here: changed settings take effect on each thread the
+/// next time its countdown runs out ([`decide`] compares epochs), which in sampled mode is
+/// within the mean interval, in exact mode at once, and with stack capture off within
+/// [`PARKED_COUNTDOWN`] bytes. The thread that changes them resets its own countdown
+/// ([`reset_this_thread`]).
 #[inline(always)]
 pub(crate) fn countdown_expired(size: usize) -> bool {
-    SAMPLER
+    THREAD
         .try_with(|s| {
             let c = s.countdown.get().wrapping_sub(size as i64);
             s.countdown.set(c);
-            c <= 0 || s.epoch.get() != settings::epoch()
+            c <= 0
         })
         .unwrap_or(false)
+}
+
+/// Makes this thread's next allocation look at the settings (after they changed).
+pub(crate) fn reset_this_thread() {
+    let _ = THREAD.try_with(|s| s.countdown.set(0));
 }
 
 /// The cold half of [`should_sample`], after [`countdown_expired`] returned true for `size`.
 #[cold]
 #[inline(never)]
 pub(crate) fn decide(size: usize) -> bool {
-    SAMPLER.try_with(|s| slow(s, size)).unwrap_or(false)
+    THREAD.try_with(|s| slow(s, size)).unwrap_or(false)
 }
 
-fn slow(s: &ThreadSampler, size: usize) -> bool {
+fn slow(s: &ThreadState, size: usize) -> bool {
     if !settings::ensure_init() {
         return false;
     }
     let epoch = settings::epoch();
     let r = settings::sample_bytes();
     if r == 0 {
-        s.countdown.set(i64::MAX);
+        s.countdown.set(PARKED_COUNTDOWN);
         s.epoch.set(epoch);
         return false;
     }
@@ -98,7 +102,7 @@ fn slow(s: &ThreadSampler, size: usize) -> bool {
     true
 }
 
-fn draw(s: &ThreadSampler, r: u64) -> i64 {
+fn draw(s: &ThreadState, r: u64) -> i64 {
     let x = xorshift(s);
     // U uniform in (0, 1]: 53 random bits, plus one so it is never 0.
     let u = ((x >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
@@ -110,7 +114,7 @@ fn draw(s: &ThreadSampler, r: u64) -> i64 {
     }
 }
 
-fn xorshift(s: &ThreadSampler) -> u64 {
+fn xorshift(s: &ThreadState) -> u64 {
     // xorshift64* (Vigna): tiny state, good enough for sampling decisions.
     let mut x = s.rng.get();
     if x == 0 {
@@ -132,8 +136,8 @@ fn seed_for_thread() -> u64 {
     let base = match settings::seed() {
         Some(seed) => seed,
         None => {
-            let addr = SAMPLER
-                .try_with(|s| s as *const ThreadSampler as u64)
+            let addr = THREAD
+                .try_with(|s| s as *const ThreadState as u64)
                 .unwrap_or(0);
             crate::hook::clock::now_ns() ^ addr.rotate_left(32)
         }
