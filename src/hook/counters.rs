@@ -259,6 +259,33 @@ pub(crate) unsafe fn alloc_fast(slot: *const Slot, size: usize, align: usize) ->
     true
 }
 
+/// Takes back what [`alloc_fast`] counted for the allocation noted with
+/// `thread_state::note_pending`, whose inner allocation failed.
+#[cold]
+#[inline(never)]
+pub(crate) fn uncount_pending() {
+    let _ = THREAD.try_with(|t| {
+        let (size, align) = t.pending.get();
+        let p = t.slot.get();
+        if p.is_null() {
+            return;
+        }
+        let Some(idx) = small_class_of_request(size, align) else {
+            return;
+        };
+        // SAFETY: as in `alloc_fast`: `p` is this thread's slot.
+        let s = unsafe { &*p };
+        s.room.store(s.room.load(Relaxed) + size as i64, Relaxed);
+        // SAFETY: as in `alloc_fast`.
+        unsafe {
+            let b = s.blocks_in.get_unchecked(idx);
+            b.store(b.load(Relaxed).wrapping_sub(1), Relaxed);
+            let r = s.requested_in.get_unchecked(idx);
+            r.store(r.load(Relaxed).wrapping_sub(size as u64), Relaxed);
+        }
+    });
+}
+
 /// [`alloc_fast`] for a free: false, having changed nothing, unless the block is small and
 /// the live delta stays above `-PEAK_SLACK_PER_THREAD`; the caller then counts with
 /// [`on_free`].

@@ -189,15 +189,21 @@ impl<A: GlobalAlloc> Profiler<A> {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_rare(layout, zeroed, true) };
         }
+        // Counted before the inner call, so that nothing but the result is live across it
+        // (no register to save and restore); a failed allocation is uncounted afterwards.
+        // SAFETY: `slot` is this thread's non-null active slot, just read.
+        if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
+            thread_state::note_pending(layout);
+            // SAFETY: the caller's layout, as the caller's contract allows.
+            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+            if ptr.is_null() {
+                counters::uncount_pending();
+            }
+            return ptr;
+        }
         // SAFETY: the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-        // Read again rather than kept across the inner call (a register saved and restored
-        // costs more than a TLS load). SAFETY: still this thread's non-null active slot: only
-        // the thread's exit releases a slot, and the inner allocation leaves the guard flags
-        // as it found them.
-        let slot = thread_state::active_slot();
-        debug_assert!(!slot.is_null());
-        if !ptr.is_null() && !unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
+        if !ptr.is_null() {
             count_alloc_general(ptr, layout);
         }
         ptr
