@@ -201,6 +201,18 @@ impl<A: GlobalAlloc> Profiler<A> {
             }
             return ptr;
         }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.alloc_general(layout, zeroed) }
+    }
+
+    /// An allocation the fast path cannot count (large, over-aligned, or due for a publish
+    /// or a look at the peak): allocated, then counted by the general path. Out of line, so
+    /// that the fast path keeps nothing across its inner call.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[inline(never)]
+    unsafe fn alloc_general(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // SAFETY: the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
         if !ptr.is_null() {

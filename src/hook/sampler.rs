@@ -3,6 +3,8 @@
 //! Each thread keeps a countdown of bytes, drawn as `⌈−R·ln U⌉` with `U` uniform in (0, 1]
 //! from a thread-local xorshift generator. Every allocation of `s` bytes subtracts `s`; the
 //! one that takes the countdown to zero or below is sampled and a new countdown is drawn.
+//! (The thread state stores the countdown minus one, so that the hot path's test is the
+//! sign of the subtraction's result, which x86-64 folds into the subtraction itself.)
 //! Every byte is thus sampled with probability `1/R` independently, and an allocation of `s`
 //! bytes with probability `p = 1 − e^(−s/R)`; weighting each sample by `1/p` allocations and
 //! `s/p` bytes makes the sums unbiased estimates (see `weights`).
@@ -45,9 +47,10 @@ pub(crate) fn should_sample(size: usize) -> bool {
 pub(crate) fn countdown_expired(size: usize) -> bool {
     THREAD
         .try_with(|s| {
+            // Stored minus one: `< 0` here is "the countdown reached zero or below".
             let c = s.countdown.get().wrapping_sub(size as i64);
             s.countdown.set(c);
-            c <= 0
+            c < 0
         })
         .unwrap_or(false)
 }
@@ -91,14 +94,14 @@ fn slow(s: &ThreadState, size: usize) -> bool {
         }
         let c = draw(s, r).saturating_sub(size as i64);
         if c > 0 {
-            s.countdown.set(c);
+            s.countdown.set(c - 1);
             return false;
         }
     }
     // Sampled: draw the next countdown. (A huge allocation may span several intervals; it is
     // still one sample, which the weight accounts for.)
     let c = draw(s, r);
-    s.countdown.set(c);
+    s.countdown.set(c - 1);
     true
 }
 

@@ -49,12 +49,13 @@ static LIVE_FILTER: [AtomicU32; FILTER_BUCKETS] = [const { AtomicU32::new(0) }; 
 
 #[inline(always)]
 fn filter_bucket(p: usize) -> &'static AtomicU32 {
-    // Multiplicative hash of the address above its low bits (sampled blocks are page-aligned,
-    // so the low bits carry nothing); the top bits index the filter.
-    let h = ((p as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let i = (h >> (64 - FILTER_BUCKETS.trailing_zeros())) as usize;
-    // SAFETY: `i < FILTER_BUCKETS`: it is the top log2(FILTER_BUCKETS) bits of a u64.
-    unsafe { LIVE_FILTER.get_unchecked(i & (FILTER_BUCKETS - 1)) }
+    // The page number, modulo the filter's size: the filter is read only while sampled blocks
+    // are page-aligned (in sampled mode), so the bits below the page carry nothing, and two
+    // live sampled blocks share a bucket only if their pages are 64 MiB apart (a shift and a
+    // mask: this runs on every page-aligned free).
+    let i = (p >> 12) & (FILTER_BUCKETS - 1);
+    // SAFETY: `i < FILTER_BUCKETS`, masked just above.
+    unsafe { LIVE_FILTER.get_unchecked(i) }
 }
 
 /// Debug builds count entries into the slow path of frees (live-table probes) and sampled
