@@ -3,7 +3,7 @@
 //! Like tracing-core's dispatcher: a `const`-initialised `Cell` without `Drop`, read with
 //! `try_with`, so it costs one TLS access, never allocates, and stays readable while the
 //! thread's other thread-locals are being torn down. The flags live in the hook's one
-//! thread-local struct ([`crate::hook::thread_state`]); every write goes through
+//! thread-local struct (`hook::thread_state`); every write goes through
 //! `thread_state::set_flags`, which keeps the fast paths' `active_slot` in step.
 
 use crate::hook::thread_state::{set_flags, ThreadState, THREAD};
