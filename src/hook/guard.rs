@@ -27,12 +27,23 @@ fn with<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
 }
 
 /// Proof that this thread is inside the hook and may count; clears the flag when dropped.
-pub(crate) struct HookGuard(());
+/// `true` when the guard was taken by a signal handler that interrupted `set_flags` between
+/// hiding the slot and setting the flags (the slot hidden, no flag set): the slot then stays
+/// hidden when the guard is dropped, for the interrupted `set_flags` to finish.
+pub(crate) struct HookGuard(bool);
 
 impl Drop for HookGuard {
     #[inline]
     fn drop(&mut self) {
-        let _ = with(|s| set_flags(s, s.flags.get() & !IN_HOOK));
+        let keep_hidden = self.0;
+        let _ = with(|s| {
+            let v = s.flags.get() & !IN_HOOK;
+            if keep_hidden && v == 0 {
+                s.flags.set(0);
+            } else {
+                set_flags(s, v);
+            }
+        });
     }
 }
 
@@ -44,8 +55,9 @@ pub(crate) fn enter_hook() -> Option<HookGuard> {
         if s.flags.get() != 0 {
             None
         } else {
+            let interrupted = s.active_slot.get().is_null() && !s.slot.get().is_null();
             set_flags(s, IN_HOOK);
-            Some(HookGuard(()))
+            Some(HookGuard(interrupted))
         }
     })
     .flatten()
@@ -131,7 +143,7 @@ pub(crate) fn enter_capture_record() -> Option<HookGuard> {
     with(|s| {
         if s.flags.get() == CAPTURE {
             set_flags(s, CAPTURE | IN_HOOK);
-            Some(HookGuard(()))
+            Some(HookGuard(false))
         } else {
             None
         }

@@ -37,7 +37,9 @@ pub(crate) struct ThreadState {
     pub(crate) epoch: Cell<u32>,
     /// The layout of the allocation the fast path counted before calling the inner
     /// allocator, `(size, align)`: read back only if that call fails (see
-    /// `counters::uncount_pending`), so nothing else is kept across the call.
+    /// `counters::uncount_pending`), so nothing else is kept across the call. (A signal
+    /// handler that allocates during that call overwrites it; only an inner allocation that
+    /// then fails would uncount the handler's layout instead.)
     pub(crate) pending: Cell<(usize, usize)>,
     /// Reentrancy and scope bits (see [`crate::hook::guard`]); 0 = count normally.
     pub(crate) flags: Cell<u8>,
@@ -59,20 +61,38 @@ thread_local! {
 }
 
 /// Sets the guard flags, keeping `active_slot` in step.
+///
+/// A signal handler that allocates may run between any two of these stores, on this thread,
+/// and take the guard itself (which ends with this function, from the flags it found). So
+/// the slot is hidden before flags are set and hidden again after (a handler that ran in
+/// between, seeing no flag, leaves it shown), and shown only after the flags are cleared:
+/// a handler never sees flags set with the slot shown, so none of its allocations is left
+/// uncounted (by `enter_hook`) while its free is counted (by the fast path), or the reverse.
+/// The compiler fences keep the compiler from reordering the stores; a signal handler runs
+/// on this thread, so no hardware fence is needed.
 #[inline(always)]
 pub(crate) fn set_flags(t: &ThreadState, v: u8) {
-    t.flags.set(v);
-    t.active_slot.set(if v == 0 {
-        t.slot.get()
+    use std::sync::atomic::{compiler_fence, Ordering::SeqCst};
+    if v == 0 {
+        t.flags.set(0);
+        compiler_fence(SeqCst);
+        t.active_slot.set(t.slot.get());
     } else {
-        std::ptr::null()
-    });
+        t.active_slot.set(std::ptr::null());
+        compiler_fence(SeqCst);
+        t.flags.set(v);
+        compiler_fence(SeqCst);
+        t.active_slot.set(std::ptr::null());
+    }
 }
 
-/// Sets the claimed slot (null: none), keeping `active_slot` in step.
+/// Sets the claimed slot (null: none), keeping `active_slot` in step. (Called while the
+/// guard is held, when a slot is claimed, and at thread exit, when it is released: a
+/// signal handler that runs in between still finds a slot that is this thread's.)
 #[inline]
 pub(crate) fn set_slot(t: &ThreadState, s: *const Slot) {
     t.slot.set(s);
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
     t.active_slot.set(if t.flags.get() == 0 {
         s
     } else {
