@@ -12,10 +12,10 @@
 //! `global + own delta` whenever that could exceed it (see `live_change`), which is exact for
 //! one thread and off by at most `PEAK_SLACK_PER_THREAD` per thread otherwise.
 
-use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 
+use crate::hook::thread_state::{set_slot, THREAD};
 use crate::model::counts::Counts;
 use crate::model::size_class::{
     class_of_request, small_class_of_request, usable_size, SizeClass, NUM_CLASSES,
@@ -42,53 +42,68 @@ enum Realloc {
 }
 const NUM_REALLOC: usize = 5;
 
-/// Counters of one size class. Allocs, frees and byte totals of the whole process are sums of
+/// A counter per size class. Allocs, frees and byte totals of the whole process are sums of
 /// these, so the hot path touches two words per call. A block's usable size is its class's
 /// size, except for page-rounded (large) blocks, which may fall short of it: only those add
-/// their shortfall to `large_shortfall_*`.
-struct ClassCounters {
-    blocks_in: AtomicU64,
-    requested_in: AtomicU64,
-    blocks_out: AtomicU64,
-    requested_out: AtomicU64,
-    large_shortfall_in: AtomicU64,
-    large_shortfall_out: AtomicU64,
-}
+/// their shortfall to `large_shortfall_*`. One array per figure (not one struct per class):
+/// the hot path then addresses a class's counter as `array + 8 · class`, which x86-64 does
+/// inside the memory operand, with no multiplication.
+type PerClass = [AtomicU64; NUM_CLASSES];
 
-impl ClassCounters {
-    // Only used to initialise the static tables, where a fresh copy per element is the point.
-    #[allow(clippy::declare_interior_mutable_const)]
-    const ZERO: ClassCounters = ClassCounters {
-        blocks_in: AtomicU64::new(0),
-        requested_in: AtomicU64::new(0),
-        blocks_out: AtomicU64::new(0),
-        requested_out: AtomicU64::new(0),
-        large_shortfall_in: AtomicU64::new(0),
-        large_shortfall_out: AtomicU64::new(0),
-    };
-}
-
-struct Slot {
+/// One thread's counters (or the shared fallback's). `pub(crate)` only so that
+/// [`crate::hook::thread_state`] can point at it.
+pub(crate) struct Slot {
     claimed: AtomicBool,
-    /// Live bytes not yet published to [`LIVE_PUBLISHED`].
-    live_delta: AtomicI64,
-    /// How far `live_delta` may grow before it must be looked at: the smaller of
+    /// `up_limit − live delta`, where the live delta is the live bytes not yet published to
+    /// [`LIVE_PUBLISHED`]: how many more bytes this thread may allocate before it must look
+    /// at the peak or publish. An allocation's fast path subtracts its size and checks the
+    /// sign; this folds the peak check into the live-delta update.
+    room: AtomicI64,
+    /// `up_limit + PEAK_SLACK_PER_THREAD`: a free that takes `room` above it (the live
+    /// delta below `-PEAK_SLACK_PER_THREAD`) must publish.
+    room_max: AtomicI64,
+    /// How far the live delta may grow before it must be looked at: the smaller of
     /// [`PEAK_SLACK_PER_THREAD`] (publish) and the room below the peak as of the last look.
-    /// One comparison on the allocation path covers both.
     up_limit: AtomicI64,
     reallocs: [AtomicU64; NUM_REALLOC],
-    classes: [ClassCounters; NUM_CLASSES],
+    blocks_in: PerClass,
+    requested_in: PerClass,
+    blocks_out: PerClass,
+    requested_out: PerClass,
+    large_shortfall_in: PerClass,
+    large_shortfall_out: PerClass,
 }
 
 impl Slot {
     #[allow(clippy::declare_interior_mutable_const)]
     const ZERO: Slot = Slot {
         claimed: AtomicBool::new(false),
-        live_delta: AtomicI64::new(0),
+        room: AtomicI64::new(0),
+        room_max: AtomicI64::new(PEAK_SLACK_PER_THREAD as i64),
         up_limit: AtomicI64::new(0),
         reallocs: [const { AtomicU64::new(0) }; NUM_REALLOC],
-        classes: [ClassCounters::ZERO; NUM_CLASSES],
+        blocks_in: [const { AtomicU64::new(0) }; NUM_CLASSES],
+        requested_in: [const { AtomicU64::new(0) }; NUM_CLASSES],
+        blocks_out: [const { AtomicU64::new(0) }; NUM_CLASSES],
+        requested_out: [const { AtomicU64::new(0) }; NUM_CLASSES],
+        large_shortfall_in: [const { AtomicU64::new(0) }; NUM_CLASSES],
+        large_shortfall_out: [const { AtomicU64::new(0) }; NUM_CLASSES],
     };
+
+    /// The live bytes not yet published.
+    #[inline(always)]
+    fn live_delta(&self) -> i64 {
+        self.up_limit.load(Relaxed) - self.room.load(Relaxed)
+    }
+
+    /// Sets the live delta and the limit it may grow to.
+    #[inline(always)]
+    fn set_live(&self, up_limit: i64, delta: i64) {
+        self.up_limit.store(up_limit, Relaxed);
+        self.room.store(up_limit - delta, Relaxed);
+        self.room_max
+            .store(up_limit + PEAK_SLACK_PER_THREAD as i64, Relaxed);
+    }
 }
 
 /// Adds to a counter. `SHARED` slots (the fallback) use a locked add; owned slots a plain
@@ -116,13 +131,10 @@ const SLOT_NONE: usize = 0;
 const SLOT_RETIRED: usize = usize::MAX;
 
 thread_local! {
-    /// 0: no slot yet; `usize::MAX`: slot released (thread exiting); else index + 1.
-    static SLOT_OF_THREAD: Cell<usize> = const { Cell::new(SLOT_NONE) };
-    /// The claimed slot itself (null when none): saves the index arithmetic on the hot path.
-    static SLOT_PTR: Cell<*const Slot> = const { Cell::new(std::ptr::null()) };
     /// Releases the slot when the thread exits. Touched once, when the slot is claimed, which
     /// registers its destructor (through glibc's `__cxa_thread_atexit_impl`, which uses
-    /// glibc's own malloc, not the Rust global allocator).
+    /// glibc's own malloc, not the Rust global allocator). The slot itself is recorded in
+    /// the hook's one thread-local ([`crate::hook::thread_state`]).
     static SLOT_RELEASER: SlotReleaser = const { SlotReleaser };
 }
 
@@ -130,17 +142,18 @@ struct SlotReleaser;
 
 impl Drop for SlotReleaser {
     fn drop(&mut self) {
-        let _ = SLOT_OF_THREAD.try_with(|c| {
-            let v = c.get();
-            let _ = SLOT_PTR.try_with(|p| p.set(std::ptr::null()));
+        let _ = THREAD.try_with(|t| {
+            let v = t.slot_state.get();
+            set_slot(t, std::ptr::null());
             if v != SLOT_NONE && v != SLOT_RETIRED {
                 if let Some(slot) = SLOTS.get(v - 1) {
-                    let d = slot.live_delta.swap(0, Relaxed);
+                    let d = slot.live_delta();
+                    slot.set_live(0, 0);
                     LIVE_PUBLISHED.fetch_add(d, Relaxed);
                     slot.claimed.store(false, Release);
                 }
             }
-            c.set(SLOT_RETIRED);
+            t.slot_state.set(SLOT_RETIRED);
         });
     }
 }
@@ -148,13 +161,14 @@ impl Drop for SlotReleaser {
 /// The slot of this thread, claiming one if it has none. `None`: use the fallback.
 #[inline(always)]
 fn own_slot() -> Option<&'static Slot> {
-    let p = SLOT_PTR.try_with(Cell::get).unwrap_or(std::ptr::null());
+    let (p, v) = THREAD
+        .try_with(|t| (t.slot.get(), t.slot_state.get()))
+        .unwrap_or((std::ptr::null(), SLOT_RETIRED));
     if !p.is_null() {
-        // SAFETY: a non-null `SLOT_PTR` always points into the static `SLOTS` table (set in
-        // `claim_slot`, cleared before the slot is released).
+        // SAFETY: a non-null slot pointer always points into the static `SLOTS` table (set
+        // in `claim_slot`, cleared before the slot is released).
         return Some(unsafe { &*p });
     }
-    let v = SLOT_OF_THREAD.try_with(Cell::get).unwrap_or(SLOT_RETIRED);
     match v {
         SLOT_NONE => claim_slot(),
         _ => None,
@@ -177,18 +191,21 @@ fn claim_slot() -> Option<&'static Slot> {
             if !registered {
                 // The thread is already tearing down: give the slot back at once.
                 slot.claimed.store(false, Release);
-                let _ = SLOT_OF_THREAD.try_with(|c| c.set(SLOT_RETIRED));
+                let _ = THREAD.try_with(|t| t.slot_state.set(SLOT_RETIRED));
                 return None;
             }
-            // A slot handed on keeps its counts, but the new owner looks at the peak afresh.
-            slot.up_limit.store(0, Relaxed);
-            let _ = SLOT_OF_THREAD.try_with(|c| c.set(i + 1));
-            let _ = SLOT_PTR.try_with(|p| p.set(slot));
+            // A slot handed on keeps its counts (its live delta was published on release),
+            // but the new owner looks at the peak afresh.
+            slot.set_live(0, 0);
+            let _ = THREAD.try_with(|t| {
+                t.slot_state.set(i + 1);
+                set_slot(t, slot);
+            });
             return Some(slot);
         }
     }
     // No free slot: this thread counts into the fallback for the rest of its life.
-    let _ = SLOT_OF_THREAD.try_with(|c| c.set(SLOT_RETIRED));
+    let _ = THREAD.try_with(|t| t.slot_state.set(SLOT_RETIRED));
     None
 }
 
@@ -211,59 +228,87 @@ pub(crate) fn on_free(size: usize, align: usize) {
     }
 }
 
-/// The whole of counting an allocation in the common case, with no call: this thread has a
-/// slot, the request is small (its class from the lookup table) and the live delta stays
-/// under its limit (no publish, no look at the peak). Returns false, having changed nothing,
-/// in any other case: the caller then counts with [`on_alloc`].
+/// The whole of counting an allocation in the common case, with no call: `slot` is this
+/// thread's active slot (`thread_state::active_slot`, non-null), the request is small (its
+/// class from the lookup table) and the live delta stays under its limit (no publish, no
+/// look at the peak). Returns false, having changed nothing, in any other case: the caller
+/// then counts with [`on_alloc`].
+///
+/// # Safety
+/// `slot` must be the non-null active slot of this thread.
 #[inline(always)]
-pub(crate) fn alloc_fast(size: usize, align: usize) -> bool {
-    let p = SLOT_PTR.try_with(Cell::get).unwrap_or(std::ptr::null());
-    if p.is_null() {
-        return false;
-    }
+pub(crate) unsafe fn alloc_fast(slot: *const Slot, size: usize, align: usize) -> bool {
     let Some(idx) = small_class_of_request(size, align) else {
         return false;
     };
-    // SAFETY: a non-null `SLOT_PTR` always points into the static `SLOTS` table (set in
-    // `claim_slot`, cleared before the slot is released).
-    let s = unsafe { &*p };
+    // SAFETY: the caller passes this thread's active slot, which points into the static
+    // `SLOTS` table (set in `claim_slot`, cleared before the slot is released).
+    let s = unsafe { &*slot };
     // `size` ≤ 4 KiB here: no overflow.
-    let d = s.live_delta.load(Relaxed) + size as i64;
-    if d > s.up_limit.load(Relaxed) {
+    let room = s.room.load(Relaxed) - size as i64;
+    if room < 0 {
         return false;
     }
-    s.live_delta.store(d, Relaxed);
+    s.room.store(room, Relaxed);
     // SAFETY: `small_class_of_request` returns indices of the lookup table, all below
-    // `NUM_CLASSES`, the length of `classes`.
-    let c = unsafe { s.classes.get_unchecked(idx) };
-    add::<false>(&c.blocks_in, 1);
-    add::<false>(&c.requested_in, size as u64);
+    // `NUM_CLASSES`, the length of the per-class arrays.
+    unsafe {
+        add::<false>(s.blocks_in.get_unchecked(idx), 1);
+        add::<false>(s.requested_in.get_unchecked(idx), size as u64);
+    }
     true
 }
 
-/// [`alloc_fast`] for a free: false, having changed nothing, unless this thread has a slot,
-/// the block is small and the live delta stays above `-PEAK_SLACK_PER_THREAD`; the caller
-/// then counts with [`on_free`].
+/// Takes back what [`alloc_fast`] counted for the allocation noted with
+/// `thread_state::note_pending`, whose inner allocation failed.
+#[cold]
+#[inline(never)]
+pub(crate) fn uncount_pending() {
+    let _ = THREAD.try_with(|t| {
+        let (size, align) = t.pending.get();
+        let p = t.slot.get();
+        if p.is_null() {
+            return;
+        }
+        let Some(idx) = small_class_of_request(size, align) else {
+            return;
+        };
+        // SAFETY: as in `alloc_fast`: `p` is this thread's slot.
+        let s = unsafe { &*p };
+        s.room.store(s.room.load(Relaxed) + size as i64, Relaxed);
+        // SAFETY: as in `alloc_fast`.
+        unsafe {
+            let b = s.blocks_in.get_unchecked(idx);
+            b.store(b.load(Relaxed).wrapping_sub(1), Relaxed);
+            let r = s.requested_in.get_unchecked(idx);
+            r.store(r.load(Relaxed).wrapping_sub(size as u64), Relaxed);
+        }
+    });
+}
+
+/// [`alloc_fast`] for a free: false, having changed nothing, unless the block is small and
+/// the live delta stays above `-PEAK_SLACK_PER_THREAD`; the caller then counts with
+/// [`on_free`].
+///
+/// # Safety
+/// As [`alloc_fast`].
 #[inline(always)]
-pub(crate) fn free_fast(size: usize, align: usize) -> bool {
-    let p = SLOT_PTR.try_with(Cell::get).unwrap_or(std::ptr::null());
-    if p.is_null() {
-        return false;
-    }
+pub(crate) unsafe fn free_fast(slot: *const Slot, size: usize, align: usize) -> bool {
     let Some(idx) = small_class_of_request(size, align) else {
         return false;
     };
     // SAFETY: as in `alloc_fast`.
-    let s = unsafe { &*p };
-    let d = s.live_delta.load(Relaxed) - size as i64;
-    if d < -(PEAK_SLACK_PER_THREAD as i64) {
+    let s = unsafe { &*slot };
+    let room = s.room.load(Relaxed) + size as i64;
+    if room > s.room_max.load(Relaxed) {
         return false;
     }
-    s.live_delta.store(d, Relaxed);
+    s.room.store(room, Relaxed);
     // SAFETY: as in `alloc_fast`.
-    let c = unsafe { s.classes.get_unchecked(idx) };
-    add::<false>(&c.blocks_out, 1);
-    add::<false>(&c.requested_out, size as u64);
+    unsafe {
+        add::<false>(s.blocks_out.get_unchecked(idx), 1);
+        add::<false>(s.requested_out.get_unchecked(idx), size as u64);
+    }
     true
 }
 
@@ -282,13 +327,15 @@ fn class_in<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
     debug_assert!(idx < NUM_CLASSES);
     // SAFETY: `class_of_request` returns an index below `NUM_CLASSES` (the lookup table holds
     // classes of sizes up to 4 KiB; `class_index` caps at `NUM_CLASSES - 1`), the length of
-    // `classes`.
-    let c = unsafe { s.classes.get_unchecked(idx) };
-    {
-        add::<SHARED>(&c.blocks_in, 1);
-        add::<SHARED>(&c.requested_in, size as u64);
+    // the per-class arrays.
+    unsafe {
+        add::<SHARED>(s.blocks_in.get_unchecked(idx), 1);
+        add::<SHARED>(s.requested_in.get_unchecked(idx), size as u64);
         if large {
-            add::<SHARED>(&c.large_shortfall_in, shortfall(idx, size, align));
+            add::<SHARED>(
+                s.large_shortfall_in.get_unchecked(idx),
+                shortfall(idx, size, align),
+            );
         }
     }
 }
@@ -299,13 +346,15 @@ fn class_out<const SHARED: bool>(s: &Slot, size: usize, align: usize) {
     debug_assert!(idx < NUM_CLASSES);
     // SAFETY: `class_of_request` returns an index below `NUM_CLASSES` (the lookup table holds
     // classes of sizes up to 4 KiB; `class_index` caps at `NUM_CLASSES - 1`), the length of
-    // `classes`.
-    let c = unsafe { s.classes.get_unchecked(idx) };
-    {
-        add::<SHARED>(&c.blocks_out, 1);
-        add::<SHARED>(&c.requested_out, size as u64);
+    // the per-class arrays.
+    unsafe {
+        add::<SHARED>(s.blocks_out.get_unchecked(idx), 1);
+        add::<SHARED>(s.requested_out.get_unchecked(idx), size as u64);
         if large {
-            add::<SHARED>(&c.large_shortfall_out, shortfall(idx, size, align));
+            add::<SHARED>(
+                s.large_shortfall_out.get_unchecked(idx),
+                shortfall(idx, size, align),
+            );
         }
     }
 }
@@ -331,12 +380,13 @@ fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
         let live = LIVE_PUBLISHED.fetch_add(delta, Relaxed) + delta;
         return if delta > 0 { raise_peak(live) } else { 0 };
     }
-    let d = s.live_delta.load(Relaxed) + delta;
-    s.live_delta.store(d, Relaxed);
+    let up_limit = s.up_limit.load(Relaxed);
+    let d = up_limit - s.room.load(Relaxed) + delta;
+    s.room.store(up_limit - d, Relaxed);
     // `d` stays within ±PEAK_SLACK_PER_THREAD: an increase can only cross the upper limit,
     // a decrease the lower one.
     if delta > 0 {
-        if d > s.up_limit.load(Relaxed) {
+        if d > up_limit {
             return look_up(s, d);
         }
     } else if d < -(PEAK_SLACK_PER_THREAD as i64) {
@@ -359,7 +409,6 @@ fn look_up(s: &Slot, d: i64) -> u64 {
 #[inline(never)]
 fn publish(s: &Slot, d: i64) -> u64 {
     let live = LIVE_PUBLISHED.fetch_add(d, Relaxed) + d;
-    s.live_delta.store(0, Relaxed);
     look_at_peak(s, live, 0)
 }
 
@@ -370,8 +419,7 @@ fn look_at_peak(s: &Slot, live: i64, d: i64) -> u64 {
     let raised = raise_peak(live);
     let peak = PEAK_LIVE.load(Relaxed).min(i64::MAX as u64) as i64;
     let headroom = peak - (live - d);
-    s.up_limit
-        .store(headroom.min(PEAK_SLACK_PER_THREAD as i64), Relaxed);
+    s.set_live(headroom.min(PEAK_SLACK_PER_THREAD as i64), d);
     raised
 }
 
@@ -465,14 +513,18 @@ fn sum<'a>(slots: impl Iterator<Item = &'a Slot>) -> SlotSums {
         for (t, f) in reallocs.iter_mut().zip(&s.reallocs) {
             *t = t.wrapping_add(f.load(Relaxed));
         }
-        for (t, c) in classes.iter_mut().zip(&s.classes) {
-            let add = |t: &mut u64, a: &AtomicU64| *t = t.wrapping_add(a.load(Relaxed));
-            add(&mut t.blocks_in, &c.blocks_in);
-            add(&mut t.requested_in, &c.requested_in);
-            add(&mut t.blocks_out, &c.blocks_out);
-            add(&mut t.requested_out, &c.requested_out);
-            add(&mut t.large_shortfall_in, &c.large_shortfall_in);
-            add(&mut t.large_shortfall_out, &c.large_shortfall_out);
+        for (i, t) in classes.iter_mut().enumerate() {
+            let add = |t: &mut u64, a: &PerClass| {
+                if let Some(a) = a.get(i) {
+                    *t = t.wrapping_add(a.load(Relaxed));
+                }
+            };
+            add(&mut t.blocks_in, &s.blocks_in);
+            add(&mut t.requested_in, &s.requested_in);
+            add(&mut t.blocks_out, &s.blocks_out);
+            add(&mut t.requested_out, &s.requested_out);
+            add(&mut t.large_shortfall_in, &s.large_shortfall_in);
+            add(&mut t.large_shortfall_out, &s.large_shortfall_out);
         }
     }
     SlotSums { reallocs, classes }

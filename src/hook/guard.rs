@@ -2,9 +2,11 @@
 //!
 //! Like tracing-core's dispatcher: a `const`-initialised `Cell` without `Drop`, read with
 //! `try_with`, so it costs one TLS access, never allocates, and stays readable while the
-//! thread's other thread-locals are being torn down.
+//! thread's other thread-locals are being torn down. The flags live in the hook's one
+//! thread-local struct (`hook::thread_state`); every write goes through
+//! `thread_state::set_flags`, which keeps the fast paths' `active_slot` in step.
 
-use std::cell::Cell;
+use crate::hook::thread_state::{set_flags, ThreadState, THREAD};
 
 /// Set while this thread is inside a counting hook.
 const IN_HOOK: u8 = 1;
@@ -18,17 +20,30 @@ const UNTRACKED_SCOPE: u8 = 4;
 /// no instruction for it.
 const CAPTURE: u8 = 8;
 
-thread_local! {
-    static STATE: Cell<u8> = const { Cell::new(0) };
+/// `f` with this thread's state, unless the thread-local is gone.
+#[inline(always)]
+fn with<R>(f: impl FnOnce(&ThreadState) -> R) -> Option<R> {
+    THREAD.try_with(f).ok()
 }
 
 /// Proof that this thread is inside the hook and may count; clears the flag when dropped.
-pub(crate) struct HookGuard(());
+/// `true` when the guard was taken by a signal handler that interrupted `set_flags` between
+/// hiding the slot and setting the flags (the slot hidden, no flag set): the slot then stays
+/// hidden when the guard is dropped, for the interrupted `set_flags` to finish.
+pub(crate) struct HookGuard(bool);
 
 impl Drop for HookGuard {
     #[inline]
     fn drop(&mut self) {
-        let _ = STATE.try_with(|s| s.set(s.get() & !IN_HOOK));
+        let keep_hidden = self.0;
+        let _ = with(|s| {
+            let v = s.flags.get() & !IN_HOOK;
+            if keep_hidden && v == 0 {
+                s.flags.set(0);
+            } else {
+                set_flags(s, v);
+            }
+        });
     }
 }
 
@@ -36,18 +51,16 @@ impl Drop for HookGuard {
 /// on an internal thread, in an untracked scope, or the thread-local is gone).
 #[inline]
 pub(crate) fn enter_hook() -> Option<HookGuard> {
-    STATE
-        .try_with(|s| {
-            let v = s.get();
-            if v != 0 {
-                None
-            } else {
-                s.set(IN_HOOK);
-                Some(HookGuard(()))
-            }
-        })
-        .ok()
-        .flatten()
+    with(|s| {
+        if s.flags.get() != 0 {
+            None
+        } else {
+            let interrupted = s.active_slot.get().is_null() && !s.slot.get().is_null();
+            set_flags(s, IN_HOOK);
+            Some(HookGuard(interrupted))
+        }
+    })
+    .flatten()
 }
 
 /// True when this thread may count the allocator call it is in: not inside the hook, not an
@@ -56,7 +69,7 @@ pub(crate) fn enter_hook() -> Option<HookGuard> {
 /// counting fast path allocates nothing and so needs no guard.
 #[inline(always)]
 pub(crate) fn may_count() -> bool {
-    STATE.try_with(|s| s.get() == 0).unwrap_or(false)
+    with(|s| s.flags.get() == 0).unwrap_or(false)
 }
 
 /// True while this thread holds the hook's guard (between [`enter_hook`] and the guard's
@@ -64,20 +77,18 @@ pub(crate) fn may_count() -> bool {
 /// captures a stack or records a sample (`tests/hook_no_reentry.rs`); not supported API.
 #[doc(hidden)]
 pub fn in_hook() -> bool {
-    STATE.try_with(|s| s.get() & IN_HOOK != 0).unwrap_or(false)
+    with(|s| s.flags.get() & IN_HOOK != 0).unwrap_or(false)
 }
 
 /// Marks the current thread as internal to allocscope for the rest of its life: nothing it
 /// allocates or frees is counted. For reporter and symbolizer threads.
 pub fn mark_thread_internal() {
-    let _ = STATE.try_with(|s| s.set(s.get() | INTERNAL_THREAD));
+    let _ = with(|s| set_flags(s, s.flags.get() | INTERNAL_THREAD));
 }
 
 /// True when the current thread was marked with [`mark_thread_internal`].
 pub fn is_thread_internal() -> bool {
-    STATE
-        .try_with(|s| s.get() & INTERNAL_THREAD != 0)
-        .unwrap_or(false)
+    with(|s| s.flags.get() & INTERNAL_THREAD != 0).unwrap_or(false)
 }
 
 /// Runs `f` with counting switched off on this thread. Whatever `f` allocates must also be
@@ -88,13 +99,17 @@ pub fn untracked<R>(f: impl FnOnce() -> R) -> R {
     impl Drop for Restore {
         fn drop(&mut self) {
             let old = self.0;
-            let _ =
-                STATE.try_with(|s| s.set((s.get() & !UNTRACKED_SCOPE) | (old & UNTRACKED_SCOPE)));
+            let _ = with(|s| {
+                set_flags(
+                    s,
+                    (s.flags.get() & !UNTRACKED_SCOPE) | (old & UNTRACKED_SCOPE),
+                )
+            });
         }
     }
-    let old = STATE.try_with(|s| {
-        let v = s.get();
-        s.set(v | UNTRACKED_SCOPE);
+    let old = with(|s| {
+        let v = s.flags.get();
+        set_flags(s, v | UNTRACKED_SCOPE);
         v
     });
     let _restore = Restore(old.unwrap_or(0));
@@ -109,15 +124,15 @@ pub fn untracked<R>(f: impl FnOnce() -> R) -> R {
 /// no other state (not inside the hook, not untracked, not internal).
 #[inline]
 pub(crate) fn capturing() -> bool {
-    STATE.try_with(|s| s.get() == CAPTURE).unwrap_or(false)
+    with(|s| s.flags.get() == CAPTURE).unwrap_or(false)
 }
 
 /// Turns this thread's capture on or off, leaving the other bits alone.
 #[inline]
 pub(crate) fn set_capture(on: bool) {
-    let _ = STATE.try_with(|s| {
-        let v = s.get() & !CAPTURE;
-        s.set(if on { v | CAPTURE } else { v });
+    let _ = with(|s| {
+        let v = s.flags.get() & !CAPTURE;
+        set_flags(s, if on { v | CAPTURE } else { v });
     });
 }
 
@@ -125,15 +140,13 @@ pub(crate) fn set_capture(on: bool) {
 /// the guard lives, anything allocated on this thread is neither counted nor recorded.
 #[inline]
 pub(crate) fn enter_capture_record() -> Option<HookGuard> {
-    STATE
-        .try_with(|s| {
-            if s.get() == CAPTURE {
-                s.set(CAPTURE | IN_HOOK);
-                Some(HookGuard(()))
-            } else {
-                None
-            }
-        })
-        .ok()
-        .flatten()
+    with(|s| {
+        if s.flags.get() == CAPTURE {
+            set_flags(s, CAPTURE | IN_HOOK);
+            Some(HookGuard(false))
+        } else {
+            None
+        }
+    })
+    .flatten()
 }

@@ -18,4 +18,5 @@ pub(crate) mod settings;
 pub(crate) mod site_table;
 pub(crate) mod sites;
 pub(crate) mod spans;
+pub(crate) mod thread_state;
 pub(crate) mod unwind;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use crate::hook::guard;
 use crate::hook::mallctl::Mallctl;
 use crate::hook::sites;
-use crate::hook::{counters, large_blocks, own_memory, spans};
+use crate::hook::{counters, large_blocks, own_memory, spans, thread_state};
 
 /// A global allocator that counts and profiles every allocation of the program, forwarding
 /// each call to `inner` unchanged.
@@ -170,51 +170,107 @@ fn note_installed<A>(mallctl: Option<Mallctl>) {
 impl<A: GlobalAlloc> Profiler<A> {
     /// Allocates `layout` through the inner allocator and counts it. Hot path, in three
     /// parts so that the common one stays small once inlined into the user's
-    /// `__rust_alloc`: calls that must not be counted ([`Self::alloc_untracked`]), calls whose
-    /// sampling countdown ran out ([`Self::alloc_rare`]: sampling, first call of a thread,
-    /// changed settings), and the rest, which only counts.
+    /// `__rust_alloc`: calls of a thread with no active counter slot ([`Self::alloc_cold`]:
+    /// not to be counted, or the thread's first call), calls whose sampling countdown ran
+    /// out ([`Self::alloc_rare`]: sampling, or a look at changed settings), and the rest,
+    /// which only counts.
     ///
     /// # Safety
     /// As `GlobalAlloc::alloc`; `zeroed` selects `alloc_zeroed`.
     #[inline(always)]
     unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        if !guard::may_count() {
+        // Non-null: this thread may count and owns a counter slot (see `thread_state`).
+        let slot = thread_state::active_slot();
+        if slot.is_null() {
             // SAFETY: the caller's contract, passed on.
-            return unsafe { self.alloc_untracked(layout, zeroed) };
+            return unsafe { self.alloc_cold(layout, zeroed) };
         }
         // Also true while a tracing span is entered on this thread: checking for one costs
         // one load and one branch here (`crate::hook::spans`).
         if sites::sample_countdown_expired(layout.size()) {
-            // SAFETY: the caller's contract, passed on.
-            return unsafe { self.alloc_out_of_line(layout, zeroed) };
+            // SAFETY: the caller's contract, passed on; `slot` was just read non-null.
+            return unsafe { self.alloc_out_of_line(slot, layout, zeroed) };
         }
+        // Counted before the inner call, so that nothing but the result is live across it
+        // (no register to save and restore); a failed allocation is uncounted afterwards.
+        // SAFETY: `slot` is this thread's non-null active slot, just read.
+        if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
+            thread_state::note_pending(layout);
+            // SAFETY: the caller's layout, as the caller's contract allows.
+            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+            if ptr.is_null() {
+                counters::uncount_pending();
+            }
+            return ptr;
+        }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.alloc_general(layout, zeroed) }
+    }
+
+    /// An allocation the fast path cannot count (large, over-aligned, or due for a publish
+    /// or a look at the peak): allocated, then counted by the general path. Out of line, so
+    /// that the fast path keeps nothing across its inner call.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[inline(never)]
+    unsafe fn alloc_general(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // SAFETY: the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-        if !ptr.is_null() && !counters::alloc_fast(layout.size(), layout.align()) {
+        if !ptr.is_null() {
             count_alloc_general(ptr, layout);
         }
         ptr
     }
 
-    /// The countdown ran out (or the settings changed, or the thread's first call): the rare
-    /// path. Or only a tracing span is entered: counted as the fast path counts, then charged
-    /// to the span, out of line.
+    /// An allocation on a thread without an active counter slot: not to be counted (see
+    /// [`Self::alloc_untracked`]), or the thread's first, which claims the slot.
     ///
     /// # Safety
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
     #[cold]
     #[inline(never)]
-    unsafe fn alloc_out_of_line(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+    unsafe fn alloc_cold(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        if !guard::may_count() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_untracked(layout, zeroed) };
+        }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.alloc_rare(layout, zeroed, false) }
+    }
+
+    /// The countdown test sent this allocation out of line: the countdown ran out (the rare
+    /// path), or only a tracing span is entered on this thread (counted as the fast path
+    /// counts, then charged to the span).
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`; `slot` is this thread's active slot.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_out_of_line(
+        &self,
+        slot: *const counters::Slot,
+        layout: Layout,
+        zeroed: bool,
+    ) -> *mut u8 {
         if sites::sample_decision_due() {
             // SAFETY: the caller's contract, passed on.
-            return unsafe { self.alloc_rare(layout, zeroed) };
+            return unsafe { self.alloc_rare(layout, zeroed, true) };
         }
-        // SAFETY: the caller's layout, as the caller's contract allows.
-        let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-        if !ptr.is_null() {
-            if !counters::alloc_fast(layout.size(), layout.align()) {
-                count_alloc_general(ptr, layout);
+        // SAFETY: `slot` is this thread's non-null active slot, as the caller guarantees.
+        let ptr = if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
+            thread_state::note_pending(layout);
+            // SAFETY: the caller's layout, as the caller's contract allows.
+            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+            if ptr.is_null() {
+                counters::uncount_pending();
             }
+            ptr
+        } else {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { self.alloc_general(layout, zeroed) }
+        };
+        if !ptr.is_null() {
             spans::on_alloc(layout.size());
         }
         ptr
@@ -242,15 +298,16 @@ impl<A: GlobalAlloc> Profiler<A> {
         ptr
     }
 
-    /// The rare allocation: the sampling countdown ran out (or the thread's first call, or the
-    /// settings changed). Decides whether it is sampled, allocates it (with the sampled
-    /// layout if so), counts it and records its stack, inside the reentrancy guard.
+    /// The rare allocation: the sampling countdown ran out (`counted_down`: the fast path
+    /// already subtracted the size), or the thread's first call. Decides whether it is
+    /// sampled, allocates it (with the sampled layout if so), counts it and records its
+    /// stack, inside the reentrancy guard.
     ///
     /// # Safety
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
     #[cold]
     #[inline(never)]
-    unsafe fn alloc_rare(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+    unsafe fn alloc_rare(&self, layout: Layout, zeroed: bool, counted_down: bool) -> *mut u8 {
         note_installed::<A>(self.jemalloc_mallctl);
         let Some(_guard) = guard::enter_hook() else {
             // SAFETY: forwarded with the caller's layout, as the caller's contract allows.
@@ -261,7 +318,11 @@ impl<A: GlobalAlloc> Profiler<A> {
             }
             return ptr;
         };
-        let sampled = sites::sample_decide(layout.size());
+        let sampled = if counted_down {
+            sites::sample_decide(layout.size())
+        } else {
+            sites::sample_alloc(layout.size())
+        };
         let used = if sampled {
             sites::layout_for_sampled(layout)
         } else {
@@ -412,12 +473,14 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
     #[inline(always)]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // The common free, with no call but the inner free (a tail call, so no stack frame):
-        // the program's own, of a block that was surely not sampled (so `layout` is what it
-        // was allocated with), counted by `free_fast`. Nothing here allocates, so no
-        // reentrancy guard is needed.
-        if guard::may_count()
+        // the program's own (a thread with an active slot), of a block that was surely not
+        // sampled (so `layout` is what it was allocated with), counted by `free_fast`.
+        // Nothing here allocates, so no reentrancy guard is needed.
+        let slot = thread_state::active_slot();
+        if !slot.is_null()
             && !sites::maybe_sampled(ptr)
-            && counters::free_fast(layout.size(), layout.align())
+            // SAFETY: `slot` is this thread's active slot, just read.
+            && unsafe { counters::free_fast(slot, layout.size(), layout.align()) }
         {
             // SAFETY: `ptr` was allocated by `inner` with `layout` (not sampled).
             return unsafe { self.inner.dealloc(ptr, layout) };

@@ -3,6 +3,8 @@
 //! Each thread keeps a countdown of bytes, drawn as `⌈−R·ln U⌉` with `U` uniform in (0, 1]
 //! from a thread-local xorshift generator. Every allocation of `s` bytes subtracts `s`; the
 //! one that takes the countdown to zero or below is sampled and a new countdown is drawn.
+//! (The thread state stores the countdown minus one, so that the hot path's test is the
+//! sign of the subtraction's result, which x86-64 folds into the subtraction itself.)
 //! Every byte is thus sampled with probability `1/R` independently, and an allocation of `s`
 //! bytes with probability `p = 1 − e^(−s/R)`; weighting each sample by `1/p` allocations and
 //! `s/p` bytes makes the sums unbiased estimates (see `weights`).
@@ -10,103 +12,97 @@
 //! The countdown starts undrawn: a thread's first allocation goes to the slow path, which
 //! draws it (rather than sampling every thread's first allocation). Exact mode (`R = 1`)
 //! keeps the countdown at 0 and samples everything with weight exactly 1. When stack capture
-//! is off the countdown is parked at `i64::MAX`.
-
-use std::cell::Cell;
+//! is off the countdown is parked at [`PARKED_COUNTDOWN`] bytes, and each time it runs out the
+//! slow path only re-reads the settings. The state lives in the hook's one thread-local
+//! ([`crate::hook::thread_state`]).
 
 use crate::hook::settings;
+use crate::hook::thread_state::{ThreadState, THREAD};
 
 /// Fixed-point scale of weighted allocation counts (16 fractional bits).
 pub(crate) const COUNT_ONE: u64 = 1 << 16;
 
-struct ThreadSampler {
-    countdown: Cell<i64>,
-    /// The settings epoch this thread's countdown was drawn under; 0 = not yet drawn.
-    epoch: Cell<u32>,
-    rng: Cell<u64>,
-    /// The tracing span this thread's allocations are charged to now (0: none), set by
-    /// `SpanLayer` on enter/exit (see [`crate::hook::spans`]). In this struct because the
-    /// fast path already reads it: checking for a span costs one load and one branch.
-    span: Cell<u16>,
-}
-
-thread_local! {
-    static SAMPLER: ThreadSampler = const {
-        ThreadSampler {
-            countdown: Cell::new(0),
-            epoch: Cell::new(0),
-            rng: Cell::new(0),
-            span: Cell::new(0),
-        }
-    };
-}
+/// The countdown while stack capture is off: no allocation is sampled, but the countdown
+/// still runs out every this many bytes, so that the slow path looks at the settings
+/// (a change made with [`crate::hook::settings::bump_epoch`] takes effect then).
+const PARKED_COUNTDOWN: i64 = 1 << 20;
 
 /// Decides whether an allocation of `size` bytes is sampled. Hot path: one TLS access, a
-/// subtraction, a comparison, and one relaxed load of the settings epoch.
+/// subtraction and a comparison.
 #[inline(always)]
 pub(crate) fn should_sample(size: usize) -> bool {
     countdown_expired(size) && decide(size)
 }
 
 /// The hot half of [`should_sample`]: counts `size` down and returns true when the decision
-/// needs [`decide`] (the countdown ran out, the settings changed, or the thread's first
-/// allocation) or a tracing span is entered (see [`decision_due`]). False means: not sampled,
-/// no span.
+/// needs [`decide`] (the countdown ran out, or the thread's first allocation) or a tracing
+/// span is entered on this thread (see [`decision_due`]). False means: not sampled, no span.
+///
+/// The settings epoch is not looked at here: changed settings take effect on each thread the
+/// next time its countdown runs out ([`decide`] compares epochs), which in sampled mode is
+/// within the mean interval, in exact mode at once, and with stack capture off within
+/// [`PARKED_COUNTDOWN`] bytes. The thread that changes them resets its own countdown
+/// ([`reset_this_thread`]).
 #[inline(always)]
 pub(crate) fn countdown_expired(size: usize) -> bool {
-    SAMPLER
+    THREAD
         .try_with(|s| {
+            // Stored minus one: `< 0` here is "the countdown reached zero or below".
             let c = s.countdown.get().wrapping_sub(size as i64);
             s.countdown.set(c);
             // A tracing span entered on this thread sends the allocation out of line too
             // (one load of this struct and one branch; see `crate::hook::spans`).
-            c <= 0 || s.epoch.get() != settings::epoch() || s.span.get() != 0
+            c < 0 || s.span.get() != 0
         })
         .unwrap_or(false)
 }
 
 /// After [`countdown_expired`] returned true: whether the sampler itself needs [`decide`]
-/// (the countdown ran out, or the settings changed, or the thread's first allocation), rather
-/// than only a span being entered.
+/// (the countdown ran out, or the thread's first allocation), rather than only a span being
+/// entered.
 #[inline]
 pub(crate) fn decision_due() -> bool {
-    SAMPLER
-        .try_with(|s| s.countdown.get() <= 0 || s.epoch.get() != settings::epoch())
-        .unwrap_or(false)
+    THREAD.try_with(|s| s.countdown.get() < 0).unwrap_or(false)
 }
 
 /// This thread's current span id (0: none). Hot path: one thread-local load.
 #[inline(always)]
 pub(crate) fn current_span() -> u16 {
-    SAMPLER.try_with(|s| s.span.get()).unwrap_or(0)
+    THREAD.try_with(|s| s.span.get()).unwrap_or(0)
 }
 
 /// Sets this thread's current span id.
 #[inline]
 #[cfg_attr(not(feature = "tracing-spans"), allow(dead_code))] // used by SpanLayer
 pub(crate) fn set_current_span(id: u16) {
-    let _ = SAMPLER.try_with(|s| s.span.set(id));
+    let _ = THREAD.try_with(|s| s.span.set(id));
+}
+
+/// Makes this thread's next allocation look at the settings (after they changed).
+pub(crate) fn reset_this_thread() {
+    let _ = THREAD.try_with(|s| s.countdown.set(0));
 }
 
 /// The cold half of [`should_sample`], after [`countdown_expired`] returned true for `size`.
 #[cold]
 #[inline(never)]
 pub(crate) fn decide(size: usize) -> bool {
-    SAMPLER.try_with(|s| slow(s, size)).unwrap_or(false)
+    THREAD.try_with(|s| slow(s, size)).unwrap_or(false)
 }
 
-fn slow(s: &ThreadSampler, size: usize) -> bool {
+fn slow(s: &ThreadState, size: usize) -> bool {
     if !settings::ensure_init() {
         return false;
     }
     let epoch = settings::epoch();
-    if s.countdown.get() > 0 && s.epoch.get() == epoch {
-        // Only a tracing span sent this allocation here (see `countdown_expired`).
+    if s.countdown.get() >= 0 {
+        // Not due: only a tracing span sent this allocation out of line (see
+        // `countdown_expired`); callers route that case past the sampler, this is a guard.
         return false;
     }
     let r = settings::sample_bytes();
     if r == 0 {
-        s.countdown.set(i64::MAX);
+        s.countdown.set(PARKED_COUNTDOWN);
         s.epoch.set(epoch);
         return false;
     }
@@ -126,18 +122,18 @@ fn slow(s: &ThreadSampler, size: usize) -> bool {
         }
         let c = draw(s, r).saturating_sub(size as i64);
         if c > 0 {
-            s.countdown.set(c);
+            s.countdown.set(c - 1);
             return false;
         }
     }
     // Sampled: draw the next countdown. (A huge allocation may span several intervals; it is
     // still one sample, which the weight accounts for.)
     let c = draw(s, r);
-    s.countdown.set(c);
+    s.countdown.set(c - 1);
     true
 }
 
-fn draw(s: &ThreadSampler, r: u64) -> i64 {
+fn draw(s: &ThreadState, r: u64) -> i64 {
     let x = xorshift(s);
     // U uniform in (0, 1]: 53 random bits, plus one so it is never 0.
     let u = ((x >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
@@ -149,7 +145,7 @@ fn draw(s: &ThreadSampler, r: u64) -> i64 {
     }
 }
 
-fn xorshift(s: &ThreadSampler) -> u64 {
+fn xorshift(s: &ThreadState) -> u64 {
     // xorshift64* (Vigna): tiny state, good enough for sampling decisions.
     let mut x = s.rng.get();
     if x == 0 {
@@ -171,8 +167,8 @@ fn seed_for_thread() -> u64 {
     let base = match settings::seed() {
         Some(seed) => seed,
         None => {
-            let addr = SAMPLER
-                .try_with(|s| s as *const ThreadSampler as u64)
+            let addr = THREAD
+                .try_with(|s| s as *const ThreadState as u64)
                 .unwrap_or(0);
             crate::hook::clock::now_ns() ^ addr.rotate_left(32)
         }

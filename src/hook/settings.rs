@@ -89,8 +89,9 @@ const ENV_UNWIND: u8 = 8;
 const ENV_SEED: u8 = 16;
 const ENV_OUT: u8 = 32;
 
-/// Current settings epoch; 0 while the environment has not been read. Hot path.
-#[inline(always)]
+/// Current settings epoch; 0 while the environment has not been read. Read on the sampler's
+/// slow path.
+#[inline]
 pub(crate) fn epoch() -> u32 {
     EPOCH.load(Acquire)
 }
@@ -181,9 +182,13 @@ pub(crate) fn set_sampling_at_run_time(bytes: u64) {
     bump_epoch();
 }
 
-/// Makes every thread re-read the settings (after [`apply`] and the output path changed).
+/// Makes every thread re-read the settings (after [`apply`] and the output path changed):
+/// this thread at its next allocation, every other thread the next time its sampling
+/// countdown runs out (see `sampler::countdown_expired`; the fast path does not look at the
+/// epoch).
 pub(crate) fn bump_epoch() {
     EPOCH.fetch_add(1, Release);
+    crate::hook::sampler::reset_this_thread();
 }
 
 /// True when the environment set `ALLOCSCOPE_OUT` (read by the first allocation): the

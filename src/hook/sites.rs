@@ -49,12 +49,13 @@ static LIVE_FILTER: [AtomicU32; FILTER_BUCKETS] = [const { AtomicU32::new(0) }; 
 
 #[inline(always)]
 fn filter_bucket(p: usize) -> &'static AtomicU32 {
-    // Multiplicative hash of the address above its low bits (sampled blocks are page-aligned,
-    // so the low bits carry nothing); the top bits index the filter.
-    let h = ((p as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let i = (h >> (64 - FILTER_BUCKETS.trailing_zeros())) as usize;
-    // SAFETY: `i < FILTER_BUCKETS`: it is the top log2(FILTER_BUCKETS) bits of a u64.
-    unsafe { LIVE_FILTER.get_unchecked(i & (FILTER_BUCKETS - 1)) }
+    // The page number, modulo the filter's size: the filter is read only while sampled blocks
+    // are page-aligned (in sampled mode), so the bits below the page carry nothing, and two
+    // live sampled blocks share a bucket only if their pages are 64 MiB apart (a shift and a
+    // mask: this runs on every page-aligned free).
+    let i = (p >> 12) & (FILTER_BUCKETS - 1);
+    // SAFETY: `i < FILTER_BUCKETS`, masked just above.
+    unsafe { LIVE_FILTER.get_unchecked(i) }
 }
 
 /// Debug builds count entries into the slow path of frees (live-table probes) and sampled
@@ -130,7 +131,13 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     let page_mask = page_size() - 1;
     let want = if p & page_mask != 0 { 0 } else { page_mask };
     if FREE_MASK.load(Relaxed) > want {
-        FREE_MASK.fetch_min(want, Relaxed);
+        if want == 0 {
+            // Every free is about to look in the table: make every filter bucket non-zero
+            // first, so that `maybe_sampled` needs no test of the mask for 0 (see there).
+            filter_saturate();
+        }
+        // Release: a free that reads this mask (with Acquire) sees the saturated filter.
+        FREE_MASK.fetch_min(want, Release);
     }
     #[cfg(debug_assertions)]
     RECORDED.fetch_add(1, Relaxed);
@@ -241,21 +248,38 @@ fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
 
 /// True when a free of `ptr` must look in the live table ([`take_live`] may return a
 /// layout); false proves the block was not sampled. Two loads, no call. Once the mask is 0
-/// (exact mode) every free looks, and the filter is neither read nor kept (see
-/// [`filter_add`]).
+/// (exact mode) every free looks: every bucket was saturated before the mask reached 0
+/// ([`filter_saturate`]; the Acquire load pairs with that Release), and the filter is no
+/// longer kept (see [`filter_add`]), so no test of the mask for 0 is needed here.
 #[inline(always)]
 pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
-    let mask = FREE_MASK.load(Relaxed);
-    (ptr as usize) & mask == 0 && (mask == 0 || filter_bucket(ptr as usize).load(Relaxed) != 0)
+    let mask = FREE_MASK.load(Acquire);
+    (ptr as usize) & mask == 0 && filter_bucket(ptr as usize).load(Relaxed) != 0
+}
+
+/// What [`filter_saturate`] adds to every bucket: far above any number of live sampled
+/// blocks in one bucket, and small enough that every thread that may saturate at once
+/// (each thread recording its first block that is not page-aligned while the mask is
+/// still above 0) cannot overflow a `u32`.
+const FILTER_SATURATED: u32 = 1 << 24;
+
+/// Makes every bucket of [`LIVE_FILTER`] non-zero for good: called before [`FREE_MASK`] is
+/// lowered to 0, after which buckets are only ever decremented by frees of blocks counted
+/// in them before (see [`filter_add`]). 16 Ki atomic adds, once per mode change.
+#[cold]
+fn filter_saturate() {
+    for b in LIVE_FILTER.iter() {
+        b.fetch_add(FILTER_SATURATED, Relaxed);
+    }
 }
 
 /// Counts a block about to be recorded in [`LIVE_FILTER`], unless [`FREE_MASK`] is already 0:
-/// then every free looks in the table and the filter is never read again (the mask is only
-/// ever lowered), so the shared atomic add — a cache line two threads fight over when one
+/// then every free looks in the table and every bucket is saturated (the mask is only ever
+/// lowered), so the shared atomic add — a cache line two threads fight over when one
 /// frees what the other allocated — is skipped. [`filter_sub`] mirrors the rule: it
 /// subtracts only while the mask is non-zero, which (by coherence: the mask only goes down,
 /// and the record happens before the free) means this add happened. A bucket left counting
-/// a block recorded before the mask reached 0 is harmless, since nothing reads it any more.
+/// a block recorded before the mask reached 0 is harmless: the bucket stays saturated.
 #[inline(always)]
 fn filter_add(p: usize) {
     if FREE_MASK.load(Relaxed) != 0 {

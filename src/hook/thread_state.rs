@@ -1,0 +1,120 @@
+//! The one thread-local the hot path reads: the reentrancy flags, the sampler's state and
+//! the thread's counter slot, in one `const`-initialised struct without `Drop`.
+//!
+//! One struct means the fast paths compute one TLS address (on x86-64 in an executable,
+//! one `%fs`-relative base) and read every field at a fixed offset from it. Having no `Drop`,
+//! it is never torn down: it stays readable (with `try_with`) while the thread's other
+//! thread-locals are being destroyed, as the guard always was (see [`crate::hook::guard`]).
+//!
+//! The fast paths test one word for "may this call be counted here, without a call":
+//! [`ThreadState::active_slot`], non-null only while the thread owns a counter slot **and** no
+//! guard flag is set. Every change of `flags` or of `slot` goes through [`set_flags`] /
+//! [`set_slot`], which keep that invariant.
+//!
+//! Extending: a new per-thread field the hot path needs (e.g. the current span of issue #14)
+//! goes here, as another `Cell` with a `const` initial value and no `Drop`, so the hot path
+//! still reads one TLS block. Keep fields the fast paths read (`active_slot`, `countdown`)
+//! first, so they share a cache line.
+
+use std::cell::Cell;
+
+use crate::hook::counters::Slot;
+
+/// Per-thread state of the hook. All fields are owned by the thread; nothing here is shared.
+pub(crate) struct ThreadState {
+    /// The counter slot the fast paths write: `slot` while `flags == 0`, else null.
+    pub(crate) active_slot: Cell<*const Slot>,
+    /// Sampler: bytes left until the next sample (see [`crate::hook::sampler`]).
+    pub(crate) countdown: Cell<i64>,
+    /// The claimed counter slot itself (null when none), whatever the flags.
+    pub(crate) slot: Cell<*const Slot>,
+    /// Counter slot bookkeeping: 0 no slot yet; `usize::MAX` released or none to be had;
+    /// else index + 1 (see [`crate::hook::counters`]).
+    pub(crate) slot_state: Cell<usize>,
+    /// Sampler: random generator state.
+    pub(crate) rng: Cell<u64>,
+    /// Sampler: the settings epoch the countdown was drawn under; 0 = not yet drawn.
+    pub(crate) epoch: Cell<u32>,
+    /// The layout of the allocation the fast path counted before calling the inner
+    /// allocator, `(size, align)`: read back only if that call fails (see
+    /// `counters::uncount_pending`), so nothing else is kept across the call. (A signal
+    /// handler that allocates during that call overwrites it; only an inner allocation that
+    /// then fails would uncount the handler's layout instead.)
+    pub(crate) pending: Cell<(usize, usize)>,
+    /// Reentrancy and scope bits (see [`crate::hook::guard`]); 0 = count normally.
+    pub(crate) flags: Cell<u8>,
+    /// The tracing span this thread's allocations are charged to now (0: none), set by
+    /// `SpanLayer` on enter/exit (see [`crate::hook::spans`]). Read by the countdown test:
+    /// checking for a span costs one load of this struct and one branch.
+    pub(crate) span: Cell<u16>,
+}
+
+thread_local! {
+    pub(crate) static THREAD: ThreadState = const {
+        ThreadState {
+            active_slot: Cell::new(std::ptr::null()),
+            countdown: Cell::new(0),
+            slot: Cell::new(std::ptr::null()),
+            slot_state: Cell::new(0),
+            rng: Cell::new(0),
+            epoch: Cell::new(0),
+            pending: Cell::new((0, 0)),
+            flags: Cell::new(0),
+            span: Cell::new(0),
+        }
+    };
+}
+
+/// Sets the guard flags, keeping `active_slot` in step.
+///
+/// A signal handler that allocates may run between any two of these stores, on this thread,
+/// and take the guard itself (which ends with this function, from the flags it found). So
+/// the slot is hidden before flags are set and hidden again after (a handler that ran in
+/// between, seeing no flag, leaves it shown), and shown only after the flags are cleared:
+/// a handler never sees flags set with the slot shown, so none of its allocations is left
+/// uncounted (by `enter_hook`) while its free is counted (by the fast path), or the reverse.
+/// The compiler fences keep the compiler from reordering the stores; a signal handler runs
+/// on this thread, so no hardware fence is needed.
+#[inline(always)]
+pub(crate) fn set_flags(t: &ThreadState, v: u8) {
+    use std::sync::atomic::{compiler_fence, Ordering::SeqCst};
+    if v == 0 {
+        t.flags.set(0);
+        compiler_fence(SeqCst);
+        t.active_slot.set(t.slot.get());
+    } else {
+        t.active_slot.set(std::ptr::null());
+        compiler_fence(SeqCst);
+        t.flags.set(v);
+        compiler_fence(SeqCst);
+        t.active_slot.set(std::ptr::null());
+    }
+}
+
+/// Sets the claimed slot (null: none), keeping `active_slot` in step. (Called while the
+/// guard is held, when a slot is claimed, and at thread exit, when it is released: a
+/// signal handler that runs in between still finds a slot that is this thread's.)
+#[inline]
+pub(crate) fn set_slot(t: &ThreadState, s: *const Slot) {
+    t.slot.set(s);
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    t.active_slot.set(if t.flags.get() == 0 {
+        s
+    } else {
+        std::ptr::null()
+    });
+}
+
+/// This thread's active slot: null unless the thread owns a slot and may count. Hot path.
+#[inline(always)]
+pub(crate) fn active_slot() -> *const Slot {
+    THREAD
+        .try_with(|t| t.active_slot.get())
+        .unwrap_or(std::ptr::null())
+}
+
+/// Remembers the layout the fast path just counted (see [`ThreadState::pending`]).
+#[inline(always)]
+pub(crate) fn note_pending(layout: std::alloc::Layout) {
+    let _ = THREAD.try_with(|t| t.pending.set((layout.size(), layout.align())));
+}
