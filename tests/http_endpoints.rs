@@ -20,6 +20,7 @@ fn main() {
         Ok("heap") => child_heap(),
         Ok("delta") => child_delta(),
         Ok("busy") => child_busy(),
+        Ok("gap") => child_gap(),
         _ => {
             let go = go_available();
             if go {
@@ -28,6 +29,7 @@ fn main() {
             }
             concurrent_scrapes_keep_counts_exact_and_metrics_parse();
             bad_requests_get_4xx_and_one_line();
+            gap_sets_rss_against_the_container_limit();
             println!("http_endpoints: all checks passed");
         }
     }
@@ -36,6 +38,15 @@ fn main() {
 // ---------------------------------------------------------------------------------------
 // Children
 // ---------------------------------------------------------------------------------------
+
+/// Serves until stdin closes (allocating nothing meanwhile).
+fn child_gap() {
+    let addr = allocscope::serve("127.0.0.1:0").expect("serve");
+    say(format_args!("addr {addr}"));
+    allocscope::untracked(|| {
+        let _ = std::io::stdin().lock().read_to_end(&mut Vec::new());
+    });
+}
 
 /// Prints a line without counting its allocations (the formatting and stdout's buffer).
 fn say(line: std::fmt::Arguments<'_>) {
@@ -599,5 +610,49 @@ fn bad_requests_get_4xx_and_one_line() {
     kid.send("go");
     assert_eq!(kid.line(), "done");
     kid.send("end");
+    kid.finish();
+}
+
+/// `/debug/allocscope/gap` carries the process's cgroup v2 figures and the sentence that sets
+/// RSS against the limit, from a fake cgroup tree (`ALLOCSCOPE_CGROUP_ROOT`) whose files this
+/// test writes: the figures must be those files' numbers.
+fn gap_sets_rss_against_the_container_limit() {
+    let Some(own) = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
+    else {
+        eprintln!("http_endpoints: SKIPPED the container gap: no cgroup v2 line here");
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(own.trim_start_matches('/'));
+    std::fs::create_dir_all(&dir).unwrap();
+    let current: u64 = 1_677_721_600;
+    let limit: u64 = 2 << 30;
+    std::fs::write(dir.join("memory.current"), format!("{current}\n")).unwrap();
+    std::fs::write(dir.join("memory.max"), format!("{limit}\n")).unwrap();
+    std::fs::write(
+        dir.join("memory.stat"),
+        "anon 1288490188\nfile 314572800\nkernel 52428800\nsock 0\nshmem 1048576\n",
+    )
+    .unwrap();
+    let mut kid = Kid::spawn(
+        "gap",
+        &[("ALLOCSCOPE_CGROUP_ROOT", root.path().to_str().unwrap())],
+    );
+    let addr = kid.line().strip_prefix("addr ").unwrap().to_string();
+    let (status, body) = get(&addr, "/debug/allocscope/gap");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let gap: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(gap.get("partial").is_some(), "{gap}");
+    assert_eq!(gap["cgroup"]["current"], current, "{gap}");
+    assert_eq!(gap["cgroup"]["limit"], limit, "{gap}");
+    assert_eq!(gap["cgroup"]["file"], 314_572_800u64, "{gap}");
+    let sentence = gap["container"].as_str().expect("a container sentence");
+    assert!(sentence.contains("of a 2.00 GiB limit"), "{sentence}");
+    assert!(sentence.contains("page cache 300 MiB"), "{sentence}");
     kid.finish();
 }

@@ -187,7 +187,7 @@ pub(super) fn route(state: &mut State, request: &Request, pending: usize) -> Ans
                 Err(e) => Response::error(500, &format!("cannot encode the profile: {e}")),
             }
         }
-        "/debug/allocscope/gap" => match serde_json::to_vec(&crate::observe::gap::report()) {
+        "/debug/allocscope/gap" => match serde_json::to_vec(&GapWithContainer::now()) {
             Ok(body) => Response::ok(JSON, body),
             Err(e) => Response::error(500, &format!("cannot encode the gap: {e}")),
         },
@@ -252,4 +252,33 @@ fn set_sampling(query: &str) -> Response {
     };
     body.push('\n');
     Response::ok("text/plain; charset=utf-8", body.into_bytes())
+}
+
+/// The body of `/debug/allocscope/gap`: the gap of this moment (its variant's key, as
+/// [`crate::observe::gap::GapReport`] serializes), beside the process's cgroup v2 figures and
+/// the sentence that sets RSS against the container's limit (`cgroup` and `container` absent
+/// without cgroup v2 memory accounting; docs/production.md, "Containers").
+#[derive(serde::Serialize)]
+struct GapWithContainer {
+    #[serde(flatten)]
+    gap: crate::observe::gap::GapReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cgroup: Option<crate::model::cgroup::CgroupMemory>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<String>,
+}
+
+impl GapWithContainer {
+    fn now() -> GapWithContainer {
+        let snap = crate::observe::snapshot::snapshot();
+        let container = snap
+            .cgroup
+            .as_ref()
+            .map(crate::model::gap_term::container_sentence);
+        GapWithContainer {
+            gap: crate::observe::gap::GapReport::from_snapshot(&snap),
+            cgroup: snap.cgroup.clone(),
+            container,
+        }
+    }
 }
