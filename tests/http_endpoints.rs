@@ -4,10 +4,15 @@
 //! binary again) whose only threads are its main thread and allocscope's server, so its
 //! counts are hand-computable. No libtest harness.
 
+#[path = "support/go_pprof.rs"]
+mod go_pprof;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use go_pprof::pprof;
 
 #[global_allocator]
 static ALLOC: allocscope::Profiler<std::alloc::System> =
@@ -22,7 +27,7 @@ fn main() {
         Ok("busy") => child_busy(),
         Ok("gap") => child_gap(),
         _ => {
-            let go = go_available();
+            let go = go_pprof::go_available("the go tool pprof checks");
             if go {
                 heap_profile_names_the_allocating_function();
                 delta_holds_only_what_the_window_allocated();
@@ -171,19 +176,6 @@ fn child_busy() {
 // The parent
 // ---------------------------------------------------------------------------------------
 
-fn go_available() -> bool {
-    let found = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!(
-            "SKIPPED the go tool pprof checks: `go` not found (.ci/setup installs golang-go)"
-        );
-    }
-    found
-}
-
 struct Kid {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -256,22 +248,6 @@ fn get(addr: &str, path: &str) -> (u16, Vec<u8>) {
         addr,
         &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
     )
-}
-
-fn pprof(args: &[&str], source: &str) -> String {
-    let out = Command::new("go")
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(source)
-        .env("PPROF_TMPDIR", std::env::temp_dir())
-        .output()
-        .expect("run go tool pprof");
-    assert!(
-        out.status.success(),
-        "go tool pprof {args:?} {source} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The flat figure of the line of `-top` output naming `function` (with `-unit=B`).

@@ -3,41 +3,12 @@
 
 #[path = "support/fixtures.rs"]
 mod fixtures;
-
-use std::process::Command;
+#[path = "support/go_pprof.rs"]
+mod go_pprof;
 
 use allocscope::profile::Profile;
 use allocscope::report::to_pprof_gz;
-
-fn go_available() -> bool {
-    let found = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!(
-            "SKIPPED: `go` not found; install Debian's golang-go (apt-get install -y golang-go) \
-             to check the pprof export with `go tool pprof`"
-        );
-    }
-    found
-}
-
-fn pprof(args: &[&str], file: &std::path::Path) -> String {
-    let out = Command::new("go")
-        .args(["tool", "pprof"])
-        .args(args)
-        .arg(file)
-        .env("PPROF_TMPDIR", std::env::temp_dir())
-        .output()
-        .expect("run go tool pprof");
-    assert!(
-        out.status.success(),
-        "go tool pprof {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use go_pprof::pprof;
 
 /// The figures pprof reports equal the profile's, sample by sample and in total.
 fn check(profile: &Profile) {
@@ -118,7 +89,7 @@ fn check(profile: &Profile) {
 
 #[test]
 fn go_tool_pprof_reads_the_export_with_the_profiles_figures() {
-    if !go_available() {
+    if !go_pprof::go_available("the pprof export checks") {
         return;
     }
     for (name, profile) in fixtures::saved_fixtures() {
@@ -156,7 +127,7 @@ fn go_tool_pprof_reads_the_export_with_the_profiles_figures() {
 
 #[test]
 fn go_tool_pprof_reads_a_large_export() {
-    if !go_available() {
+    if !go_pprof::go_available("the pprof export checks") {
         return;
     }
     check(&fixtures::large(2_000));

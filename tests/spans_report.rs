@@ -18,6 +18,18 @@ fn alloc_report() -> Command {
     Command::cargo_bin("alloc-report").unwrap()
 }
 
+/// Runs `alloc-report ARGS PATHS...` and returns its output, failing with its stderr unless it
+/// succeeded.
+fn run_ok(args: &[&str], paths: &[&Path]) -> std::process::Output {
+    let out = alloc_report().args(args).args(paths).output().unwrap();
+    assert!(
+        out.status.success(),
+        "alloc-report {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn span(path: &str, allocs: u64, bytes: u64, live: u64) -> SpanStats {
     SpanStats {
         path: path.to_string(),
@@ -66,16 +78,7 @@ fn summary_by_span_lists_each_path_and_what_no_span_covered() {
     let dir = tempfile::tempdir().unwrap();
     let p = with_spans(fixtures::kvstore_before(), 1_000_000);
     let path = write(dir.path(), "spans.json", &p);
-    let out = alloc_report()
-        .args(["summary", "--by", "span"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&["summary", "--by", "span"], &[&path]);
     let text = String::from_utf8(out.stdout).unwrap();
     let put = text.find("request{route=/put}").expect(&text);
     let get = text.find("request{route=/get} ").expect(&text);
@@ -135,17 +138,7 @@ fn flamegraph_by_span_draws_span_paths_optionally_followed_by_stacks() {
     let p = with_spans(fixtures::kvstore_before(), 1_000_000);
     let path = write(dir.path(), "spans.json", &p);
     let svg_path = dir.path().join("spans.svg");
-    let out = alloc_report()
-        .args(["flamegraph", "--by", "span", "-o"])
-        .arg(&svg_path)
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&["flamegraph", "--by", "span", "-o"], &[&svg_path, &path]);
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     // inferno titles each frame "NAME (VALUE bytes, P%)".
     assert!(
@@ -155,16 +148,9 @@ fn flamegraph_by_span_draws_span_paths_optionally_followed_by_stacks() {
     assert!(svg.contains("decode (50,000 bytes"), "nested frame");
     assert!(svg.contains("(outside any span)"), "outside frame");
 
-    let out = alloc_report()
-        .args(["flamegraph", "--by", "span", "--stacks", "-o"])
-        .arg(&svg_path)
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        &["flamegraph", "--by", "span", "--stacks", "-o"],
+        &[&svg_path, &path],
     );
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     let put_site_bytes: u64 = p.sites.iter().take(2).map(|s| s.bytes).sum();
@@ -207,18 +193,7 @@ fn diff_by_span_tabulates_each_paths_change() {
         &with_spans(fixtures::kvstore_after(), 3_000_000),
     );
     let svg = dir.path().join("diff.svg");
-    let out = alloc_report()
-        .args(["diff", "--by", "span", "-o"])
-        .arg(&svg)
-        .arg(&before)
-        .arg(&after)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&["diff", "--by", "span", "-o"], &[&svg, &before, &after]);
     let table = String::from_utf8(out.stdout).unwrap();
     // /put grew by 2,000,000 bytes: the largest change, listed first.
     let first = table
@@ -238,17 +213,7 @@ fn pprof_samples_carry_a_span_label() {
     let p = with_spans(fixtures::kvstore_before(), 1_000_000);
     let path = write(dir.path(), "spans.json", &p);
     let pb = dir.path().join("heap.pb.gz");
-    let out = alloc_report()
-        .args(["export", "--format", "pprof", "-o"])
-        .arg(&pb)
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&["export", "--format", "pprof", "-o"], &[&pb, &path]);
     let mut raw = Vec::new();
     std::io::Read::read_to_end(
         &mut flate2::read::GzDecoder::new(std::fs::File::open(&pb).unwrap()),
@@ -275,17 +240,7 @@ fn html_report_embeds_the_span_table() {
     let p = with_spans(fixtures::kvstore_before(), 1_000_000);
     let path = write(dir.path(), "spans.json", &p);
     let html = dir.path().join("report.html");
-    let out = alloc_report()
-        .args(["html", "-o"])
-        .arg(&html)
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&["html", "-o"], &[&html, &path]);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<h2>By span</h2>"));
     assert!(page.contains("function renderSpans"));

@@ -296,26 +296,16 @@ impl Command {
                     bail!("{}: {}", args.profile.display(), no_spans_error());
                 }
                 let summary = SpanSummary::new(&profile, args.top);
-                let text = if args.json {
-                    summary.to_json().into_bytes()
-                } else {
-                    let mut text = Vec::new();
-                    summary.write_text(&mut text)?;
-                    text
-                };
+                let text =
+                    summary_output(args.json, || summary.to_json(), |w| summary.write_text(w))?;
                 Output::Stdout.write(&text)?;
                 keep.push(profile);
             }
             Command::Summary(args) => {
                 let profile = read_profile(&args.profile)?;
                 let summary = Summary::new(&profile, args.top);
-                let text = if args.json {
-                    summary.to_json().into_bytes()
-                } else {
-                    let mut text = Vec::new();
-                    summary.write_text(&mut text)?;
-                    text
-                };
+                let text =
+                    summary_output(args.json, || summary.to_json(), |w| summary.write_text(w))?;
                 Output::Stdout.write(&text)?;
                 keep.push(profile);
             }
@@ -474,4 +464,18 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
         }
     }
     message.replace(['\n', '\r'], " ")
+}
+
+/// A summary's output: its JSON with `--json`, else its text.
+fn summary_output(
+    json: bool,
+    to_json: impl FnOnce() -> String,
+    write_text: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<Vec<u8>> {
+    if json {
+        return Ok(to_json().into_bytes());
+    }
+    let mut text = Vec::new();
+    write_text(&mut text)?;
+    Ok(text)
 }
