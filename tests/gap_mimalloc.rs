@@ -48,6 +48,19 @@ fn main() {
     let g = p.mimalloc_gap.expect("the profile carries mimalloc's gap");
     check(&g, "profile");
     assert_eq!(p.gap, None, "no jemalloc gap over mimalloc");
+    // The summary shows mimalloc's terms, with allocscope's own memory as its own line.
+    let summary = allocscope::report::Summary::new(&p, 5);
+    let mut out = Vec::new();
+    summary.write_text(&mut out).expect("summary");
+    let out = String::from_utf8(out).expect("utf-8");
+    assert!(
+        out.contains("RSS gap when the profile was written (mimalloc's statistics)"),
+        "{out}"
+    );
+    for term in ["free_and_cached", "profiler", "untouched", "non_heap"] {
+        assert!(out.contains(term), "summary lacks {term}:\n{out}");
+    }
+    assert!(!out.contains("RSS gap: not available"), "{out}");
     std::hint::black_box(v);
     println!("gap_mimalloc: ok");
 }

@@ -69,6 +69,10 @@ pub struct Summary {
     pub gap: Option<GapBreakdown>,
     /// The RSS gap at the live-bytes peak, if recorded.
     pub gap_at_peak: Option<GapBreakdown>,
+    /// Over mimalloc, the gap when the profile was written from mimalloc's statistics (its
+    /// terms differ from jemalloc's `gap`, which is then absent; docs/mimalloc.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mimalloc_gap: Option<crate::model::gap_mimalloc::MimallocGap>,
     /// One sentence on what dominates the gap, when there is a gap.
     pub diagnosis: Option<String>,
     /// The process's cgroup v2 figures when the profile was written, if it had any.
@@ -220,6 +224,7 @@ impl Summary {
             size_classes,
             gap: profile.gap,
             gap_at_peak: profile.gap_at_peak,
+            mimalloc_gap: profile.mimalloc_gap,
             diagnosis: profile.gap.as_ref().and_then(gap_diagnosis),
             cgroup: profile.cgroup.clone(),
             container: profile
@@ -293,9 +298,19 @@ impl Summary {
         }
 
         writeln!(w)?;
-        match &self.gap {
-            Some(gap) => write_gap(&mut w, "RSS gap when the profile was written", gap)?,
-            None => writeln!(
+        match (&self.gap, &self.mimalloc_gap) {
+            (Some(gap), _) => write_gap(&mut w, "RSS gap when the profile was written", gap)?,
+            (None, Some(gap)) => {
+                writeln!(
+                    w,
+                    "RSS gap when the profile was written (mimalloc's statistics)"
+                )?;
+                // The one table of mimalloc's terms (its `Display`), indented as the others.
+                for line in gap.to_string().lines() {
+                    writeln!(w, "  {line}")?;
+                }
+            }
+            (None, None) => writeln!(
                 w,
                 "RSS gap: not available (the allocator gives no statistics)"
             )?,
