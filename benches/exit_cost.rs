@@ -22,6 +22,10 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::Instant;
 
+#[path = "../tests/support/distinct_stacks.rs"]
+mod distinct_stacks;
+use distinct_stacks::left;
+
 use allocscope::Profiler;
 
 #[global_allocator]
@@ -31,32 +35,6 @@ const STACKS: u32 = 10_000;
 /// Bits of the stack number: each level of the recursion goes through `left` or `right`.
 const LEVELS: u32 = 14;
 const RUNS: usize = 5;
-
-#[inline(never)]
-fn left(level: u32, n: u32, keep: &mut Vec<Box<[u8; 48]>>) {
-    black_box(&level);
-    if level == 0 {
-        keep.push(Box::new([n as u8; 48]));
-    } else if n >> (level - 1) & 1 == 0 {
-        left(level - 1, n, keep);
-    } else {
-        right(level - 1, n, keep);
-    }
-    black_box(&keep);
-}
-
-#[inline(never)]
-fn right(level: u32, n: u32, keep: &mut Vec<Box<[u8; 48]>>) {
-    black_box(&level);
-    if level == 0 {
-        keep.push(Box::new([n as u8; 48]));
-    } else if n >> (level - 1) & 1 == 0 {
-        left(level - 1, n, keep);
-    } else {
-        right(level - 1, n, keep);
-    }
-    black_box(&keep);
-}
 
 fn status_kb(field: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

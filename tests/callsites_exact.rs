@@ -8,6 +8,10 @@ use callsite_support as common;
 use std::alloc::System;
 use std::hint::black_box;
 
+#[path = "support/distinct_stacks.rs"]
+mod distinct_stacks;
+use distinct_stacks::left;
+
 #[global_allocator]
 static ALLOC: allocscope::Profiler<System> = allocscope::Profiler::new(System);
 
@@ -145,36 +149,6 @@ fn check_exact(p: &allocscope::profile::Profile) {
             assert!(!hashed, "hash suffix left in {}", f.function);
         }
     }
-}
-
-/// One block of 48 bytes from a stack that spells `n` in `level` calls to `left`/`right`:
-/// distinct stacks whose figures tie, so that the order among them is the raw stack's.
-#[inline(never)]
-#[allow(clippy::vec_box)] // one boxed block per stack is the point
-fn left(level: u32, n: u32, keep: &mut Vec<Box<[u8; 48]>>) {
-    black_box(&level);
-    if level == 0 {
-        keep.push(Box::new([n as u8; 48]));
-    } else if n >> (level - 1) & 1 == 0 {
-        left(level - 1, n, keep);
-    } else {
-        right(level - 1, n, keep);
-    }
-    black_box(&keep);
-}
-
-#[inline(never)]
-#[allow(clippy::vec_box)]
-fn right(level: u32, n: u32, keep: &mut Vec<Box<[u8; 48]>>) {
-    black_box(&level);
-    if level == 0 {
-        keep.push(Box::new([n as u8; 48]));
-    } else if n >> (level - 1) & 1 == 0 {
-        left(level - 1, n, keep);
-    } else {
-        right(level - 1, n, keep);
-    }
-    black_box(&keep);
 }
 
 /// `write_profile` streams the sites from the site table (docs/symbolization.md); the file
