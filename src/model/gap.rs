@@ -63,6 +63,32 @@ pub struct Observer {
     pub untouched: u64,
 }
 
+/// [`Observer`]'s figures as signed gap terms, allocscope's heap carved out of the
+/// allocator's pool it lives in (see [`Observer::shares`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ObserverShares {
+    /// allocscope's heap blocks, at most all of the pool.
+    pub heap: i64,
+    /// allocscope's resident tables (outside the allocator).
+    pub tables: i64,
+    /// Untouched bytes of large live blocks (subtracted from the sum).
+    pub untouched: i64,
+}
+
+impl Observer {
+    /// The shares of a gap over any allocator: `pool` is what the allocator holds beyond the
+    /// program's live usable bytes (jemalloc's `allocated`, mimalloc's `committed`, minus
+    /// them), of which allocscope's heap blocks are part; they take at most all of it.
+    pub(crate) fn shares(&self, pool: i64) -> ObserverShares {
+        let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        ObserverShares {
+            heap: i(self.profiler_heap).min(pool.max(0)),
+            tables: i(self.profiler_tables),
+            untouched: i(self.untouched),
+        }
+    }
+}
+
 impl GapBreakdown {
     /// The terms in order, with their serialized names (`rss` excluded), as stored: every
     /// value counts positively towards `rss` except `untouched`, which is subtracted (see

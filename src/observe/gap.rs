@@ -77,21 +77,19 @@ impl GapBreakdown {
         let muzzy = i(muzzy_resident.min(stats.muzzy_bytes()));
         let metadata = stats.resident_metadata();
         let caches_and_own = i(stats.allocated) - i(usable_live);
-        let profiler_heap = i(observer.profiler_heap).min(caches_and_own.max(0));
-        let profiler_tables = i(observer.profiler_tables);
-        let untouched = i(observer.untouched);
+        let own = observer.shares(caches_and_own);
         GapBreakdown {
             rss: i(rss),
             requested: i(requested_live),
             size_class_rounding: i(usable_live) - i(requested_live),
-            allocator_caches: caches_and_own - profiler_heap,
+            allocator_caches: caches_and_own - own.heap,
             fragmentation: i(stats.active) - i(stats.allocated),
             dirty,
             metadata,
             muzzy,
-            profiler: profiler_heap + profiler_tables,
-            untouched,
-            non_heap: i(rss) - i(stats.resident) - muzzy - profiler_tables + untouched,
+            profiler: own.heap + own.tables,
+            untouched: own.untouched,
+            non_heap: i(rss) - i(stats.resident) - muzzy - own.tables + own.untouched,
         }
     }
 

@@ -45,17 +45,15 @@ impl MimallocGap {
     ) -> MimallocGap {
         let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let free_and_own = i(stats.committed) - i(usable_live);
-        let profiler_heap = i(observer.profiler_heap).min(free_and_own.max(0));
-        let profiler_tables = i(observer.profiler_tables);
-        let untouched = i(observer.untouched);
+        let own = observer.shares(free_and_own);
         MimallocGap {
             rss: i(rss),
             requested: i(requested_live),
             size_class_rounding: i(usable_live) - i(requested_live),
-            free_and_cached: free_and_own - profiler_heap,
-            profiler: profiler_heap + profiler_tables,
-            untouched,
-            non_heap: i(rss) - i(stats.committed) - profiler_tables + untouched,
+            free_and_cached: free_and_own - own.heap,
+            profiler: own.heap + own.tables,
+            untouched: own.untouched,
+            non_heap: i(rss) - i(stats.committed) - own.tables + own.untouched,
             committed: i(stats.committed),
             reserved: i(stats.reserved),
             free_in_pages: (stats.page_committed > 0)
