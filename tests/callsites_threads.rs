@@ -11,7 +11,8 @@ use std::sync::mpsc;
 static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =
     allocscope::Profiler::new(allocscope::Jemalloc);
 
-/// Makes `n` blocks of `size` bytes.
+/// Makes `n` blocks of `size` bytes (each test runs in a child of its own, so this is the
+/// one site the test sums).
 #[inline(never)]
 fn produce(n: usize, size: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(n);
@@ -21,18 +22,21 @@ fn produce(n: usize, size: usize) -> Vec<Vec<u8>> {
     out
 }
 
+/// Frees every batch received (on the consumer's thread); returns how many blocks.
+fn free_batches(rx: mpsc::Receiver<Vec<Vec<u8>>>) -> usize {
+    let mut freed = 0;
+    for batch in rx {
+        freed += batch.len();
+        drop(batch);
+    }
+    freed
+}
+
 #[test]
 fn threads_exact() {
     if common::is_child() {
         let (tx, rx) = mpsc::channel::<Vec<Vec<u8>>>();
-        let consumer = std::thread::spawn(move || {
-            let mut freed = 0;
-            for batch in rx {
-                freed += batch.len();
-                drop(batch);
-            }
-            freed
-        });
+        let consumer = std::thread::spawn(move || free_batches(rx));
         let producers: Vec<_> = (0..4)
             .map(|t| {
                 let tx = tx.clone();
@@ -69,16 +73,6 @@ fn threads_exact() {
     assert_eq!(bytes, p.totals.bytes_allocated);
 }
 
-/// Makes `n` blocks of `size` bytes (a site of its own).
-#[inline(never)]
-fn produce_in_waves(n: usize, size: usize) -> Vec<Vec<u8>> {
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        out.push(Vec::with_capacity(size));
-    }
-    out
-}
-
 /// More threads at one site than the sites' counters have stripes (7 owned by one thread each,
 /// one shared), in waves, so that later threads take over the stripes of exited ones and some
 /// threads share the locked stripe; every block freed on another thread. The site's figures
@@ -91,21 +85,14 @@ fn threads_exact_more_threads_than_stripes() {
     const BLOCKS: usize = 50;
     if common::is_child() {
         let (tx, rx) = mpsc::channel::<Vec<Vec<u8>>>();
-        let consumer = std::thread::spawn(move || {
-            let mut freed = 0;
-            for batch in rx {
-                freed += batch.len();
-                drop(batch);
-            }
-            freed
-        });
+        let consumer = std::thread::spawn(move || free_batches(rx));
         for _ in 0..WAVES {
             let wave: Vec<_> = (0..PER_WAVE)
                 .map(|t| {
                     let tx = tx.clone();
                     std::thread::spawn(move || {
                         for _ in 0..BATCHES {
-                            tx.send(produce_in_waves(BLOCKS, 16 + 8 * t)).unwrap();
+                            tx.send(produce(BLOCKS, 16 + 8 * t)).unwrap();
                         }
                     })
                 })
@@ -125,7 +112,7 @@ fn threads_exact_more_threads_than_stripes() {
         "threads_exact_more_threads_than_stripes",
         &[("ALLOCSCOPE_SAMPLE_BYTES", "1")],
     );
-    let s = common::sum(&p, "produce_in_waves");
+    let s = common::sum(&p, "produce");
     let batches = (WAVES * PER_WAVE * BATCHES) as u64;
     assert_eq!(s.allocs, batches * (BLOCKS as u64 + 1));
     let blocks: u64 = (0..PER_WAVE as u64)
