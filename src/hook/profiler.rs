@@ -191,9 +191,25 @@ impl<A: GlobalAlloc> Profiler<A> {
             // SAFETY: the caller's contract, passed on; `slot` was just read non-null.
             return unsafe { self.alloc_out_of_line(slot, layout, zeroed) };
         }
-        // Counted before the inner call, so that nothing but the result is live across it
-        // (no register to save and restore); a failed allocation is uncounted afterwards.
-        // SAFETY: `slot` is this thread's non-null active slot, just read.
+        // SAFETY: the caller's contract, passed on; `slot` was just read non-null.
+        unsafe { self.alloc_and_count(slot, layout, zeroed) }
+    }
+
+    /// Allocates `layout` and counts it as the fast path does: counted before the inner call,
+    /// so that nothing but the result is live across it (no register to save and restore); a
+    /// failed allocation is uncounted afterwards. What the fast counters cannot take goes to
+    /// [`Self::alloc_general`].
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`; `slot` is this thread's non-null active slot.
+    #[inline(always)]
+    unsafe fn alloc_and_count(
+        &self,
+        slot: *const counters::Slot,
+        layout: Layout,
+        zeroed: bool,
+    ) -> *mut u8 {
+        // SAFETY: `slot` is this thread's non-null active slot, as the caller guarantees.
         if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
             thread_state::note_pending(layout);
             // SAFETY: the caller's layout, as the caller's contract allows.
@@ -257,19 +273,8 @@ impl<A: GlobalAlloc> Profiler<A> {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_rare(layout, zeroed, true) };
         }
-        // SAFETY: `slot` is this thread's non-null active slot, as the caller guarantees.
-        let ptr = if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
-            thread_state::note_pending(layout);
-            // SAFETY: the caller's layout, as the caller's contract allows.
-            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-            if ptr.is_null() {
-                counters::uncount_pending();
-            }
-            ptr
-        } else {
-            // SAFETY: the caller's contract, passed on.
-            unsafe { self.alloc_general(layout, zeroed) }
-        };
+        // SAFETY: the caller's contract, passed on (`slot` is this thread's active slot).
+        let ptr = unsafe { self.alloc_and_count(slot, layout, zeroed) };
         if !ptr.is_null() {
             spans::on_alloc(layout.size());
         }
