@@ -16,37 +16,19 @@ static ALLOC: allocscope::Profiler<allocscope::Jemalloc> =
 
 const LEVELS: u32 = 16;
 
-// Two functions calling each other along the bits of `path`: 2^LEVELS distinct stacks.
-#[inline(never)]
-fn path_a(level: u32, path: u32) {
-    if level == 0 {
-        black_box(Box::new(path));
-    } else if path & 1 == 0 {
-        path_a(level - 1, path >> 1);
-    } else {
-        path_b(level - 1, path >> 1);
-    }
-    black_box(level);
-}
-
-#[inline(never)]
-fn path_b(level: u32, path: u32) {
-    if level == 0 {
-        black_box(Box::new(path));
-    } else if path & 1 == 0 {
-        path_a(level - 1, path >> 1);
-    } else {
-        path_b(level - 1, path >> 1);
-    }
-    black_box(level);
-}
+// 2^LEVELS distinct stacks, one 48-byte block each.
+#[path = "support/distinct_stacks.rs"]
+mod distinct_stacks;
+use distinct_stacks::left;
 
 fn more_stacks_than_the_site_table_holds() {
     allocscope::Config::new().exact().apply();
     let n = 1u32 << LEVELS;
+    let mut keep = Vec::with_capacity(n as usize);
     for path in 0..n {
-        path_a(LEVELS, path);
+        left(LEVELS, path, &mut keep);
     }
+    drop(keep);
     let mut p = allocscope::collect_profile();
     // The profile holds raw addresses: name them as every report does.
     allocscope::profile::symbolize(&mut p, &Default::default()).expect("symbolized");
@@ -65,7 +47,7 @@ fn more_stacks_than_the_site_table_holds() {
         .filter(|s| {
             s.frames
                 .iter()
-                .any(|f| f.function.contains("limits::path_"))
+                .any(|f| f.function.contains("distinct_stacks::"))
         })
         .map(|s| s.allocs)
         .sum();
