@@ -108,6 +108,29 @@ fn summary_by_span_lists_each_path_and_what_no_span_covered() {
 }
 
 #[test]
+fn summary_by_site_names_the_span_of_a_stack_seen_in_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = with_spans(fixtures::kvstore_before(), 1_000_000);
+    // The top stack, also sampled in another span: two sites with the same frames.
+    let mut twin = p.sites[0].clone();
+    twin.span = Some("request{route=/get}".to_string());
+    p.sites.insert(1, twin);
+    let path = write(dir.path(), "twins.json", &p);
+    let out = run_ok(&["summary"], &[&path]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let put = text.find("in span request{route=/put}").expect(&text);
+    let get = text.find("in span request{route=/get}").expect(&text);
+    assert!(put < get, "each row names its span, in rank order:\n{text}");
+
+    let out = run_ok(&["summary", "--json"], &[&path]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sites = json["top_sites"].as_array().unwrap();
+    assert_eq!(sites[0]["frames"], sites[1]["frames"], "the same stack");
+    assert_eq!(sites[0]["span"], "request{route=/put}");
+    assert_eq!(sites[1]["span"], "request{route=/get}");
+}
+
+#[test]
 fn reports_by_span_refuse_a_profile_without_spans() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "plain.json", &fixtures::kvstore_before());
@@ -245,4 +268,12 @@ fn html_report_embeds_the_span_table() {
     assert!(page.contains("<h2>By span</h2>"));
     assert!(page.contains("function renderSpans"));
     assert!(page.contains(r#""path":"request{route=/get} > decode""#));
+    // Each site row names its span: the two top sites were sampled in /put, no other in one.
+    let others = p.sites.len() - 2;
+    let column = format!(
+        r#""span":["request{{route=/put}}","request{{route=/put}}"{}]"#,
+        ",null".repeat(others)
+    );
+    assert!(page.contains(&column), "per-site span column");
+    assert!(page.contains("'in span '"), "and the viewer shows it");
 }

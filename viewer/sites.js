@@ -95,7 +95,8 @@ function renderSites(data) {
       const tr = el('tr', { 'data-site': i, class: i === state.selected ? 'selected' : null, onclick: () => showSite(i) },
         el('td', { class: 'num', text: String(r + 1) }),
         el('td', { class: 'site mono', title: stack.map((f) => data.frames.function[f]).join('\n') },
-          fig('span', 'site.name', i, siteName(data, i)), loc ? el('span', { class: 'loc', text: loc }) : null));
+          fig('span', 'site.name', i, siteName(data, i)), loc ? el('span', { class: 'loc', text: loc }) : null,
+          s.span && s.span[i] ? el('span', { class: 'loc', text: 'in span ' + s.span[i] }) : null));
       for (const c of SITE_COLUMNS) {
         const v = c.value(s, i);
         tr.append(fig('td', 'site.' + c.key, v, c.text(v), 'num'));

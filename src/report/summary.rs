@@ -137,6 +137,10 @@ pub struct SiteSummary {
     pub median_lifetime_ns: Option<u64>,
     /// Samples behind the estimates; a figure from n samples is good to about ±1/√n.
     pub samples: u64,
+    /// The tracing span path the samples were taken in, when `SpanLayer` saw one: one stack
+    /// allocating in two spans is two sites, told apart by this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<String>,
 }
 
 impl SiteSummary {
@@ -164,6 +168,7 @@ impl SiteSummary {
             freed_under_1ms: site.lifetimes.under_1ms,
             median_lifetime_ns: site.lifetimes.median_ns,
             samples: site.samples,
+            span: site.span.clone(),
         }
     }
 }
@@ -435,6 +440,9 @@ fn write_sites(
         )?;
         if let Some(location) = &s.location {
             writeln!(w, "  {:>85}  at {location}", "")?;
+        }
+        if let Some(span) = &s.span {
+            writeln!(w, "  {:>85}  in span {span}", "")?;
         }
     }
     Ok(())

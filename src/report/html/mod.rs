@@ -212,6 +212,10 @@ struct SiteColumns {
     median_ns: Vec<Option<u64>>,
     /// `[size, allocs]` pairs, ascending by size.
     size_classes: Vec<Vec<[u64; 2]>>,
+    /// The tracing span path of each site's samples (one stack seen in two spans is two
+    /// sites); left out when no site has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    span: Vec<Option<String>>,
 }
 
 impl<'a> ViewerData<'a> {
@@ -253,6 +257,10 @@ impl<'a> ViewerData<'a> {
                     .map(|c| [c.size, c.allocs])
                     .collect(),
             );
+            sites.span.push(site.span.clone());
+        }
+        if sites.span.iter().all(Option::is_none) {
+            sites.span.clear();
         }
         ViewerData {
             format: DATA_FORMAT,
