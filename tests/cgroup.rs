@@ -11,8 +11,11 @@
 //! - real: the cgroup2 mount and the process's cgroup found here independently of the
 //!   library (mountinfo, `/proc/self/cgroup`, the files read with `std::fs`): the library
 //!   reads the same limit and about the same charge, or, without cgroup v2 memory
-//!   accounting (cgroup v1, the hybrid layout), nothing; and a profile without cgroup figures
-//!   says nothing about a container.
+//!   accounting (cgroup v1, the hybrid layout), nothing from it; and a profile without cgroup
+//!   figures says nothing about a container;
+//! - real v1: where the process has a cgroup v1 memory controller (found here from mountinfo
+//!   and `/proc/self/cgroup`), the library reads its limit, charge and anonymous memory, and
+//!   the summary names it `container (cgroup v1)`.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +36,7 @@ fn main() {
         place_fake_cgroup(fake_root.path(), own);
     }
     real_cgroup_is_read_as_it_is();
+    real_v1_cgroup_is_read_as_it_is();
     match own {
         Some(_) => fake_cgroup_reaches_every_report(),
         None => eprintln!(
@@ -223,6 +227,90 @@ fn real_cgroup_is_read_as_it_is() {
     assert!(got.anon.unwrap().abs_diff(anon) <= 64 * MIB);
     eprintln!(
         "cgroup: real: {} charged {} B, limit {:?}",
+        got.path, got.current, got.limit
+    );
+}
+
+/// The v1 memory controller's mount point, when mounted at its root (`/`), read here without
+/// the library: the `mountinfo` line of file system type `cgroup` with the `memory` option.
+fn v1_memory_mount() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines().find_map(|l| {
+        let (a, b) = l.split_once(" - ")?;
+        let b: Vec<&str> = b.split(' ').collect();
+        let a: Vec<&str> = a.split(' ').collect();
+        (b.first() == Some(&"cgroup")
+            && b.get(2)?.split(',').any(|o| o == "memory")
+            && a.get(3) == Some(&"/"))
+        .then(|| PathBuf::from(a[4]))
+    })
+}
+
+fn real_v1_cgroup_is_read_as_it_is() {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let path = own.lines().find_map(|l| {
+        let mut p = l.splitn(3, ':');
+        let (_, controllers, path) = (p.next()?, p.next()?, p.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then_some(path)
+    });
+    let (Some(mount), Some(path)) = (v1_memory_mount(), path) else {
+        eprintln!("cgroup: real v1: no v1 memory controller mounted at its root here");
+        return;
+    };
+    let dir = mount.join(path.trim_start_matches('/'));
+    let Some(before) = number(&dir.join("memory.usage_in_bytes")) else {
+        eprintln!(
+            "cgroup: real v1: {} has no memory.usage_in_bytes",
+            dir.display()
+        );
+        return;
+    };
+    let got = allocscope::cgroup::read_at(&mount).expect("a v1 memory cgroup: read it");
+    let after = number(&dir.join("memory.usage_in_bytes")).unwrap();
+    assert_eq!(got.version, allocscope::cgroup::CgroupVersion::V1);
+    assert_eq!(got.path, path);
+    let stat = std::fs::read_to_string(dir.join("memory.stat")).unwrap();
+    let field = |name: &str| -> u64 {
+        stat.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    // The limit that applies: `hierarchical_memory_limit`, none when it is PAGE_COUNTER_MAX
+    // pages (any figure ≥ 2^62), or the cgroup's own if lower.
+    let hierarchical = field("hierarchical_memory_limit");
+    let own_limit = number(&dir.join("memory.limit_in_bytes")).unwrap();
+    let limit = [hierarchical, own_limit]
+        .into_iter()
+        .filter(|&v| v < 1 << 62)
+        .min();
+    assert_eq!(got.limit, limit);
+    let (lo, hi) = (before.min(after), before.max(after));
+    assert!(
+        got.current + 16 * MIB >= lo && got.current <= hi + 16 * MIB,
+        "{} not near {lo}..{hi}",
+        got.current
+    );
+    assert!(got.anon.unwrap().abs_diff(field("total_rss")) <= 64 * MIB);
+    assert!(got.file.unwrap().abs_diff(field("total_cache")) <= 256 * MIB);
+    // The summary names the hierarchy.
+    let mut p = allocscope::collect_profile();
+    p.cgroup = Some(got.clone());
+    let mut text = Vec::new();
+    Summary::new(&p, 5).write_text(&mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let sentence = allocscope::gap_term::container_sentence(&got);
+    assert!(
+        text.contains(&format!("  container (cgroup v1): {sentence}\n")),
+        "{text}"
+    );
+    eprintln!(
+        "cgroup: real v1: {} charged {} B, limit {:?}: {sentence}",
         got.path, got.current, got.limit
     );
 }

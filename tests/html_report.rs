@@ -1086,6 +1086,7 @@ fn flushed_profile_in_a_container_says_so() {
     p.meta.kind = allocscope::profile::ProfileKind::Flushed;
     p.meta.written_unix_ms = Some(1_764_000_012_000);
     p.cgroup = Some(allocscope::CgroupMemory {
+        version: allocscope::cgroup::CgroupVersion::V2,
         path: "/kubepods/pod1/app".into(),
         rss: 1229 * MIB as u64,
         current: 1600 * MIB as u64,
@@ -1115,6 +1116,18 @@ fn flushed_profile_in_a_container_says_so() {
         note.starts_with("Flushed profile, not a final one")
             && note.contains("at 2025-11-24 16:00:12 UTC, 2.00 s into the run"),
         "{note}"
+    );
+    // The legacy memory controller is named as such.
+    let mut v1 = p.clone();
+    if let Some(cg) = v1.cgroup.as_mut() {
+        cg.version = allocscope::cgroup::CgroupVersion::V1;
+    }
+    let report = write_report("report-container-v1", &v1);
+    let page = self_test(&chromium, &report, Duration::from_secs(120));
+    let text = page["checks"]["container"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Container (cgroup v1): RSS 1.20 GiB of a 2.00 GiB limit"),
+        "{text}"
     );
     // A final profile has no note, and no cgroup no sentence.
     let plain = profile_without_stats();

@@ -51,7 +51,7 @@ function gapBar(data, label, gap, check) {
 function renderGap(data) {
   const body = document.querySelector('#gap .body');
   if (data.container) {
-    body.append(el('p', { class: 'container', 'data-check': 'container', text: 'Container (cgroup v2): ' + data.container }));
+    body.append(el('p', { class: 'container', 'data-check': 'container', text: 'Container (' + (data.cgroup_version || 'cgroup v2') + '): ' + data.container }));
   }
   const moments = [];
   if (data.gap) moments.push({ label: 'At exit', gap: data.gap, check: 'gap' });

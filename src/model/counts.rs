@@ -103,7 +103,7 @@ pub struct Snapshot {
     pub size_classes: Vec<SizeClassCounts>,
     /// The RSS gap, when the inner allocator gives statistics (jemalloc); else `None`.
     pub gap: Option<GapBreakdown>,
-    /// The process's cgroup v2 memory figures and limit (containers), when there are any
+    /// The process's memory cgroup figures (v2 or v1) and limit (containers), when there are any
     /// ([`crate::cgroup`]).
     #[cfg_attr(feature = "serde", serde(default))]
     pub cgroup: Option<crate::model::cgroup::CgroupMemory>,

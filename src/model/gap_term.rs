@@ -239,8 +239,9 @@ pub fn container_sentence(cg: &crate::model::cgroup::CgroupMemory) -> String {
         }
         None => {
             let mut s = format!(
-                "RSS {}; the cgroup has no memory limit (memory.max is \"max\"); it is charged {}",
+                "RSS {}; the cgroup has no memory limit ({}); it is charged {}",
                 format_size(cg.rss),
+                cg.version.no_limit(),
                 format_size(cg.current)
             );
             if let Some(cache) = cache {
@@ -354,6 +355,15 @@ mod tests {
             container_sentence(&unlimited),
             "RSS 1.20 GiB; the cgroup has no memory limit (memory.max is \"max\"); it is \
              charged 1.56 GiB."
+        );
+        let v1 = CgroupMemory {
+            version: crate::model::cgroup::CgroupVersion::V1,
+            ..unlimited
+        };
+        assert_eq!(
+            container_sentence(&v1),
+            "RSS 1.20 GiB; the cgroup has no memory limit (memory.limit_in_bytes is unlimited); \
+             it is charged 1.56 GiB."
         );
     }
 

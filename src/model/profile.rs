@@ -64,7 +64,7 @@ pub struct Profile {
     /// that was charged something, most bytes first. Absent when no span was charged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spans: Vec<crate::model::spans::SpanStats>,
-    /// The process's cgroup v2 memory figures and limit when the profile was written, when
+    /// The process's memory cgroup figures (v2 or v1) and limit when the profile was written, when
     /// it had any (containers; absent before version 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<crate::model::cgroup::CgroupMemory>,

@@ -1,66 +1,185 @@
-//! The process's memory cgroup (cgroup v2), when there is one: what the container is charged
-//! and the limit that gets it OOM-killed.
+//! The process's memory cgroup (containers), when there is one: what the container is
+//! charged and the limit that gets it OOM-killed. cgroup v2 first; else the legacy v1 memory
+//! controller (older Docker and Kubernetes hosts, the hybrid layout).
 //!
-//! | figure | file | meaning |
-//! |---|---|---|
-//! | [`CgroupMemory::current`] | `memory.current` | everything the cgroup is charged: anonymous memory, page cache, kernel memory, socket buffers |
-//! | [`CgroupMemory::limit`] | `memory.max` | the hard limit (`max`: none); the tightest of the cgroup and its ancestors |
-//! | [`CgroupMemory::anon`] … [`CgroupMemory::shmem`] | `memory.stat` | the charge split: `anon`, `file` (page cache, `shmem` included), `kernel`, `sock`, `shmem` |
+//! | figure | v2 file | v1 file | meaning |
+//! |---|---|---|---|
+//! | [`CgroupMemory::current`] | `memory.current` | `memory.usage_in_bytes` | everything the cgroup is charged: anonymous memory, page cache, kernel memory, socket buffers |
+//! | [`CgroupMemory::limit`] | `memory.max` | `hierarchical_memory_limit` of `memory.stat`, else `memory.limit_in_bytes` | the hard limit (v2 `max`, v1 `PAGE_COUNTER_MAX` pages: none); the tightest of the cgroup and its ancestors |
+//! | [`CgroupMemory::anon`] … [`CgroupMemory::shmem`] | `memory.stat` | `memory.stat` (`total_rss`, `total_cache`, `total_shmem`), `memory.kmem.usage_in_bytes`, `memory.kmem.tcp.usage_in_bytes` | the charge split: anon, page cache (`shmem` included), kernel, sockets, shmem |
 //!
-//! The cgroup is the `0::PATH` line of `/proc/self/cgroup` under the cgroup2 mount found in
-//! `/proc/self/mountinfo` (usually `/sys/fs/cgroup`); `ALLOCSCOPE_CGROUP_ROOT` replaces the
-//! mount point (tests point it at a fake directory). A system without cgroup v2, or whose v2
-//! hierarchy has no memory controller for the process (cgroup v1, or the hybrid layout), has
-//! no figures: [`read`] returns `None` and the reports say nothing. See
-//! `docs/production.md`, "Containers (cgroup v2)".
+//! v2: the cgroup is the `0::PATH` line of `/proc/self/cgroup` under the cgroup2 mount found
+//! in `/proc/self/mountinfo` (usually `/sys/fs/cgroup`), used when its directory has
+//! `memory.current`. v1: the line whose controller list has `memory` (`4:memory:PATH`), under
+//! the mount of the `cgroup` file system with the `memory` option (`/sys/fs/cgroup/memory`),
+//! less that mount's root (a container sees its own cgroup as the mount's root).
+//! `ALLOCSCOPE_CGROUP_ROOT` replaces the mount point of either (tests point it at a fake
+//! directory). Without either, [`read`] returns `None` and the reports say nothing. See
+//! `docs/production.md`, "Containers".
 //!
-//! The directory is found once per process; each [`read`] then reads `memory.current`,
-//! `memory.stat` and every `memory.max` up the tree into stack buffers (one allocation, the
-//! cgroup's path in the result, uncounted; 25–45 µs measured in a release build on a loaded
-//! machine, mostly system calls: never from the allocator hooks).
+//! The directory is found once per process; each [`read`] then reads the charge, the stat
+//! file and the limits into stack buffers (one allocation, the cgroup's path in the result,
+//! uncounted; 25–45 µs measured in a release build on a loaded machine, mostly system calls:
+//! never from the allocator hooks).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub use crate::model::cgroup::CgroupMemory;
+pub use crate::model::cgroup::{CgroupMemory, CgroupVersion};
 
 /// Where the process's cgroup files are: found once.
 #[derive(Debug)]
 struct Files {
+    version: CgroupVersion,
     path: String,
+    /// The charge: `memory.current` (v2), `memory.usage_in_bytes` (v1).
     current: PathBuf,
     stat: PathBuf,
-    /// `memory.max` of the cgroup and each ancestor below the mount point.
+    /// The limit file of the cgroup and each ancestor below the mount point: `memory.max`
+    /// (v2), `memory.limit_in_bytes` (v1).
     maxes: Vec<PathBuf>,
+    /// v1 only: `memory.kmem.usage_in_bytes` and `memory.kmem.tcp.usage_in_bytes`.
+    kmem: Option<(PathBuf, PathBuf)>,
 }
 
-/// The figures of the process's cgroup now, or `None` without cgroup v2 memory accounting.
+/// The figures of the process's cgroup now, or `None` without memory cgroup accounting.
 /// Never panics; allocates only the first time (the directory's path, kept).
 pub fn read() -> Option<CgroupMemory> {
     static FILES: OnceLock<Option<Files>> = OnceLock::new();
     let files = FILES
         .get_or_init(|| {
             crate::hook::guard::untracked(|| {
-                let root = std::env::var_os("ALLOCSCOPE_CGROUP_ROOT")
-                    .filter(|r| !r.is_empty())
-                    .map(PathBuf::from)
-                    .or_else(cgroup2_mount)?;
-                files_under(&root, &std::fs::read_to_string("/proc/self/cgroup").ok()?)
+                let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+                match std::env::var_os("ALLOCSCOPE_CGROUP_ROOT").filter(|r| !r.is_empty()) {
+                    Some(root) => files_at(Path::new(&root), &own),
+                    None => {
+                        let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+                        files_from_mounts(&info, &own)
+                    }
+                }
             })
         })
         .as_ref()?;
     read_files(files)
 }
 
-/// The figures of the process's cgroup under the cgroup2 mount point `root` (not cached:
-/// each call finds the directory again). `None` when `root` holds no memory cgroup of this
-/// process.
+/// The figures of the process's cgroup under the mount point `root` of its cgroup2 or
+/// cgroup v1 memory hierarchy (not cached: each call finds the directory again). `None`
+/// when `root` holds no memory cgroup of this process.
 pub fn read_at(root: &Path) -> Option<CgroupMemory> {
     crate::hook::guard::untracked(|| {
         let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-        read_files(&files_under(root, &own)?)
+        read_files(&files_at(root, &own)?)
     })
+}
+
+/// The process's cgroup under `root`, taken as the mount point of both hierarchies: v2 if
+/// its directory has `memory.current`, else v1.
+fn files_at(root: &Path, proc_cgroup: &str) -> Option<Files> {
+    files_under(root, proc_cgroup).or_else(|| {
+        let path = v1_memory_path(proc_cgroup)?;
+        v1_files_under(root, path, path)
+    })
+}
+
+/// The process's cgroup from the mounts of `mountinfo`: v2 if the cgroup2 mount has a memory
+/// controller for it, else the v1 memory mount.
+fn files_from_mounts(mountinfo: &str, proc_cgroup: &str) -> Option<Files> {
+    if let Some(files) =
+        mount_of_cgroup2(mountinfo).and_then(|m| files_under(Path::new(&m), proc_cgroup))
+    {
+        return Some(files);
+    }
+    let (mount_root, mount_point) = mount_of_v1_memory(mountinfo)?;
+    let path = v1_memory_path(proc_cgroup)?;
+    // The mount shows the hierarchy from `mount_root` down (a container's own cgroup).
+    let rel = if mount_root == "/" {
+        path
+    } else {
+        path.strip_prefix(mount_root.as_str())
+            .filter(|r| r.is_empty() || r.starts_with('/'))?
+    };
+    v1_files_under(Path::new(&mount_point), rel, path)
+}
+
+/// The v1 memory controller's path of `/proc/self/cgroup`'s text: the `ID:CONTROLLERS:PATH`
+/// line whose controllers include `memory`.
+fn v1_memory_path(proc_cgroup: &str) -> Option<&str> {
+    proc_cgroup.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then(|| path.trim_end())
+    })
+}
+
+/// The root and mount point of the v1 memory hierarchy in `mountinfo`: the `cgroup` file
+/// system whose super options (after the source) include `memory`.
+fn mount_of_v1_memory(mountinfo: &str) -> Option<(String, String)> {
+    mountinfo.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        let mut a = after.split_ascii_whitespace();
+        let (fstype, _source, options) = (a.next()?, a.next()?, a.next()?);
+        if fstype != "cgroup" || !options.split(',').any(|o| o == "memory") {
+            return None;
+        }
+        let mut b = before.split_ascii_whitespace().skip(3);
+        Some((unescape_octal(b.next()?), unescape_octal(b.next()?)))
+    })
+}
+
+/// The v1 files of the cgroup at `rel` under the mount point `root` (`path`: its path in the
+/// hierarchy, as reported); `None` when its `memory.usage_in_bytes` is not there.
+fn v1_files_under(root: &Path, rel: &str, path: &str) -> Option<Files> {
+    let dir = dir_under(root, rel);
+    let current = dir.join("memory.usage_in_bytes");
+    if !current.is_file() {
+        return None;
+    }
+    Some(Files {
+        version: CgroupVersion::V1,
+        path: path.to_string(),
+        stat: dir.join("memory.stat"),
+        maxes: files_up_to(root, &dir, "memory.limit_in_bytes"),
+        kmem: Some((
+            dir.join("memory.kmem.usage_in_bytes"),
+            dir.join("memory.kmem.tcp.usage_in_bytes"),
+        )),
+        current,
+    })
+}
+
+/// `root/rel`, for a cgroup path `rel` (`/` or empty: `root` itself).
+fn dir_under(root: &Path, rel: &str) -> PathBuf {
+    let rel = rel.trim_start_matches('/');
+    if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    }
+}
+
+/// `name` in `dir` and in each of its ancestors up to `root`, where it is a file.
+fn files_up_to(root: &Path, dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut d = dir;
+    loop {
+        let m = d.join(name);
+        if m.is_file() {
+            found.push(m);
+        }
+        if d == root {
+            break;
+        }
+        match d.parent() {
+            Some(p) if p.starts_with(root) => d = p,
+            _ => break,
+        }
+    }
+    found
 }
 
 /// The cgroup v2 path of `/proc/self/cgroup`'s text: the `0::PATH` line.
@@ -71,13 +190,7 @@ fn v2_path(proc_cgroup: &str) -> Option<&str> {
         .map(str::trim_end)
 }
 
-/// The mount point of the first cgroup2 file system in `/proc/self/mountinfo`.
-fn cgroup2_mount() -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    mount_of_cgroup2(&info).map(PathBuf::from)
-}
-
-/// `mountinfo` lines: `ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [TAGS…] - FSTYPE SOURCE …`.
+/// The mount point of the first cgroup2 file system in `mountinfo`, whose lines are: `ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [TAGS…] - FSTYPE SOURCE …`.
 fn mount_of_cgroup2(mountinfo: &str) -> Option<String> {
     mountinfo.lines().find_map(|line| {
         let (before, after) = line.split_once(" - ")?;
@@ -110,59 +223,50 @@ fn unescape_octal(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The files of the cgroup `/proc/self/cgroup` names, under `root`; `None` when its
+/// The v2 files of the cgroup `/proc/self/cgroup` names, under `root`; `None` when its
 /// `memory.current` is not there (no memory controller in the v2 hierarchy).
 fn files_under(root: &Path, proc_cgroup: &str) -> Option<Files> {
     let path = v2_path(proc_cgroup)?;
-    let rel = path.trim_start_matches('/');
-    let dir = if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
-    };
+    let dir = dir_under(root, path);
     let current = dir.join("memory.current");
     if !current.is_file() {
         return None;
     }
-    let mut maxes = Vec::new();
-    let mut d = dir.as_path();
-    loop {
-        let m = d.join("memory.max");
-        if m.is_file() {
-            maxes.push(m);
-        }
-        if d == root {
-            break;
-        }
-        match d.parent() {
-            Some(p) if p.starts_with(root) => d = p,
-            _ => break,
-        }
-    }
     Some(Files {
+        version: CgroupVersion::V2,
         path: path.to_string(),
         stat: dir.join("memory.stat"),
+        maxes: files_up_to(root, &dir, "memory.max"),
+        kmem: None,
         current,
-        maxes,
     })
 }
+
+/// v1 writes "no limit" as `PAGE_COUNTER_MAX` pages (9223372036854771712 with 4 KiB pages);
+/// any figure this high is none.
+const V1_NO_LIMIT: u64 = 1 << 62;
 
 fn read_files(f: &Files) -> Option<CgroupMemory> {
     let mut buf = [0u8; 64];
     let current = read_small(&f.current, &mut buf)?.trim().parse().ok()?;
     let mut limit: Option<u64> = None;
+    let mut tighten = |v: u64| {
+        if f.version == CgroupVersion::V2 || v < V1_NO_LIMIT {
+            limit = Some(limit.map_or(v, |l: u64| l.min(v)));
+        }
+    };
     for m in &f.maxes {
         let mut buf = [0u8; 64];
-        // "max", or bytes; an unreadable file sets no limit.
+        // v2: "max", or bytes; an unreadable file sets no limit.
         if let Some(v) = read_small(m, &mut buf).and_then(|t| t.trim().parse::<u64>().ok()) {
-            limit = Some(limit.map_or(v, |l| l.min(v)));
+            tighten(v);
         }
     }
     let mut out = CgroupMemory {
+        version: f.version,
         path: crate::hook::guard::untracked(|| f.path.clone()),
         rss: crate::observe::procfs::rss().unwrap_or(0),
         current,
-        limit,
         ..CgroupMemory::default()
     };
     let mut buf = [0u8; 16 * 1024];
@@ -171,16 +275,31 @@ fn read_files(f: &Files) -> Option<CgroupMemory> {
             let Some((key, value)) = line.split_once(' ') else {
                 continue;
             };
-            let slot = match key {
-                "anon" => &mut out.anon,
-                "file" => &mut out.file,
-                "kernel" => &mut out.kernel,
-                "sock" => &mut out.sock,
-                "shmem" => &mut out.shmem,
+            let value = value.trim().parse().ok();
+            let slot = match (f.version, key) {
+                (CgroupVersion::V2, "anon") | (CgroupVersion::V1, "total_rss") => &mut out.anon,
+                (CgroupVersion::V2, "file") | (CgroupVersion::V1, "total_cache") => &mut out.file,
+                (CgroupVersion::V2, "kernel") => &mut out.kernel,
+                (CgroupVersion::V2, "sock") => &mut out.sock,
+                (CgroupVersion::V2, "shmem") | (CgroupVersion::V1, "total_shmem") => &mut out.shmem,
+                (CgroupVersion::V1, "hierarchical_memory_limit") => {
+                    // The limit that applies, ancestors included.
+                    if let Some(v) = value {
+                        tighten(v);
+                    }
+                    continue;
+                }
                 _ => continue,
             };
-            *slot = value.trim().parse().ok();
+            *slot = value;
         }
+    }
+    out.limit = limit;
+    if let Some((kmem, tcp)) = &f.kmem {
+        let mut buf = [0u8; 64];
+        out.kernel = read_small(kmem, &mut buf).and_then(|t| t.trim().parse().ok());
+        let mut buf = [0u8; 64];
+        out.sock = read_small(tcp, &mut buf).and_then(|t| t.trim().parse().ok());
     }
     Some(out)
 }
@@ -252,5 +371,64 @@ mod tests {
         assert!(files_under(&fake("v1-hybrid"), "0::/\n").is_none());
         assert!(files_under(&fake("v2"), "4:memory:/unlimited\n").is_none());
         assert!(files_under(&fake("v2"), "0::/gone\n").is_none());
+    }
+
+    #[test]
+    fn reads_a_fake_v1_cgroup_and_its_hierarchical_limit() {
+        // tests/data/cgroup/README.md gives the figures written in the files.
+        let own = "5:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n0::/\n";
+        assert_eq!(v1_memory_path(own), Some("/docker/abc"));
+        // No memory.current under the v2 reading: v1.
+        let f = files_at(&fake("v1"), own).unwrap();
+        assert_eq!(f.version, CgroupVersion::V1);
+        let cg = read_files(&f).unwrap();
+        assert_eq!(cg.version, CgroupVersion::V1);
+        assert_eq!(cg.path, "/docker/abc");
+        assert_eq!(cg.current, 1600 * MIB);
+        // The cgroup's own limit is "unlimited"; its parent's 2 GiB applies.
+        assert_eq!(cg.limit, Some(2048 * MIB));
+        assert_eq!(cg.anon, Some(1250 * MIB));
+        assert_eq!(cg.file, Some(300 * MIB));
+        assert_eq!(cg.kernel, Some(40 * MIB));
+        assert_eq!(cg.sock, Some(MIB));
+        assert_eq!(cg.shmem, Some(2 * MIB));
+        let cg = read_files(&files_at(&fake("v1"), "4:memory:/unlimited\n").unwrap()).unwrap();
+        assert_eq!(
+            (cg.current, cg.limit, cg.anon),
+            (50 * MIB, None, Some(40 * MIB))
+        );
+        assert_eq!((cg.kernel, cg.sock), (None, None));
+        assert!(files_at(&fake("v1"), "4:memory:/gone\n").is_none());
+        assert!(files_at(&fake("v1"), "4:cpu:/docker/abc\n").is_none());
+    }
+
+    #[test]
+    fn finds_the_v1_memory_mount_less_its_root() {
+        let info = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
+                    32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n\
+                    35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n";
+        assert_eq!(
+            mount_of_v1_memory(info),
+            Some((
+                "/docker/abc".to_string(),
+                "/sys/fs/cgroup/memory".to_string()
+            ))
+        );
+        // A container whose mount shows its own cgroup as the root: the fake tree's
+        // `docker/abc` plays the mount point.
+        let mount = fake("v1").join("docker/abc");
+        let info = format!(
+            "35 31 0:32 /docker/abc {} rw - cgroup cgroup rw,memory\n",
+            mount.display()
+        );
+        let f = files_from_mounts(&info, "4:memory:/docker/abc\n").unwrap();
+        assert_eq!(f.path, "/docker/abc");
+        assert_eq!(f.current, mount.join("memory.usage_in_bytes"));
+        // A path outside the mount's root is not this mount's.
+        assert!(files_from_mounts(&info, "4:memory:/docker/abcdef\n").is_none());
+        assert_eq!(
+            mount_of_v1_memory("32 31 0:29 / /c rw - cgroup cgroup rw,cpu\n"),
+            None
+        );
     }
 }

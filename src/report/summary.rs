@@ -75,7 +75,7 @@ pub struct Summary {
     pub mimalloc_gap: Option<crate::model::gap_mimalloc::MimallocGap>,
     /// One sentence on what dominates the gap, when there is a gap.
     pub diagnosis: Option<String>,
-    /// The process's cgroup v2 figures when the profile was written, if it had any.
+    /// The process's cgroup figures (v2 or v1) when the profile was written, if it had any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<crate::model::cgroup::CgroupMemory>,
     /// RSS against the cgroup's limit, one sentence ([`GapTerm`]'s vocabulary).
@@ -323,8 +323,8 @@ impl Summary {
         if let Some(diagnosis) = &self.diagnosis {
             writeln!(w, "  diagnosis: {diagnosis}")?;
         }
-        if let Some(container) = &self.container {
-            writeln!(w, "  container (cgroup v2): {container}")?;
+        if let (Some(container), Some(cg)) = (&self.container, &self.cgroup) {
+            writeln!(w, "  container ({}): {container}", cg.version.label())?;
         }
         if let Some(gap) = &self.gap_at_peak {
             writeln!(w)?;

@@ -13,7 +13,7 @@
 //! | `ALLOCSCOPE_SYMBOLIZE` | `exit` (resolve names in the profiled process at exit) or `report` (by `alloc-report`) | `report` |
 //! | `ALLOCSCOPE_HTTP` | with the feature `http`: `IP:PORT` to serve pprof, metrics and the profile on from before `main` (`docs/production.md`); no authentication: localhost or the cluster network only | none |
 //! | `ALLOCSCOPE_FLUSH_SECS` | with `ALLOCSCOPE_OUT` or [`Config::out`]: rewrite the profile every N seconds (decimals allowed), marked `"flushed"`, so a killed process leaves one; `0` = off | off |
-//! | `ALLOCSCOPE_CGROUP_ROOT` | the cgroup v2 mount point to read the process's cgroup under ([`crate::cgroup`]) | from `/proc/self/mountinfo` |
+//! | `ALLOCSCOPE_CGROUP_ROOT` | the mount point of the cgroup v2 (or v1 memory) hierarchy to read the process's cgroup under ([`crate::cgroup`]) | from `/proc/self/mountinfo` |
 //!
 //! This table is every variable allocscope reads. The first six are the hook's settings, read
 //! once, lazily, by the first allocation the profiler sees, without allocating

@@ -255,9 +255,9 @@ fn set_sampling(query: &str) -> Response {
 }
 
 /// The body of `/debug/allocscope/gap`: the gap of this moment (its variant's key, as
-/// [`crate::observe::gap::GapReport`] serializes), beside the process's cgroup v2 figures and
+/// [`crate::observe::gap::GapReport`] serializes), beside the process's memory cgroup figures and
 /// the sentence that sets RSS against the container's limit (`cgroup` and `container` absent
-/// without cgroup v2 memory accounting; docs/production.md, "Containers").
+/// without memory cgroup accounting; docs/production.md, "Containers").
 #[derive(serde::Serialize)]
 struct GapWithContainer {
     #[serde(flatten)]

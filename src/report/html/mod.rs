@@ -158,6 +158,8 @@ struct ViewerData<'a> {
     /// RSS against the container's limit ([`crate::gap_term::container_sentence`]), when the
     /// profile has cgroup figures.
     container: Option<String>,
+    /// Which hierarchy those figures come from (`cgroup v2`, `cgroup v1`).
+    cgroup_version: Option<&'static str>,
     meta: &'a ProfileMeta,
     totals: &'a Totals,
     size_classes: &'a [SizeClassCounts],
@@ -291,6 +293,7 @@ impl<'a> ViewerData<'a> {
                 .cgroup
                 .as_ref()
                 .map(crate::model::gap_term::container_sentence),
+            cgroup_version: p.cgroup.as_ref().map(|c| c.version.label()),
             meta: &p.meta,
             totals: &p.totals,
             size_classes: &p.size_classes,
