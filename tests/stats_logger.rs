@@ -4,31 +4,19 @@
 //! `harness = false`: one process; the main thread stays idle while the logger runs, so the
 //! program's counters must not move at all.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use allocscope::{Jemalloc, Profiler, StatsLogger};
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
 #[global_allocator]
 static ALLOC: Profiler<Jemalloc> = Profiler::new(Jemalloc);
 
-/// One received event: target, level and every field as text.
-#[derive(Debug, Clone)]
-struct Received {
-    target: String,
-    level: Level,
-    fields: BTreeMap<String, String>,
-}
-
-impl Received {
-    fn num(&self, key: &str) -> Option<f64> {
-        self.fields.get(key).map(|v| v.parse().unwrap())
-    }
-}
+#[path = "support/tracing_fields.rs"]
+mod tracing_fields;
+use tracing_fields::Received;
 
 static RECEIVED: Mutex<Vec<Received>> = Mutex::new(Vec::new());
 
@@ -39,24 +27,6 @@ fn received() -> usize {
 /// A subscriber that allocates a lot for every event, and even asks allocscope for a gap
 /// report (snapshot + jemalloc statistics) while handling it.
 struct Heavy;
-
-struct Collect(BTreeMap<String, String>);
-
-impl Visit for Collect {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), format!("{value:?}"));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_string(), value.to_string());
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_string(), value.to_string());
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().to_string(), value.to_string());
-    }
-}
 
 /// Blocks the subscriber allocates per event.
 const JUNK_PER_EVENT: usize = 10_000;
@@ -77,13 +47,7 @@ impl Subscriber for Heavy {
         std::hint::black_box(&junk);
         let report = allocscope::gap::report().to_string();
         assert!(report.contains("rss"));
-        let mut c = Collect(BTreeMap::new());
-        event.record(&mut c);
-        RECEIVED.lock().unwrap().push(Received {
-            target: event.metadata().target().to_string(),
-            level: *event.metadata().level(),
-            fields: c.0,
-        });
+        RECEIVED.lock().unwrap().push(Received::of(event));
     }
 }
 
@@ -123,6 +87,7 @@ fn main() {
         started_thread < 50,
         "{started_thread} allocations counted while the program was idle"
     );
+    let cgroup = allocscope::snapshot().cgroup;
     let first_allocs = events[0].num("allocs").unwrap();
     for e in &events {
         assert_eq!(e.target, "allocscope");
@@ -150,6 +115,14 @@ fn main() {
         // The logger's own thread and allocscope's tables are allocscope's memory.
         assert!(e.num("profiler").unwrap() > 0.0, "{e:?}");
         assert_eq!(e.num("requested"), e.num("live_bytes"));
+        // Over jemalloc, no mimalloc term.
+        assert_eq!(e.num("free_and_cached"), None, "{e:?}");
+        // The container's figures when the process has a memory cgroup (v2 or v1).
+        assert_eq!(e.num("cgroup_current").is_some(), cgroup.is_some(), "{e:?}");
+        if let Some(cg) = &cgroup {
+            assert!(e.num("cgroup_current").unwrap() > 0.0, "{e:?}");
+            assert_eq!(e.num("cgroup_limit"), cg.limit.map(|l| l as f64), "{e:?}");
+        }
     }
 
     // Stopped: no more events.

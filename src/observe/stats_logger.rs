@@ -30,7 +30,11 @@
 //! `bytes_allocated_per_sec`, `rss`, and when the allocator gives statistics the gap terms
 //! `requested`, `size_class_rounding`, `allocator_caches`, `fragmentation`, `dirty`,
 //! `metadata`, `muzzy`, `profiler` (allocscope's own memory), `untouched` (subtracted:
-//! reserved pages never touched), `non_heap` (see [`crate::GapBreakdown`]).
+//! reserved pages never touched), `non_heap` (see [`crate::GapBreakdown`]); over mimalloc
+//! (feature `mimalloc`) its terms instead: `requested`, `size_class_rounding`,
+//! `free_and_cached`, `profiler`, `untouched`, `non_heap` (see [`crate::MimallocGap`]); in a
+//! container, `cgroup_current` (everything the cgroup is charged) and `cgroup_limit` (the
+//! limit that applies, when there is one; see [`crate::cgroup`]).
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -69,6 +73,9 @@ const FIELDS: &[&str] = &[
     "profiler",
     "untouched",
     "non_heap",
+    "free_and_cached",
+    "cgroup_current",
+    "cgroup_limit",
 ];
 
 /// A running stats logger. Dropping it (or calling [`StatsLogger::stop`]) stops its thread.
@@ -241,10 +248,26 @@ fn emit(
     let allocs_per_sec = rate(|s| s.allocs);
     let frees_per_sec = rate(|s| s.frees);
     let bytes_per_sec = rate(|s| s.bytes_allocated);
-    let gap = snap.gap;
-    let rss = match gap {
-        Some(g) => Some(g.rss.max(0) as u64),
-        None => crate::observe::procfs::rss().ok(),
+    // The gap's terms by name, from whichever breakdown the allocator gives.
+    let report = crate::observe::gap::GapReport::from_snapshot(snap);
+    let term = |name: &str| -> Option<i64> {
+        match &report {
+            crate::observe::gap::GapReport::Full(g) => crate::model::gap_term::GapTerm::ALL
+                .into_iter()
+                .find(|t| t.key() == name)
+                .map(|t| t.value(g)),
+            crate::observe::gap::GapReport::Mimalloc(g) => g
+                .terms()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v),
+            crate::observe::gap::GapReport::Partial(_) => None,
+        }
+    };
+    let rss = match &report {
+        crate::observe::gap::GapReport::Full(g) => Some(g.rss.max(0) as u64),
+        crate::observe::gap::GapReport::Mimalloc(g) => Some(g.rss.max(0) as u64),
+        crate::observe::gap::GapReport::Partial(_) => crate::observe::procfs::rss().ok(),
     };
     let mib = |v: u64| v as f64 / (1024.0 * 1024.0);
     let mut message = format!(
@@ -259,19 +282,23 @@ fn emit(
         message.push_str(&format!(", {a} allocs/s"));
     }
     let message = tracing_core::field::display(message);
-    let term = |f: fn(&crate::observe::gap::GapBreakdown) -> i64| gap.as_ref().map(f);
-    let [requested, rounding, caches, fragmentation, dirty, metadata_term, muzzy, profiler, untouched, non_heap] = [
-        term(|g| g.requested),
-        term(|g| g.size_class_rounding),
-        term(|g| g.allocator_caches),
-        term(|g| g.fragmentation),
-        term(|g| g.dirty),
-        term(|g| g.metadata),
-        term(|g| g.muzzy),
-        term(|g| g.profiler),
-        term(|g| g.untouched),
-        term(|g| g.non_heap),
-    ];
+    let [requested, rounding, caches, fragmentation, dirty, metadata_term, muzzy, profiler, untouched, non_heap, free_and_cached] =
+        [
+            "requested",
+            "size_class_rounding",
+            "allocator_caches",
+            "fragmentation",
+            "dirty",
+            "metadata",
+            "muzzy",
+            "profiler",
+            "untouched",
+            "non_heap",
+            "free_and_cached",
+        ]
+        .map(term);
+    let cgroup_current = snap.cgroup.as_ref().map(|c| c.current);
+    let cgroup_limit = snap.cgroup.as_ref().and_then(|c| c.limit);
     fn opt<T: Value>(v: &Option<T>) -> Option<&dyn Value> {
         v.as_ref().map(|x| x as &dyn Value)
     }
@@ -300,6 +327,9 @@ fn emit(
         opt(&profiler),
         opt(&untouched),
         opt(&non_heap),
+        opt(&free_and_cached),
+        opt(&cgroup_current),
+        opt(&cgroup_limit),
     ];
     let fields = metadata.fields();
     let keys: Vec<tracing_core::field::Field> = fields.iter().collect();
