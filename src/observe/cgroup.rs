@@ -18,8 +18,8 @@
 //! `docs/production.md`, "Containers".
 //!
 //! The directory is found once per process; each [`read`] then reads the charge, the stat
-//! file and the limits into stack buffers (one allocation, the cgroup's path in the result,
-//! uncounted; 25–45 µs measured in a release build on a loaded machine, mostly system calls:
+//! file and the limits into stack buffers (one allocation: the cgroup's path in the result,
+//! made in the caller's scope, like the rest of a snapshot; 25–45 µs measured in a release build on a loaded machine, mostly system calls:
 //! never from the allocator hooks).
 
 use std::io::Read as _;
@@ -264,7 +264,9 @@ fn read_files(f: &Files) -> Option<CgroupMemory> {
     }
     let mut out = CgroupMemory {
         version: f.version,
-        path: crate::hook::guard::untracked(|| f.path.clone()),
+        // Allocated in the caller's scope: the caller owns it, and frees it there (a path
+        // allocated untracked and dropped by the program would count a free it never made).
+        path: f.path.clone(),
         rss: crate::observe::procfs::rss().unwrap_or(0),
         current,
         ..CgroupMemory::default()

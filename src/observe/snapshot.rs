@@ -10,6 +10,10 @@ pub use crate::model::counts::{Counts, SizeClassCounts, Snapshot};
 /// also reads the allocator's statistics and /proc for the [`GapBreakdown`](crate::GapBreakdown) (tens of µs),
 /// and the process's cgroup v2 memory files when there are any ([`crate::cgroup`], 25–45 µs).
 ///
+/// The snapshot's own allocations (the list of size classes, and the cgroup's path when the
+/// process has a memory cgroup) are made in the caller's scope, which owns and frees them:
+/// counted as the caller's, like any value it makes.
+///
 /// All zeros (and `gap: None`) when no `Profiler` is installed. Never panics.
 pub fn snapshot() -> Snapshot {
     if !crate::hook::profiler::is_installed() {
@@ -24,7 +28,8 @@ pub fn snapshot() -> Snapshot {
     // Reading jemalloc and /proc is allocscope's own work, not the program's.
     let gap =
         crate::hook::guard::untracked(|| crate::observe::gap::compute(live_bytes, usable_live));
-    let cgroup = crate::hook::guard::untracked(crate::observe::cgroup::read);
+    // Allocates only the result's path, which the caller owns (as it owns `size_classes`).
+    let cgroup = crate::observe::cgroup::read();
     Snapshot {
         allocs: t.allocs(),
         reallocs: t.reallocs(),
