@@ -1,16 +1,19 @@
 //! The reporter thread: runs a closure every interval on a thread marked internal, until its
 //! handle is stopped or dropped. Shared by [`crate::StatsLogger`] and [`crate::timeline`].
 
+use std::mem::ManuallyDrop;
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use crate::observe::internal_thread::{self, InternalThread};
 
 /// A running reporter thread. Dropping it stops the thread and waits for its current tick
 /// to finish.
 #[derive(Debug)]
 pub(crate) struct ReporterThread {
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    /// Allocated and dropped untracked: allocscope's memory, whichever thread drops it last.
+    shared: ManuallyDrop<Arc<Shared>>,
+    thread: Option<InternalThread>,
     /// The process that spawned the thread: a forked child has no such thread to join.
     pid: u32,
 }
@@ -39,23 +42,9 @@ impl ReporterThread {
         T: FnMut(&mut St) + Send + 'static,
     {
         let interval = interval.max(Duration::from_millis(1));
-        let shared = Arc::new(Shared::default());
+        let shared = crate::hook::guard::untracked(|| Arc::new(Shared::default()));
         let theirs = Arc::clone(&shared);
-        // The name is given to the kernel by the thread itself once it is internal: a name
-        // given to std's builder is copied by std on the new thread before that (a block
-        // counted as the program's, freed uncounted at the thread's exit).
-        let mut os_name = [0u8; 16];
-        for (d, s) in os_name.iter_mut().zip(name.bytes().take(15)) {
-            *d = s;
-        }
-        let thread = std::thread::Builder::new().spawn(move || {
-            crate::hook::guard::mark_thread_internal();
-            // SAFETY: `os_name` is NUL-terminated (16 bytes, at most 15 copied into it)
-            // and the kernel's limit is 16 bytes with the NUL.
-            #[cfg(target_os = "linux")]
-            unsafe {
-                libc::pthread_setname_np(libc::pthread_self(), os_name.as_ptr().cast());
-            }
+        let thread = internal_thread::spawn(name, move || {
             let mut state = init();
             let mut next = Instant::now() + interval;
             loop {
@@ -85,7 +74,7 @@ impl ReporterThread {
             }
         })?;
         Ok(ReporterThread {
-            shared,
+            shared: ManuallyDrop::new(shared),
             thread: Some(thread),
             pid: std::process::id(),
         })
@@ -102,11 +91,10 @@ impl ReporterThread {
         if let Some(t) = self.thread.take() {
             if std::process::id() != self.pid {
                 // In a forked child the thread does not exist: joining it would be undefined.
-                std::mem::forget(t);
                 return;
             }
             // A panic of the reporter thread has already been reported by the panic hook.
-            let _ = t.join();
+            t.join();
         }
     }
 }
@@ -114,6 +102,9 @@ impl ReporterThread {
 impl Drop for ReporterThread {
     fn drop(&mut self) {
         self.stop_and_join();
+        // SAFETY: `shared` is dropped here only, once, and never used after.
+        let shared = unsafe { ManuallyDrop::take(&mut self.shared) };
+        crate::hook::guard::untracked(|| drop(shared));
     }
 }
 

@@ -10,6 +10,7 @@ pub mod cgroup;
 pub(crate) mod flush;
 pub mod gap;
 pub mod gap_mimalloc;
+pub(crate) mod internal_thread;
 pub mod jemalloc_stats;
 pub(crate) mod measure;
 pub mod mimalloc_stats;

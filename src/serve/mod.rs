@@ -48,48 +48,15 @@ pub fn serve(addr: impl ToSocketAddrs) -> std::io::Result<SocketAddr> {
     crate::hook::guard::untracked(|| start(addr))
 }
 
-/// Binds and starts the server's thread. A POSIX thread rather than `std::thread::spawn`:
-/// std's thread start runs (and frees the spawner's boxed closure, and copies the thread's
-/// name) on the new thread before any code of ours could mark it internal, which would count
-/// that work as the program's. This thread marks itself internal first thing.
+/// Binds and starts the server's thread, an internal thread
+/// ([`crate::observe::internal_thread`]: none of its work, start-up included, counts as the
+/// program's), detached: it serves until the process exits.
 fn start(addr: impl ToSocketAddrs) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
-    let arg = Box::into_raw(Box::new(listener));
-    let mut thread: libc::pthread_t = 0;
-    // SAFETY: `server_thread` has the signature `pthread_create` expects; it takes ownership
-    // of `arg`, a `Box<TcpListener>` leaked just above, exactly once. Default attributes.
-    let rc = unsafe {
-        libc::pthread_create(
-            &mut thread,
-            std::ptr::null(),
-            server_thread,
-            arg.cast::<libc::c_void>(),
-        )
-    };
-    if rc != 0 {
-        // SAFETY: no thread was created, so `arg` is still ours, and still a valid box.
-        drop(unsafe { Box::from_raw(arg) });
-        return Err(std::io::Error::from_raw_os_error(rc));
-    }
-    // SAFETY: `thread` was just created and is never joined: detaching it lets the system
-    // reclaim it if it ever ends.
-    unsafe { libc::pthread_detach(thread) };
+    crate::observe::internal_thread::spawn("allocscope-http", move || http::run(listener))?
+        .detach();
     Ok(local)
-}
-
-/// The server thread: internal before anything else, then serves forever. Never unwinds
-/// (a panic, which would be a bug, ends the server and nothing else).
-extern "C" fn server_thread(arg: *mut libc::c_void) -> *mut libc::c_void {
-    crate::hook::guard::mark_thread_internal();
-    // SAFETY: `arg` is the `Box<TcpListener>` that `start` leaked for this thread and handed
-    // over to it alone.
-    let listener = unsafe { Box::from_raw(arg.cast::<TcpListener>()) };
-    // SAFETY: names the calling thread with a NUL-terminated static string of 15 bytes (the
-    // kernel's limit is 16 with the NUL).
-    unsafe { libc::pthread_setname_np(libc::pthread_self(), c"allocscope-http".as_ptr()) };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| http::run(*listener)));
-    std::ptr::null_mut()
 }
 
 /// `ALLOCSCOPE_HTTP=ADDR`: starts the server before `main` (Linux: from `.init_array`, like
