@@ -166,6 +166,17 @@ fn cgroup2_mount() -> Option<PathBuf> {
     })
 }
 
+/// The cgroup's charge moves with every process in it: what the library read is within what
+/// the test read around it (`before`, `after`), give or take 16 MiB.
+fn assert_charged_between(got: &allocscope::CgroupMemory, before: u64, after: u64) {
+    let (lo, hi) = (before.min(after), before.max(after));
+    assert!(
+        got.current + 16 * MIB >= lo && got.current <= hi + 16 * MIB,
+        "{} not near {lo}..{hi}",
+        got.current
+    );
+}
+
 fn number(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -210,13 +221,7 @@ fn real_cgroup_is_read_as_it_is() {
         d = d.parent().unwrap();
     }
     assert_eq!(got.limit, limit);
-    // memory.current moves with every process of the cgroup: within what it did around it.
-    let (lo, hi) = (before.min(after), before.max(after));
-    assert!(
-        got.current + 16 * MIB >= lo && got.current <= hi + 16 * MIB,
-        "{} not near {lo}..{hi}",
-        got.current
-    );
+    assert_charged_between(&got, before, after);
     let stat = std::fs::read_to_string(dir.join("memory.stat")).unwrap();
     let anon: u64 = stat
         .lines()
@@ -290,12 +295,7 @@ fn real_v1_cgroup_is_read_as_it_is() {
         .filter(|&v| v < 1 << 62)
         .min();
     assert_eq!(got.limit, limit);
-    let (lo, hi) = (before.min(after), before.max(after));
-    assert!(
-        got.current + 16 * MIB >= lo && got.current <= hi + 16 * MIB,
-        "{} not near {lo}..{hi}",
-        got.current
-    );
+    assert_charged_between(&got, before, after);
     assert!(got.anon.unwrap().abs_diff(field("total_rss")) <= 64 * MIB);
     assert!(got.file.unwrap().abs_diff(field("total_cache")) <= 256 * MIB);
     // The summary names the hierarchy.

@@ -8,15 +8,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use allocscope::{Jemalloc, Profiler, StatsLogger};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::{Event, Level};
 
 #[global_allocator]
 static ALLOC: Profiler<Jemalloc> = Profiler::new(Jemalloc);
 
 #[path = "support/tracing_fields.rs"]
 mod tracing_fields;
-use tracing_fields::Received;
+use tracing_fields::{OnEvent, Received};
 
 static RECEIVED: Mutex<Vec<Received>> = Mutex::new(Vec::new());
 
@@ -26,29 +25,18 @@ fn received() -> usize {
 
 /// A subscriber that allocates a lot for every event, and even asks allocscope for a gap
 /// report (snapshot + jemalloc statistics) while handling it.
-struct Heavy;
+const HEAVY: OnEvent = OnEvent(heavy);
 
 /// Blocks the subscriber allocates per event.
 const JUNK_PER_EVENT: usize = 10_000;
 
-impl Subscriber for Heavy {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let junk: Vec<String> = (0..JUNK_PER_EVENT).map(|i| format!("junk {i}")).collect();
-        std::hint::black_box(&junk);
-        let report = allocscope::gap::report().to_string();
-        assert!(report.contains("rss"));
-        RECEIVED.lock().unwrap().push(Received::of(event));
-    }
+/// Heavy's handling of one event.
+fn heavy(event: &Event<'_>) {
+    let junk: Vec<String> = (0..JUNK_PER_EVENT).map(|i| format!("junk {i}")).collect();
+    std::hint::black_box(&junk);
+    let report = allocscope::gap::report().to_string();
+    assert!(report.contains("rss"));
+    RECEIVED.lock().unwrap().push(Received::of(event));
 }
 
 /// Waits (without allocating) until `n` events have arrived; panics after 20 s.
@@ -65,7 +53,7 @@ fn wait_for(n: usize) {
 }
 
 fn main() {
-    tracing::subscriber::set_global_default(Heavy).unwrap();
+    tracing::subscriber::set_global_default(HEAVY).unwrap();
     // Take the one-time allocations (stdout buffer, MIB tables) before counting.
     println!("stats_logger: running");
     let _ = allocscope::snapshot();

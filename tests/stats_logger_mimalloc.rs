@@ -7,38 +7,21 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use allocscope::{Profiler, StatsLogger};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 
 #[global_allocator]
 static ALLOC: Profiler<mimalloc::MiMalloc> = Profiler::new(mimalloc::MiMalloc);
 
 #[path = "support/tracing_fields.rs"]
 mod tracing_fields;
-use tracing_fields::Received;
+use tracing_fields::{OnEvent, Received};
 
 static RECEIVED: Mutex<Vec<Received>> = Mutex::new(Vec::new());
 
-struct Keep;
-
-impl Subscriber for Keep {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        RECEIVED.lock().unwrap().push(Received::of(event));
-    }
-}
-
 fn main() {
-    tracing::subscriber::set_global_default(Keep).unwrap();
+    tracing::subscriber::set_global_default(OnEvent(|e| {
+        RECEIVED.lock().unwrap().push(Received::of(e))
+    }))
+    .unwrap();
     // 8 MiB live while the logger runs, so `requested` is the program's own figure.
     let kept: Vec<Box<[u8; 4096]>> = (0..2048).map(|_| Box::new([7u8; 4096])).collect();
     let logger = StatsLogger::builder()

@@ -134,20 +134,32 @@ fn mount_of_v1_memory(mountinfo: &str) -> Option<(String, String)> {
 /// The v1 files of the cgroup at `rel` under the mount point `root` (`path`: its path in the
 /// hierarchy, as reported); `None` when its `memory.usage_in_bytes` is not there.
 fn v1_files_under(root: &Path, rel: &str, path: &str) -> Option<Files> {
+    files_of(CgroupVersion::V1, root, rel, path)
+}
+
+/// The files of a `version` cgroup at `rel` under the mount point `root`, named `path`;
+/// `None` when its charge file is not there (no memory controller in that hierarchy).
+fn files_of(version: CgroupVersion, root: &Path, rel: &str, path: &str) -> Option<Files> {
+    let (current, limit) = match version {
+        CgroupVersion::V2 => ("memory.current", "memory.max"),
+        CgroupVersion::V1 => ("memory.usage_in_bytes", "memory.limit_in_bytes"),
+    };
     let dir = dir_under(root, rel);
-    let current = dir.join("memory.usage_in_bytes");
+    let current = dir.join(current);
     if !current.is_file() {
         return None;
     }
     Some(Files {
-        version: CgroupVersion::V1,
+        version,
         path: path.to_string(),
         stat: dir.join("memory.stat"),
-        maxes: files_up_to(root, &dir, "memory.limit_in_bytes"),
-        kmem: Some((
-            dir.join("memory.kmem.usage_in_bytes"),
-            dir.join("memory.kmem.tcp.usage_in_bytes"),
-        )),
+        maxes: files_up_to(root, &dir, limit),
+        kmem: (version == CgroupVersion::V1).then(|| {
+            (
+                dir.join("memory.kmem.usage_in_bytes"),
+                dir.join("memory.kmem.tcp.usage_in_bytes"),
+            )
+        }),
         current,
     })
 }
@@ -227,19 +239,7 @@ fn unescape_octal(s: &str) -> String {
 /// `memory.current` is not there (no memory controller in the v2 hierarchy).
 fn files_under(root: &Path, proc_cgroup: &str) -> Option<Files> {
     let path = v2_path(proc_cgroup)?;
-    let dir = dir_under(root, path);
-    let current = dir.join("memory.current");
-    if !current.is_file() {
-        return None;
-    }
-    Some(Files {
-        version: CgroupVersion::V2,
-        path: path.to_string(),
-        stat: dir.join("memory.stat"),
-        maxes: files_up_to(root, &dir, "memory.max"),
-        kmem: None,
-        current,
-    })
+    files_of(CgroupVersion::V2, root, path, path)
 }
 
 /// v1 writes "no limit" as `PAGE_COUNTER_MAX` pages (9223372036854771712 with 4 KiB pages);
@@ -350,6 +350,23 @@ mod tests {
 
     const MIB: u64 = 1 << 20;
 
+    /// The figures both fake app cgroups (v2 and v1) hold, in their own files.
+    fn assert_the_app_figures(cg: &CgroupMemory) {
+        assert_eq!(cg.current, 1600 * MIB);
+        assert_eq!(cg.limit, Some(2048 * MIB));
+        assert_eq!(
+            (cg.anon, cg.file, cg.kernel, cg.sock, cg.shmem),
+            (
+                Some(1250 * MIB),
+                Some(300 * MIB),
+                Some(40 * MIB),
+                Some(MIB),
+                Some(2 * MIB)
+            )
+        );
+        assert!(cg.rss > 0);
+    }
+
     #[test]
     fn reads_a_fake_cgroup_and_the_tightest_ancestor_limit() {
         // tests/data/cgroup/README.md gives the figures written in the files.
@@ -357,14 +374,8 @@ mod tests {
         assert_eq!(f.maxes.len(), 3);
         let cg = read_files(&f).unwrap();
         assert_eq!(cg.path, "/kubepods.slice/pod1/app");
-        assert_eq!(cg.current, 1600 * MIB);
-        assert_eq!(cg.limit, Some(2048 * MIB));
-        assert_eq!(cg.anon, Some(1250 * MIB));
-        assert_eq!(cg.file, Some(300 * MIB));
-        assert_eq!(cg.kernel, Some(40 * MIB));
-        assert_eq!(cg.sock, Some(MIB));
-        assert_eq!(cg.shmem, Some(2 * MIB));
-        assert!(cg.rss > 0);
+        // The limit is set on an ancestor.
+        assert_the_app_figures(&cg);
         // "max" all the way up: no limit.
         let cg = read_files(&files_under(&fake("v2"), "0::/unlimited\n").unwrap()).unwrap();
         assert_eq!((cg.current, cg.limit, cg.file), (50 * MIB, None, Some(0)));
@@ -386,14 +397,8 @@ mod tests {
         let cg = read_files(&f).unwrap();
         assert_eq!(cg.version, CgroupVersion::V1);
         assert_eq!(cg.path, "/docker/abc");
-        assert_eq!(cg.current, 1600 * MIB);
         // The cgroup's own limit is "unlimited"; its parent's 2 GiB applies.
-        assert_eq!(cg.limit, Some(2048 * MIB));
-        assert_eq!(cg.anon, Some(1250 * MIB));
-        assert_eq!(cg.file, Some(300 * MIB));
-        assert_eq!(cg.kernel, Some(40 * MIB));
-        assert_eq!(cg.sock, Some(MIB));
-        assert_eq!(cg.shmem, Some(2 * MIB));
+        assert_the_app_figures(&cg);
         let cg = read_files(&files_at(&fake("v1"), "4:memory:/unlimited\n").unwrap()).unwrap();
         assert_eq!(
             (cg.current, cg.limit, cg.anon),

@@ -282,55 +282,34 @@ fn emit(
         message.push_str(&format!(", {a} allocs/s"));
     }
     let message = tracing_core::field::display(message);
-    let [requested, rounding, caches, fragmentation, dirty, metadata_term, muzzy, profiler, untouched, non_heap, free_and_cached] =
-        [
-            "requested",
-            "size_class_rounding",
-            "allocator_caches",
-            "fragmentation",
-            "dirty",
-            "metadata",
-            "muzzy",
-            "profiler",
-            "untouched",
-            "non_heap",
-            "free_and_cached",
-        ]
-        .map(term);
+    // Every field that is a gap term, by its name (None for the others).
+    let terms: [Option<i64>; FIELDS.len()] = std::array::from_fn(|i| term(FIELDS[i]));
     let cgroup_current = snap.cgroup.as_ref().map(|c| c.current);
     let cgroup_limit = snap.cgroup.as_ref().and_then(|c| c.limit);
     fn opt<T: Value>(v: &Option<T>) -> Option<&dyn Value> {
         v.as_ref().map(|x| x as &dyn Value)
     }
-    // In the order of FIELDS.
-    let values: [Option<&dyn Value>; FIELDS.len()] = [
-        Some(&message),
-        Some(&snap.allocs),
-        Some(&snap.frees),
-        Some(&snap.reallocs),
-        Some(&snap.bytes_allocated),
-        Some(&snap.bytes_freed),
-        Some(&snap.live_bytes),
-        Some(&snap.live_blocks),
-        Some(&snap.peak_live_bytes),
-        opt(&allocs_per_sec),
-        opt(&frees_per_sec),
-        opt(&bytes_per_sec),
-        opt(&rss),
-        opt(&requested),
-        opt(&rounding),
-        opt(&caches),
-        opt(&fragmentation),
-        opt(&dirty),
-        opt(&metadata_term),
-        opt(&muzzy),
-        opt(&profiler),
-        opt(&untouched),
-        opt(&non_heap),
-        opt(&free_and_cached),
-        opt(&cgroup_current),
-        opt(&cgroup_limit),
-    ];
+    fn some<T: Value>(v: &T) -> Option<&dyn Value> {
+        Some(v)
+    }
+    let values: [Option<&dyn Value>; FIELDS.len()] = std::array::from_fn(|i| match FIELDS[i] {
+        "message" => some(&message),
+        "allocs" => some(&snap.allocs),
+        "frees" => some(&snap.frees),
+        "reallocs" => some(&snap.reallocs),
+        "bytes_allocated" => some(&snap.bytes_allocated),
+        "bytes_freed" => some(&snap.bytes_freed),
+        "live_bytes" => some(&snap.live_bytes),
+        "live_blocks" => some(&snap.live_blocks),
+        "peak_live_bytes" => some(&snap.peak_live_bytes),
+        "allocs_per_sec" => opt(&allocs_per_sec),
+        "frees_per_sec" => opt(&frees_per_sec),
+        "bytes_allocated_per_sec" => opt(&bytes_per_sec),
+        "rss" => opt(&rss),
+        "cgroup_current" => opt(&cgroup_current),
+        "cgroup_limit" => opt(&cgroup_limit),
+        _ => terms.get(i).and_then(opt),
+    });
     let fields = metadata.fields();
     let keys: Vec<tracing_core::field::Field> = fields.iter().collect();
     if keys.len() != FIELDS.len() {

@@ -1,10 +1,31 @@
 //! What a test subscriber keeps of a `tracing` event: target, level and every field as text
-//! (`tests/stats_logger*.rs`).
+//! (`tests/stats_logger*.rs`), and a subscriber that passes each event to a function.
 
 use std::collections::BTreeMap;
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+/// A subscriber interested in everything that hands each event to its function (spans are
+/// ignored).
+pub struct OnEvent(pub fn(&Event<'_>));
+
+impl Subscriber for OnEvent {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        (self.0)(event)
+    }
+}
 
 /// One received event: target, level and every field as text.
 #[derive(Debug, Clone)]
