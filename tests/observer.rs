@@ -4,9 +4,10 @@
 //! `OBSERVER_CHILD=<scenario>`, and the parent checks what the children report against the
 //! kernel's own figures (`ru_maxrss` from `wait4`, VmHWM).
 //!
-//! - `peak`: the same program with and without `ALLOCSCOPE_OUT`, sampled mode. The profile's
-//!   `peak_rss` is the program's own peak (within 2 MB + 1 % of the run without a profile),
-//!   and writing the profile at exit raises the process's peak RSS by at most 5 MB.
+//! - `peak`: the same program with and without `ALLOCSCOPE_OUT`, sampled mode, five times
+//!   each (medians). The profile's `peak_rss` is the program's own peak (within 2 MB + 1 % of
+//!   the run without a profile), and writing the profile at exit raises the process's peak
+//!   RSS by at most 5 MB.
 //! - `live1m`: 1M live 100-byte boxes, exact and sampled mode. In exact mode the live table
 //!   holds an entry per box; it is `profiler`'s, so `non_heap` stays what it is in sampled
 //!   mode.
@@ -197,30 +198,54 @@ fn live_table_is_the_profilers_not_the_programs() {
     );
 }
 
+fn median(mut v: Vec<i64>) -> i64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+/// Runs of each kind (with and without a profile, interleaved) whose medians
+/// `profile_figures_are_the_programs_own` compares: the program's own
+/// peak varies from run to run by more than the bound allows for one pair of runs. Measured
+/// (2026-11-30, 2 loaded cores, 30 pairs): VmHWM without a profile 15.8–17.3 MiB, and in the
+/// profiled runs jemalloc's dirty pages at exit 5.0–9.4 MiB (time-based decay), so that 2 of
+/// 30 single pairs differed by 2.4 and 2.7 MiB (a 4.4 % failure rate, resampling them); by
+/// the same resampling, medians of 3 runs fail 0.6 % of the time, medians of 5 0.08 %.
+const PEAK_RUNS: usize = 5;
+
 fn profile_figures_are_the_programs_own() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("peak.profile.json");
-    let plain = run("peak", &[]);
-    let profiled = run("peak", &[("ALLOCSCOPE_OUT", out.to_str().unwrap())]);
-    let profile = allocscope::profile::Profile::read(&out).expect("profile written");
-    let peak = profile.meta.peak_rss as i64;
+    let (mut plain, mut profiled, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..PEAK_RUNS {
+        plain.push(run("peak", &[]).max_rss);
+        profiled.push(run("peak", &[("ALLOCSCOPE_OUT", out.to_str().unwrap())]).max_rss);
+        let profile = allocscope::profile::Profile::read(&out).expect("profile written");
+        peaks.push(profile.meta.peak_rss as i64);
+    }
+    let show = |v: &[i64]| {
+        v.iter()
+            .map(|&b| format!("{:.1}", mib(b)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     println!(
-        "peak: VmHWM without a profile {:.1} MiB, with one {:.1} MiB; profile peak_rss {:.1} MiB",
-        mib(plain.max_rss),
-        mib(profiled.max_rss),
-        mib(peak)
+        "peak (MiB): VmHWM without a profile {}, with one {}; profile peak_rss {}",
+        show(&plain),
+        show(&profiled),
+        show(&peaks)
     );
-    let tolerance = 2_000_000 + plain.max_rss / 100;
+    let (plain, profiled, peak) = (median(plain), median(profiled), median(peaks));
+    let tolerance = 2_000_000 + plain / 100;
     assert!(
-        (peak - plain.max_rss).abs() <= tolerance,
-        "profile peak_rss {:.1} MiB, the program's VmHWM {:.1} MiB",
+        (peak - plain).abs() <= tolerance,
+        "profile peak_rss {:.1} MiB, the program's VmHWM {:.1} MiB (medians)",
         mib(peak),
-        mib(plain.max_rss)
+        mib(plain)
     );
     assert!(
-        (profiled.max_rss - plain.max_rss).abs() <= 5_000_000,
-        "writing the profile at exit raised VmHWM from {:.1} MiB to {:.1} MiB",
-        mib(plain.max_rss),
-        mib(profiled.max_rss)
+        (profiled - plain).abs() <= 5_000_000,
+        "writing the profile at exit raised VmHWM from {:.1} MiB to {:.1} MiB (medians)",
+        mib(plain),
+        mib(profiled)
     );
 }

@@ -50,6 +50,8 @@ impl ReporterThread {
         }
         let thread = std::thread::Builder::new().spawn(move || {
             crate::hook::guard::mark_thread_internal();
+            // Its stack is allocscope's memory, not the program's (docs/gap.md).
+            let _stack = crate::hook::own_memory::OwnThreadStack::register();
             // SAFETY: `os_name` is NUL-terminated (16 bytes, at most 15 copied into it)
             // and the kernel's limit is 16 bytes with the NUL.
             #[cfg(target_os = "linux")]
