@@ -168,6 +168,20 @@ fn check_figures(profiles: &[(String, Profile)], c: &Comparison) {
                 ComparedFigure::Gap(mo, GapTerm::Profiler) => Figure::Bytes(gap(mo)?.profiler),
                 ComparedFigure::Gap(mo, GapTerm::Untouched) => Figure::Bytes(gap(mo)?.untouched),
                 ComparedFigure::Gap(mo, GapTerm::NonHeap) => Figure::Bytes(gap(mo)?.non_heap),
+                // Not a term of jemalloc's breakdown: never a row of a jemalloc gap.
+                ComparedFigure::Gap(_, GapTerm::FreeAndCached) => return None,
+                ComparedFigure::MimallocGap(t) => {
+                    let g = p.mimalloc_gap?;
+                    Figure::Bytes(match t {
+                        GapTerm::Requested => g.requested,
+                        GapTerm::SizeClassRounding => g.size_class_rounding,
+                        GapTerm::FreeAndCached => g.free_and_cached,
+                        GapTerm::Profiler => g.profiler,
+                        GapTerm::Untouched => g.untouched,
+                        GapTerm::NonHeap => g.non_heap,
+                        other => panic!("{other:?} is not a term of mimalloc's gap"),
+                    })
+                }
             })
         };
         for row in &c.rows {

@@ -61,6 +61,86 @@ fn main() {
         assert!(out.contains(term), "summary lacks {term}:\n{out}");
     }
     assert!(!out.contains("RSS gap: not available"), "{out}");
+
+    // `alloc-report compare`: mimalloc's terms in their rows, `profiler` among them.
+    let cmp = allocscope::report::compare::compare(&[
+        ("a".to_string(), p.clone()),
+        ("b".to_string(), p.clone()),
+    ]);
+    let text = cmp.to_string();
+    assert!(
+        text.contains("gap at exit (mimalloc's statistics)"),
+        "{text}"
+    );
+    for t in allocscope::GapTerm::MIMALLOC {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(t.label())),
+            "compare lacks {}:\n{text}",
+            t.label()
+        );
+    }
+    let json = serde_json::to_string(&cmp).expect("comparison as JSON");
+    assert!(json.contains("exit_mimalloc.profiler"), "{json}");
+
+    // The HTML report: the page's data carries the gap and its terms' words, and the page
+    // shows them (checked in a browser when there is one).
+    let page = allocscope::report::html::render(&p);
+    for needle in [
+        "\"mimalloc_gap\":{",
+        "\"free_and_cached\"",
+        "allocscope (profiler)",
+    ] {
+        assert!(page.contains(needle), "HTML page lacks {needle}");
+    }
+    html_shows_the_gap(&page, &g);
     std::hint::black_box(v);
     println!("gap_mimalloc: ok");
+}
+
+/// Renders `page` in headless Chromium (Debian's `chromium`, or `ALLOCSCOPE_CHROMIUM`) and
+/// checks the gap section shows mimalloc's terms with `profiler`'s figure. Without a browser
+/// it says so and returns.
+fn html_shows_the_gap(page: &str, g: &MimallocGap) {
+    let browser = std::env::var_os("ALLOCSCOPE_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|d| d.join("chromium"))
+                .find(|p| p.is_file())
+        });
+    let Some(browser) = browser else {
+        eprintln!("SKIPPED browser check: no chromium in PATH");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("report.html");
+    std::fs::write(&path, page).expect("write page");
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", path.display()))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for t in allocscope::GapTerm::MIMALLOC {
+        let cell = format!("data-check=\"mimalloc_gap.{}\"", t.key());
+        assert!(dom.contains(&cell), "the page shows no {cell}");
+    }
+    // The profiler's cell holds its figure (`data-value`, the raw number).
+    let at = dom
+        .find("data-check=\"mimalloc_gap.profiler\"")
+        .expect("profiler cell");
+    let tag = &dom[dom[..at].rfind('<').unwrap_or(0)..];
+    let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+    assert!(
+        tag.contains(&format!("data-value=\"{}\"", g.profiler)),
+        "profiler cell {tag}, expected {}",
+        g.profiler
+    );
+    assert!(dom.contains("free and cached"), "no free_and_cached label");
 }

@@ -4,14 +4,23 @@
 //! `OBSERVER_CHILD=<scenario>`, and the parent checks what the children report against the
 //! kernel's own figures (`ru_maxrss` from `wait4`, VmHWM).
 //!
-//! - `peak`: the same program with and without `ALLOCSCOPE_OUT`, sampled mode. The profile's
-//!   `peak_rss` is the program's own peak (within 2 MB + 1 % of the run without a profile),
-//!   and writing the profile at exit raises the process's peak RSS by at most 5 MB.
+//! - `peak`: the same program with and without `ALLOCSCOPE_OUT`, sampled mode, five times
+//!   each (medians). The profile's `peak_rss` is the program's own peak (within 2 MB + 1 % of
+//!   the run without a profile), and writing the profile at exit raises the process's peak
+//!   RSS by at most 5 MB.
 //! - `live1m`: 1M live 100-byte boxes, exact and sampled mode. In exact mode the live table
 //!   holds an entry per box; it is `profiler`'s, so `non_heap` stays what it is in sampled
 //!   mode.
 //! - `reserve`: a `Vec` reserved at 256 MiB and filled to 16 MiB: 240 MiB `untouched`, no
 //!   term negative.
+//! - `workload`: the demo's workload (`examples/common/workload.rs`, 1M version strings and
+//!   a 1M-entry map) with its timeline: no term of any point's gap is negative (jemalloc's
+//!   base metadata counted as resident but never touched made `non_heap` −0.5 to −1.0 MiB
+//!   at the live-bytes peak, docs/gap.md).
+
+#[path = "../examples/common/workload.rs"]
+#[allow(dead_code)]
+mod workload;
 
 use std::process::Command;
 
@@ -28,9 +37,11 @@ fn main() {
         Ok("peak") => child_peak(),
         Ok("live1m") => child_live1m(),
         Ok("reserve") => child_reserve(),
+        Ok("workload") => child_workload(),
         Ok(other) => panic!("unknown scenario {other}"),
         Err(_) => {
             reserve_leaves_the_untouched_pages_out();
+            workload_gap_has_no_negative_term();
             live_table_is_the_profilers_not_the_programs();
             profile_figures_are_the_programs_own();
             println!("observer: ok");
@@ -74,6 +85,21 @@ fn child_reserve() {
     let gap = allocscope::snapshot().gap.expect("jemalloc gives a gap");
     println!("GAP {}", serde_json::to_string(&gap).unwrap());
     std::hint::black_box(v);
+}
+
+/// The demo's workload; prints every timeline point's gap and the gap at the end.
+fn child_workload() {
+    workload::main();
+    for p in allocscope::timeline::points() {
+        if let Some(g) = p.gap {
+            println!("GAP {}", serde_json::to_string(&g).unwrap());
+        }
+    }
+    let g = allocscope::snapshot().gap.expect("jemalloc gives a gap");
+    // Code and mapped files are resident and are not the heap: `non_heap` holds them.
+    let shared = allocscope::procfs::statm().unwrap().shared;
+    println!("GAP {}", serde_json::to_string(&g).unwrap());
+    println!("SHARED {shared}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -153,13 +179,45 @@ fn reserve_leaves_the_untouched_pages_out() {
         mib(g.non_heap)
     );
     assert_no_negative_term(&g, "reserve");
-    // 256 − 16 MiB never touched; transparent huge pages may fault in up to 2 MiB more.
+    // 256 − 16 MiB never touched; transparent huge pages may fault in up to 2 MiB more. On
+    // top: what jemalloc counts beyond the process's anonymous RSS (its untouched base
+    // metadata, docs/gap.md), measured 3.1 MiB in this child.
     assert!(
-        (g.untouched - 240 * MIB).abs() <= 4 * MIB,
+        (-4 * MIB..=8 * MIB).contains(&(g.untouched - 240 * MIB)),
         "untouched {:.1} MiB: {g:?}",
         mib(g.untouched)
     );
     assert!(g.requested >= 256 * MIB, "{g:?}");
+}
+
+fn workload_gap_has_no_negative_term() {
+    let out = run("workload", &[("ALLOCSCOPE_IDLE_MS", "200")]).stdout;
+    let gaps: Vec<GapBreakdown> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("GAP "))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(gaps.len() >= 3, "too few gaps:\n{out}");
+    let lowest = gaps.iter().map(|g| g.non_heap).min().unwrap_or(0);
+    println!(
+        "workload: {} gaps, lowest non_heap {:.2} MiB",
+        gaps.len(),
+        mib(lowest)
+    );
+    for (i, g) in gaps.iter().enumerate() {
+        assert_no_negative_term(g, &format!("workload gap {i}"));
+    }
+    // The resident file-backed pages (code, libraries) are outside the heap, so `non_heap`
+    // is at least them (read just after the last gap; a few pages may fault in between).
+    // Without the bound on jemalloc's claims it was 3.3 MiB here against ~8 MiB of code.
+    let shared: i64 = line(&out, "SHARED ").parse().unwrap();
+    let last = gaps.last().unwrap();
+    assert!(
+        last.non_heap >= shared - 256 * 1024,
+        "non_heap {:.2} MiB < file-backed pages {:.2} MiB: {last:?}",
+        mib(last.non_heap),
+        mib(shared)
+    );
 }
 
 fn live_table_is_the_profilers_not_the_programs() {
@@ -197,30 +255,54 @@ fn live_table_is_the_profilers_not_the_programs() {
     );
 }
 
+fn median(mut v: Vec<i64>) -> i64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+/// Runs of each kind (with and without a profile, interleaved) whose medians
+/// `profile_figures_are_the_programs_own` compares: the program's own
+/// peak varies from run to run by more than the bound allows for one pair of runs. Measured
+/// (2026-11-30, 2 loaded cores, 30 pairs): VmHWM without a profile 15.8–17.3 MiB, and in the
+/// profiled runs jemalloc's dirty pages at exit 5.0–9.4 MiB (time-based decay), so that 2 of
+/// 30 single pairs differed by 2.4 and 2.7 MiB (a 4.4 % failure rate, resampling them); by
+/// the same resampling, medians of 3 runs fail 0.6 % of the time, medians of 5 0.08 %.
+const PEAK_RUNS: usize = 5;
+
 fn profile_figures_are_the_programs_own() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("peak.profile.json");
-    let plain = run("peak", &[]);
-    let profiled = run("peak", &[("ALLOCSCOPE_OUT", out.to_str().unwrap())]);
-    let profile = allocscope::profile::Profile::read(&out).expect("profile written");
-    let peak = profile.meta.peak_rss as i64;
+    let (mut plain, mut profiled, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..PEAK_RUNS {
+        plain.push(run("peak", &[]).max_rss);
+        profiled.push(run("peak", &[("ALLOCSCOPE_OUT", out.to_str().unwrap())]).max_rss);
+        let profile = allocscope::profile::Profile::read(&out).expect("profile written");
+        peaks.push(profile.meta.peak_rss as i64);
+    }
+    let show = |v: &[i64]| {
+        v.iter()
+            .map(|&b| format!("{:.1}", mib(b)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     println!(
-        "peak: VmHWM without a profile {:.1} MiB, with one {:.1} MiB; profile peak_rss {:.1} MiB",
-        mib(plain.max_rss),
-        mib(profiled.max_rss),
-        mib(peak)
+        "peak (MiB): VmHWM without a profile {}, with one {}; profile peak_rss {}",
+        show(&plain),
+        show(&profiled),
+        show(&peaks)
     );
-    let tolerance = 2_000_000 + plain.max_rss / 100;
+    let (plain, profiled, peak) = (median(plain), median(profiled), median(peaks));
+    let tolerance = 2_000_000 + plain / 100;
     assert!(
-        (peak - plain.max_rss).abs() <= tolerance,
-        "profile peak_rss {:.1} MiB, the program's VmHWM {:.1} MiB",
+        (peak - plain).abs() <= tolerance,
+        "profile peak_rss {:.1} MiB, the program's VmHWM {:.1} MiB (medians)",
         mib(peak),
-        mib(plain.max_rss)
+        mib(plain)
     );
     assert!(
-        (profiled.max_rss - plain.max_rss).abs() <= 5_000_000,
-        "writing the profile at exit raised VmHWM from {:.1} MiB to {:.1} MiB",
-        mib(plain.max_rss),
-        mib(profiled.max_rss)
+        (profiled - plain).abs() <= 5_000_000,
+        "writing the profile at exit raised VmHWM from {:.1} MiB to {:.1} MiB (medians)",
+        mib(plain),
+        mib(profiled)
     );
 }

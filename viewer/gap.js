@@ -15,6 +15,7 @@ const GAP_COLORS = {
   profiler: '#66a61e',
   untouched: '#d9d9d9',
   non_heap: '#9a9a9a',
+  free_and_cached: '#1b9e77',
 };
 
 /** What a term adds to RSS: its value times its sign (the terms then sum to RSS). */
@@ -23,10 +24,10 @@ const contribution = (gap, t) => t.sign * (gap[t.key] || 0);
 /** The term's description and verdict, as one phrase. */
 const termWords = (t) => t.description + ': ' + t.verdict;
 
-function gapBar(data, label, gap, check) {
+function gapBar(terms, label, gap, check) {
   // The bar is RSS: every term that adds to it. Untouched pages are inside the heap terms but
   // not resident; the hint under the bar says how much.
-  const parts = data.gap_terms.filter((t) => t.sign > 0);
+  const parts = terms.filter((t) => t.sign > 0);
   const positive = parts.reduce((s, t) => s + Math.max(0, gap[t.key] || 0), 0) || 1;
   const bar = el('div', { class: 'gapbar', role: 'img', 'aria-label': label });
   for (const t of parts) {
@@ -40,7 +41,7 @@ function gapBar(data, label, gap, check) {
       text,
     }));
   }
-  const notes = data.gap_terms.filter((t) => t.sign < 0 && gap[t.key] > 0).map((t) =>
+  const notes = terms.filter((t) => t.sign < 0 && gap[t.key] > 0).map((t) =>
     t.label + ': ' + fmtBytes(gap[t.key], 'MiB') + ' of ' + t.description + ', subtracted from the heap terms.');
   return el('div', { 'data-check': check },
     el('div', { class: 'gapbar-label' }, label + ': RSS ', fig('span', check + '.rss', gap.rss, fmtBytes(gap.rss, 'MiB'))),
@@ -56,16 +57,22 @@ function renderGap(data) {
   const moments = [];
   if (data.gap) moments.push({ label: 'At exit', gap: data.gap, check: 'gap' });
   if (data.gap_at_peak) moments.push({ label: 'At the peak of requested bytes', gap: data.gap_at_peak, check: 'gap_at_peak' });
+  // Over mimalloc: its own terms (the same words where the term is the same).
+  let terms = data.gap_terms;
+  if (moments.length === 0 && data.mimalloc_gap) {
+    moments.push({ label: "At exit (mimalloc's statistics)", gap: data.mimalloc_gap, check: 'mimalloc_gap' });
+    terms = data.mimalloc_gap_terms;
+  }
   if (moments.length === 0) {
     body.append(emptyNote('No RSS breakdown: the allocator "' + data.meta.allocator +
       '" gives no statistics. Profile with allocscope::Jemalloc as the inner allocator to see where the RSS goes.'));
     return;
   }
-  for (const m of moments) body.append(gapBar(data, m.label, m.gap, m.check));
+  for (const m of moments) body.append(gapBar(terms, m.label, m.gap, m.check));
 
   const head = el('tr', null, el('th', { text: 'Term' }), el('th', { text: 'What it is' }));
   for (const m of moments) head.append(el('th', { class: 'num', colspan: 2, text: m.label }));
-  const rows = data.gap_terms.map((t) => {
+  const rows = terms.map((t) => {
     const tr = el('tr', null,
       el('td', null, el('span', { class: 'swatch', style: 'background:' + GAP_COLORS[t.key] }), t.label),
       el('td', { class: 'desc', text: termWords(t) }));

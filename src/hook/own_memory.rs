@@ -9,13 +9,14 @@
 //!   program's own allocations never touch it. Usable sizes follow jemalloc's size classes
 //!   (what jemalloc's `stats.allocated` counts).
 //! - **tables**: the resident bytes of the tables allocscope maps or keeps in static arrays
-//!   (the live table's shards, the site table's chunks and index, the large-block table),
-//!   asked of the kernel with `mincore(2)` when a snapshot is taken.
+//!   (the live table's shards, the site table's chunks and index, the large-block table)
+//!   and of the stacks of allocscope's own threads, asked of the kernel with `mincore(2)`
+//!   when a snapshot is taken.
 //!
-//! Not counted (small, see `docs/gap.md`): the per-thread counter slots, the stacks of
-//! allocscope's reporter threads, and files the symbolizer maps.
+//! Not counted (small, see `docs/gap.md`): the per-thread counter slots, jemalloc's thread
+//! caches and arena of allocscope's threads, and files the symbolizer maps.
 
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
 
 /// Live usable bytes of allocscope's uncounted heap blocks (allocated − freed; may dip below
 /// zero if a block crosses from a counted scope to an uncounted one).
@@ -58,7 +59,7 @@ pub struct OwnMemory {
     /// Resident bytes of the site table (one record per distinct stack) and its index.
     pub site_table: u64,
     /// Resident bytes of allocscope's other fixed tables (the large-block table, the span
-    /// table).
+    /// table) and of the stacks of allocscope's own threads (reporter, timeline, flush).
     pub other_tables: u64,
 }
 
@@ -83,8 +84,76 @@ pub fn own_memory() -> OwnMemory {
         live_table: crate::hook::live_table::resident_bytes(),
         site_table: crate::hook::site_table::resident_bytes(),
         other_tables: crate::hook::large_blocks::table_resident_bytes()
-            + crate::hook::spans::resident_bytes(),
+            + crate::hook::spans::resident_bytes()
+            + thread_stacks_resident_bytes(),
     }
+}
+
+/// Slots for the stacks of allocscope's own threads: `(start, len)`, `(0, 0)` when free.
+const STACK_SLOTS: usize = 16;
+static STACKS: [(AtomicUsize, AtomicUsize); STACK_SLOTS] =
+    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; STACK_SLOTS];
+
+/// While alive, the calling thread's stack counts as allocscope's own memory (its resident
+/// pages, by `mincore`, in [`OwnMemory::other_tables`]). Made by one of allocscope's threads
+/// when it starts; dropped when it ends.
+pub(crate) struct OwnThreadStack(Option<usize>);
+
+impl OwnThreadStack {
+    /// Registers the calling thread's stack, if the C library tells where it is and a slot
+    /// is free (otherwise its pages stay in `non_heap`, as before).
+    pub(crate) fn register() -> OwnThreadStack {
+        let Some((start, len)) = current_stack() else {
+            return OwnThreadStack(None);
+        };
+        for (i, (s, l)) in STACKS.iter().enumerate() {
+            if s.compare_exchange(0, start, Relaxed, Relaxed).is_ok() {
+                l.store(len, Relaxed);
+                return OwnThreadStack(Some(i));
+            }
+        }
+        OwnThreadStack(None)
+    }
+}
+
+impl Drop for OwnThreadStack {
+    fn drop(&mut self) {
+        if let Some((s, l)) = self.0.and_then(|i| STACKS.get(i)) {
+            l.store(0, Relaxed);
+            s.store(0, Relaxed);
+        }
+    }
+}
+
+/// The calling thread's stack, `(lowest address, length)`.
+#[cfg(target_os = "linux")]
+fn current_stack() -> Option<(usize, usize)> {
+    // SAFETY: `attr` is initialised by pthread_getattr_np before it is read and destroyed
+    // once; `addr` and `len` are valid out-pointers.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = core::ptr::null_mut();
+        let mut len: libc::size_t = 0;
+        let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut len);
+        libc::pthread_attr_destroy(&mut attr);
+        (r == 0 && !addr.is_null() && len != 0).then_some((addr as usize, len))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn current_stack() -> Option<(usize, usize)> {
+    None
+}
+
+/// Resident bytes of the registered stacks of allocscope's threads.
+fn thread_stacks_resident_bytes() -> u64 {
+    STACKS
+        .iter()
+        .map(|(s, l)| resident_in(s.load(Relaxed), l.load(Relaxed)))
+        .sum()
 }
 
 /// Pages per `mincore` call (its result vector lives on the stack).

@@ -35,6 +35,10 @@ pub enum GapTerm {
     Untouched,
     /// Resident memory that is neither the allocator's nor allocscope's.
     NonHeap,
+    /// mimalloc's free space, cached pages and metadata (a term of
+    /// [`MimallocGap`](crate::model::gap_mimalloc::MimallocGap) only; see
+    /// [`GapTerm::MIMALLOC`]).
+    FreeAndCached,
 }
 
 impl GapTerm {
@@ -53,6 +57,20 @@ impl GapTerm {
         GapTerm::NonHeap,
     ];
 
+    /// The terms of a gap over mimalloc
+    /// ([`MimallocGap`](crate::model::gap_mimalloc::MimallocGap)), in its fields' order:
+    /// the same words as jemalloc's where the term is the same, `free_and_cached` for what
+    /// mimalloc does not split. Their [contributions](GapTerm::contribution_mimalloc) add up
+    /// to its `rss`.
+    pub const MIMALLOC: [GapTerm; 6] = [
+        GapTerm::Requested,
+        GapTerm::SizeClassRounding,
+        GapTerm::FreeAndCached,
+        GapTerm::Profiler,
+        GapTerm::Untouched,
+        GapTerm::NonHeap,
+    ];
+
     /// The field name in [`GapBreakdown`] and in profile files (`"dirty"`, `"non_heap"`…).
     pub fn key(self) -> &'static str {
         match self {
@@ -66,6 +84,7 @@ impl GapTerm {
             GapTerm::Profiler => "profiler",
             GapTerm::Untouched => "untouched",
             GapTerm::NonHeap => "non_heap",
+            GapTerm::FreeAndCached => "free_and_cached",
         }
     }
 
@@ -82,6 +101,7 @@ impl GapTerm {
             GapTerm::Profiler => "allocscope (profiler)",
             GapTerm::Untouched => "untouched (not in RSS)",
             GapTerm::NonHeap => "non-heap",
+            GapTerm::FreeAndCached => "free and cached",
         }
     }
 
@@ -98,6 +118,10 @@ impl GapTerm {
             GapTerm::Profiler => "allocscope's own tables and caches",
             GapTerm::Untouched => "reserved pages of large blocks never touched (not resident)",
             GapTerm::NonHeap => "memory outside the allocator (code, stacks, C libraries)",
+            GapTerm::FreeAndCached => {
+                "the allocator's free space in pages, whole free pages kept for reuse, and its \
+                 metadata"
+            }
         }
     }
 
@@ -114,6 +138,7 @@ impl GapTerm {
             GapTerm::Profiler => "the cost of profiling, not the program's",
             GapTerm::Untouched => "reserved capacity, costs no memory until written",
             GapTerm::NonHeap => "not the Rust heap",
+            GapTerm::FreeAndCached => "kept for reuse; a purge returns the whole free pages",
         }
     }
 
@@ -161,6 +186,11 @@ impl GapTerm {
                  caches): the price of profiling, not the program's; a larger \
                  `ALLOCSCOPE_SAMPLE_BYTES` (sampled rather than exact mode) shrinks the live table."
             }
+            GapTerm::FreeAndCached => {
+                "is mimalloc's free space and caches: `allocscope::purge()` \
+                 (`mi_collect(true)`) returns whole free pages; free space inside pages that \
+                 hold live objects stays."
+            }
             GapTerm::Untouched | GapTerm::NonHeap => {
                 "is outside jemalloc's heap: code, thread stacks, C libraries' malloc, \
                  memory-mapped files; see /proc/<pid>/smaps for the mappings."
@@ -183,7 +213,32 @@ impl GapTerm {
             GapTerm::Profiler => gap.profiler,
             GapTerm::Untouched => gap.untouched,
             GapTerm::NonHeap => gap.non_heap,
+            // Not a term of jemalloc's breakdown.
+            GapTerm::FreeAndCached => 0,
         }
+    }
+
+    /// This term's value in a gap over mimalloc, bytes, as stored (0 for a term that is not
+    /// one of [`GapTerm::MIMALLOC`]).
+    pub fn value_mimalloc(self, gap: &crate::model::gap_mimalloc::MimallocGap) -> i64 {
+        match self {
+            GapTerm::Requested => gap.requested,
+            GapTerm::SizeClassRounding => gap.size_class_rounding,
+            GapTerm::FreeAndCached => gap.free_and_cached,
+            GapTerm::Profiler => gap.profiler,
+            GapTerm::Untouched => gap.untouched,
+            GapTerm::NonHeap => gap.non_heap,
+            GapTerm::AllocatorCaches
+            | GapTerm::Fragmentation
+            | GapTerm::Dirty
+            | GapTerm::Metadata
+            | GapTerm::Muzzy => 0,
+        }
+    }
+
+    /// What this term adds to a mimalloc gap's RSS (as [`GapTerm::contribution`]).
+    pub fn contribution_mimalloc(self, gap: &crate::model::gap_mimalloc::MimallocGap) -> i64 {
+        self.value_mimalloc(gap).saturating_mul(self.sign())
     }
 
     /// +1 for a term that is part of RSS, −1 for `untouched` (inside the heap terms but not

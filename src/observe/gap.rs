@@ -93,6 +93,23 @@ impl GapBreakdown {
         }
     }
 
+    /// Applies what the kernel says about the process's file-backed and shared pages
+    /// (`file_backed`, statm's `shared`, read with `rss`): every page jemalloc and allocscope
+    /// count (`resident`, muzzy, allocscope's tables) is anonymous, so at most `rss −
+    /// file_backed` of them can be resident. Whatever the heap terms claim beyond that are
+    /// pages jemalloc counts as resident that were never faulted in (its base metadata, see
+    /// docs/gap.md): they are moved into `untouched` (which `non_heap` then no longer
+    /// absorbs), so `non_heap` is at least `file_backed`. The terms still sum to `rss`.
+    pub fn bounded_by_file_backed(mut self, file_backed: u64) -> GapBreakdown {
+        let floor = i64::try_from(file_backed).unwrap_or(i64::MAX).min(self.rss);
+        let excess = floor - self.non_heap;
+        if excess > 0 {
+            self.untouched += excess;
+            self.non_heap += excess;
+        }
+        self
+    }
+
     /// The table and diagnosis of [`Display`](fmt::Display), as a string.
     pub fn explain(&self) -> String {
         self.to_string()
@@ -189,12 +206,13 @@ pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakd
     // side of RSS, by microseconds rather than by the time the other reads take).
     // At a moment when no large realloc or free is in flight (src/hook/large_blocks.rs):
     // jemalloc's figures and the large-block table then agree.
-    let (stats, observer, rss) = crate::hook::large_blocks::settled(|| {
+    let (stats, observer, statm) = crate::hook::large_blocks::settled(|| {
         let stats = crate::observe::jemalloc_stats::JemallocStats::read().ok()?;
         let observer = Observer::read();
-        let rss = crate::observe::procfs::rss().ok()?;
-        Some((stats, observer, rss))
+        let statm = crate::observe::procfs::statm().ok()?;
+        Some((stats, observer, statm))
     })?;
+    let rss = statm.rss;
     let muzzy_resident = if stats.pmuzzy > 0 {
         // Only MADV_FREE'd pages the kernel still holds count; jemalloc's are at most these.
         crate::observe::procfs::smaps_rollup()
@@ -203,14 +221,18 @@ pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakd
     } else {
         0
     };
-    Some(GapBreakdown::from_parts(
-        rss,
-        requested_live,
-        usable_live,
-        &stats,
-        muzzy_resident,
-        observer,
-    ))
+    // statm's `shared` (file-backed and shmem pages) comes from the same read as RSS.
+    Some(
+        GapBreakdown::from_parts(
+            rss,
+            requested_live,
+            usable_live,
+            &stats,
+            muzzy_resident,
+            observer,
+        )
+        .bounded_by_file_backed(statm.shared),
+    )
 }
 
 /// What can be known about RSS over an allocator without statistics.
@@ -510,6 +532,45 @@ mod tests {
         assert_eq!(g.sum_of_terms(), g.rss);
         let text = g.to_string();
         assert!(text.contains("non_heap is negative (-5.0 MiB)"), "{text}");
+    }
+
+    #[test]
+    fn heap_terms_beyond_anonymous_rss_are_untouched() {
+        // jemalloc claims 100 MiB resident; RSS is 99 MiB of which 4 MiB file-backed, so at
+        // most 95 MiB of jemalloc's pages are resident: 5 MiB were never touched.
+        let stats = JemallocStats {
+            allocated: 90 << 20,
+            active: 95 << 20,
+            resident: 100 << 20,
+            page: 4096,
+            ..JemallocStats::default()
+        };
+        let g = GapBreakdown::from_parts(
+            99 << 20,
+            80 << 20,
+            90 << 20,
+            &stats,
+            0,
+            Observer {
+                untouched: 1 << 20,
+                ..Observer::default()
+            },
+        );
+        // Before: 99 − 100 + 1 = 0 MiB non_heap although 4 MiB are code and files.
+        assert_eq!(g.non_heap, 0);
+        let b = g.bounded_by_file_backed(4 << 20);
+        assert_eq!(b.non_heap, 4 << 20);
+        assert_eq!(b.untouched, (1 << 20) + (4 << 20));
+        assert_eq!(b.sum_of_terms(), b.rss);
+        assert_eq!((b.requested, b.metadata), (g.requested, g.metadata));
+        // Already above the file-backed pages: unchanged.
+        assert_eq!(b.bounded_by_file_backed(3 << 20), b);
+        let negative = GapBreakdown {
+            non_heap: -(1 << 20),
+            ..g
+        };
+        let b = negative.bounded_by_file_backed(0);
+        assert_eq!((b.non_heap, b.untouched), (0, 2 << 20));
     }
 
     #[test]

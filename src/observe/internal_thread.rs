@@ -72,6 +72,8 @@ impl InternalThread {
 /// The new thread: internal before anything else, then named, then its work. Never unwinds.
 extern "C" fn run(arg: *mut libc::c_void) -> *mut libc::c_void {
     crate::hook::guard::mark_thread_internal();
+    // Its stack is allocscope's memory, not the program's (docs/gap.md).
+    let _stack = crate::hook::own_memory::OwnThreadStack::register();
     // SAFETY: `arg` is the `Box<Start>` that `spawn` leaked for this thread and handed over
     // to it alone.
     let start = unsafe { Box::from_raw(arg.cast::<Start>()) };

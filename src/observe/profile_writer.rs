@@ -546,11 +546,21 @@ fn meta() -> ProfileMeta {
         } else {
             settings::unwinder().name().to_string()
         },
-        peak_rss: crate::observe::procfs::peak_rss().unwrap_or(0),
+        peak_rss: program_peak_rss(),
         allocscope_version: env!("CARGO_PKG_VERSION").to_string(),
         kind: ProfileKind::Final,
         written_unix_ms: Some(crate::hook::clock::unix_ms()),
     }
+}
+
+/// The program's peak RSS: the process's (VmHWM) less allocscope's own resident memory now
+/// (the `profiler` term: its tables, its threads' stacks, its heap blocks), which is inside
+/// that peak. allocscope's memory only grows while the program runs (its tables never
+/// shrink), so this is at most the program's true peak, and short of it by no more than
+/// what allocscope's memory grew after the peak (docs/profile-format.md, `peak_rss`).
+fn program_peak_rss() -> u64 {
+    let own = crate::hook::own_memory::own_memory().total();
+    crate::observe::procfs::peak_rss().map_or(0, |hwm| hwm.saturating_sub(own))
 }
 
 fn cpu_time_secs() -> f64 {

@@ -115,6 +115,9 @@ pub enum ComparedFigure {
     Rss(GapMoment),
     /// One term of the gap at that moment.
     Gap(GapMoment, GapTerm),
+    /// One term of the gap over mimalloc when the profile was written
+    /// (`Profile::mimalloc_gap`, terms of [`GapTerm::MIMALLOC`]).
+    MimallocGap(GapTerm),
 }
 
 impl ComparedFigure {
@@ -129,6 +132,7 @@ impl ComparedFigure {
             ComparedFigure::PeakRss => "peak_rss".into(),
             ComparedFigure::Rss(m) => format!("{}.rss", m.name()),
             ComparedFigure::Gap(m, t) => format!("{}.{}", m.name(), t.key()),
+            ComparedFigure::MimallocGap(t) => format!("exit_mimalloc.{}", t.key()),
         }
     }
 
@@ -143,7 +147,9 @@ impl ComparedFigure {
             ComparedFigure::PeakRss => "peak RSS".into(),
             ComparedFigure::Rss(GapMoment::Exit) => "RSS at exit".into(),
             ComparedFigure::Rss(GapMoment::Peak) => "  RSS".into(),
-            ComparedFigure::Gap(_, t) => format!("  {}", t.label()),
+            ComparedFigure::Gap(_, t) | ComparedFigure::MimallocGap(t) => {
+                format!("  {}", t.label())
+            }
         }
     }
 
@@ -151,6 +157,7 @@ impl ComparedFigure {
     fn phrase(self) -> String {
         match self {
             ComparedFigure::Gap(m, t) => format!("{} at {}", t.label(), m.name()),
+            ComparedFigure::MimallocGap(t) => format!("{} at exit (mimalloc)", t.label()),
             ComparedFigure::Rss(GapMoment::Peak) => "RSS at peak".into(),
             other => other.label(),
         }
@@ -171,6 +178,9 @@ impl ComparedFigure {
             },
             ComparedFigure::Rss(GapMoment::Peak) => Figure::Bytes(p.gap_at_peak.as_ref()?.rss),
             ComparedFigure::Gap(m, t) => Figure::Bytes(t.value(m.gap_of(p)?)),
+            ComparedFigure::MimallocGap(t) => {
+                Figure::Bytes(t.value_mimalloc(p.mimalloc_gap.as_ref()?))
+            }
         })
     }
 
@@ -294,7 +304,8 @@ impl Comparison {
 /// Compares `profiles` (name, profile) against the first one.
 ///
 /// Rows: wall time, CPU time, allocations, bytes allocated, peak requested bytes, peak RSS,
-/// RSS at exit, then the RSS and every gap term at peak, and every gap term at exit, each
+/// RSS at exit, then the RSS and every gap term at peak, every gap term at exit, and every
+/// term of the gap over mimalloc at exit, each
 /// only when at least one profile recorded it. For each profile after the first, the largest difference is the
 /// headline metric with the largest `|ln(value / baseline)|` (so that halving and doubling
 /// weigh the same); a difference in RSS is attributed to the gap term that grew most.
@@ -313,6 +324,10 @@ pub fn compare(profiles: &[(String, Profile)]) -> Comparison {
             }
             metrics.extend(GapTerm::ALL.iter().map(|&t| ComparedFigure::Gap(moment, t)));
         }
+    }
+    // Over mimalloc: its own terms, in the same words (docs/mimalloc.md).
+    if profiles.iter().any(|(_, p)| p.mimalloc_gap.is_some()) {
+        metrics.extend(GapTerm::MIMALLOC.map(ComparedFigure::MimallocGap));
     }
     let rows: Vec<Row> = metrics
         .iter()
@@ -585,6 +600,9 @@ impl fmt::Display for Comparison {
             let title = match row.metric {
                 ComparedFigure::Rss(GapMoment::Peak) => Some("gap at peak"),
                 ComparedFigure::Gap(GapMoment::Exit, GapTerm::Requested) => Some("gap at exit"),
+                ComparedFigure::MimallocGap(GapTerm::Requested) => {
+                    Some("gap at exit (mimalloc's statistics)")
+                }
                 _ => None,
             };
             if let Some(title) = title {

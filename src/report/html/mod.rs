@@ -165,6 +165,11 @@ struct ViewerData<'a> {
     size_classes: &'a [SizeClassCounts],
     gap: Option<&'a GapBreakdown>,
     gap_at_peak: Option<&'a GapBreakdown>,
+    /// The gap over mimalloc when the profile was written (its terms are
+    /// `mimalloc_gap_terms`).
+    mimalloc_gap: Option<&'a crate::model::gap_mimalloc::MimallocGap>,
+    /// Each term of a gap over mimalloc, in `GapTerm::MIMALLOC` order.
+    mimalloc_gap_terms: Vec<TermWords>,
     timeline: &'a [TimelinePoint],
     /// Memory by tracing span (empty without `SpanLayer`).
     spans: &'a [SpanStats],
@@ -181,6 +186,18 @@ struct TermWords {
     label: &'static str,
     description: &'static str,
     verdict: &'static str,
+}
+
+impl TermWords {
+    fn of(t: GapTerm) -> TermWords {
+        TermWords {
+            key: t.key(),
+            sign: t.sign(),
+            label: t.label(),
+            description: t.description(),
+            verdict: t.verdict(),
+        }
+    }
 }
 
 /// Distinct frames by (function, file, line, inlined); the address is not shown.
@@ -278,16 +295,7 @@ impl<'a> ViewerData<'a> {
                     .map(|g| vec![g.diagnosis()])
                     .unwrap_or_default()
             }),
-            gap_terms: GapTerm::ALL
-                .iter()
-                .map(|&t| TermWords {
-                    key: t.key(),
-                    sign: t.sign(),
-                    label: t.label(),
-                    description: t.description(),
-                    verdict: t.verdict(),
-                })
-                .collect(),
+            gap_terms: GapTerm::ALL.iter().map(|&t| TermWords::of(t)).collect(),
             profile_note: p.meta.kind_sentence(),
             container: p
                 .cgroup
@@ -299,6 +307,11 @@ impl<'a> ViewerData<'a> {
             size_classes: &p.size_classes,
             gap: p.gap.as_ref(),
             gap_at_peak: p.gap_at_peak.as_ref(),
+            mimalloc_gap: p.mimalloc_gap.as_ref(),
+            mimalloc_gap_terms: GapTerm::MIMALLOC
+                .iter()
+                .map(|&t| TermWords::of(t))
+                .collect(),
             timeline: &p.timeline,
             spans: &p.spans,
             frames,
