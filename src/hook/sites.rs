@@ -99,6 +99,14 @@ pub(crate) fn sample_decision_due() -> bool {
     sampler::decision_due()
 }
 
+/// After [`sample_countdown_expired`] returned true: true in exact mode when the countdown
+/// ran out, which then needs no [`sample_decide`] (see `sampler::exact_due`); the caller
+/// records the allocation with [`record_exact`].
+#[inline(always)]
+pub(crate) fn exact_due() -> bool {
+    sampler::exact_due()
+}
+
 /// The cold half of [`sample_alloc`], after [`sample_countdown_expired`] returned true.
 #[inline]
 pub(crate) fn sample_decide(size: usize) -> bool {
@@ -127,6 +135,29 @@ pub(crate) fn layout_for_sampled(layout: Layout) -> Layout {
 /// `used` must be what [`layout_for_sampled`] returned for `layout` (or `layout` itself).
 #[inline(never)]
 pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { record_with(ptr, layout, used, settings::sample_bytes()) }
+}
+
+/// [`record_alloc`] of an allocation made in exact mode ([`exact_due`] said so): the block
+/// was allocated with the caller's `layout` and weighs exactly one allocation of its size.
+/// Inlined into the hook's exact path, so the stack walk starts one frame nearer the user.
+///
+/// # Safety
+/// `ptr` must be a live block just allocated by the inner allocator with `layout`.
+#[inline(always)]
+pub(crate) unsafe fn record_exact(ptr: *mut u8, layout: Layout) {
+    // SAFETY: the caller's contract, passed on (`layout_for_sampled` returns `layout` itself
+    // in exact mode).
+    unsafe { record_with(ptr, layout, layout, 1) }
+}
+
+/// The body of [`record_alloc`] under sampling interval `r` (1: exact, weights of one).
+///
+/// # Safety
+/// As [`record_alloc`].
+#[inline(always)]
+unsafe fn record_with(ptr: *mut u8, layout: Layout, used: Layout, r: u64) {
     let p = ptr as usize;
     let page_mask = page_size() - 1;
     let want = if p & page_mask != 0 { 0 } else { page_mask };
@@ -145,7 +176,6 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     // it can only find its bucket non-zero.
     filter_add(p);
     let size = layout.size();
-    let r = settings::sample_bytes();
     let mut buf = [MaybeUninit::<usize>::uninit(); unwind::MAX_RAW_FRAMES];
     let depth = (settings::max_depth() + unwind::PLUMBING_FRAMES).min(buf.len());
     let (n, hash) = unwind::capture(
