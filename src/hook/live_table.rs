@@ -282,38 +282,40 @@ impl Table {
         let mask = self.cap - 1;
         let mut i = home(mix(p), p, self.cap);
         loop {
-            let s = *self.slot(i);
-            if s.ptr == 0 {
+            let q = self.slot(i).ptr;
+            if q == 0 {
                 return None;
             }
-            if s.ptr == p {
+            if q == p {
                 break;
             }
             i = (i + 1) & mask;
         }
         let found = *self.slot(i);
-        // Backward-shift deletion.
+        // Backward-shift deletion. Only the key is read to decide; an entry is copied only
+        // when it moves (every free probes here in exact mode).
         let mut hole = i;
         let mut j = i;
         loop {
             j = (j + 1) & mask;
-            let e = *self.slot(j);
-            if e.ptr == 0 {
+            let q = self.slot(j).ptr;
+            if q == 0 {
                 break;
             }
-            let k = home(mix(e.ptr), e.ptr, self.cap);
-            // Move `e` into the hole unless its home lies cyclically in (hole, j].
+            let k = home(mix(q), q, self.cap);
+            // Move the entry into the hole unless its home lies cyclically in (hole, j].
             let stays = if hole <= j {
                 hole < k && k <= j
             } else {
                 hole < k || k <= j
             };
             if !stays {
-                *self.slot(hole) = e;
+                *self.slot(hole) = *self.slot(j);
                 hole = j;
             }
         }
-        *self.slot(hole) = Entry::EMPTY;
+        // An empty slot is one whose key is 0; its other fields are never read.
+        self.slot(hole).ptr = 0;
         self.len -= 1;
         Some(found)
     }

@@ -214,8 +214,13 @@ unsafe fn record_with(ptr: *mut u8, layout: Layout, used: Layout, r: u64) {
         }
         bump(&h.live_count, w_count, owned);
         bump(&h.live_bytes, w_bytes, owned);
-        if let Some(c) = s.classes.get(class) {
-            c.fetch_add(w_count, Relaxed);
+        match h.small_classes.get(class) {
+            Some(c) => bump(c, w_count, owned),
+            None => {
+                if let Some(c) = s.classes.get(class) {
+                    c.fetch_add(w_count, Relaxed);
+                }
+            }
         }
     }
     live_table::insert(Entry {
@@ -230,11 +235,17 @@ unsafe fn record_with(ptr: *mut u8, layout: Layout, used: Layout, r: u64) {
     });
 }
 
+/// Entries of [`SITE_CACHE`] (a power of two).
+const SITE_CACHE_LEN: usize = 64;
+
 thread_local! {
-    /// This thread's last (stack hash, site): loops allocate from one stack many times in a
-    /// row, and a hit skips the site table's probe and frame comparison. A hit trusts the
-    /// 64-bit hash alone.
-    static LAST_SITE: Cell<(u64, u32)> = const { Cell::new((0, u32::MAX)) };
+    /// This thread's recent (stack hash, site) pairs, direct-mapped by the hash: a program
+    /// allocates from a few dozen stacks over and over (a loop's one stack; a parser's
+    /// handful of nested calls, taken in turn), and a hit skips the site table's probe and
+    /// its frame-by-frame comparison (a stack of 20–30 frames). A hit trusts the 64-bit
+    /// hash alone. 1 KiB of static thread-local storage, no `Drop`.
+    static SITE_CACHE: [Cell<(u64, u32)>; SITE_CACHE_LEN] =
+        const { [const { Cell::new((0, u32::MAX)) }; SITE_CACHE_LEN] };
 }
 
 /// The site of a raw stack whose [`unwind::hash`] is `hash`, sampled in tracing span `span`
@@ -245,12 +256,19 @@ fn site_of(frames: &[usize], hash: u64, span: u16) -> Option<u32> {
     if span != 0 {
         hash ^= u64::from(span).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
-    let cached = LAST_SITE.try_with(Cell::get).unwrap_or((0, u32::MAX));
+    let i = (hash >> 58) as usize % SITE_CACHE_LEN;
+    let cached = SITE_CACHE
+        .try_with(|c| c.get(i).map_or((0, u32::MAX), Cell::get))
+        .unwrap_or((0, u32::MAX));
     if cached.0 == hash && cached.1 != u32::MAX {
         return Some(cached.1);
     }
     let site = site_table::find_or_insert(frames, hash, span)?;
-    let _ = LAST_SITE.try_with(|c| c.set((hash, site)));
+    let _ = SITE_CACHE.try_with(|c| {
+        if let Some(e) = c.get(i) {
+            e.set((hash, site));
+        }
+    });
     Some(site)
 }
 
