@@ -429,7 +429,7 @@ impl<A: GlobalAlloc> Profiler<A> {
         let slot = thread_state::active_slot();
         if !slot.is_null() {
             let large = large_blocks::on_free(ptr, layout.size());
-            let used = sites::take_live(ptr, layout).unwrap_or(layout);
+            let used = sites::take_live_inline(ptr, layout).unwrap_or(layout);
             // SAFETY: `slot` is this thread's active slot, just read.
             if !unsafe { counters::free_fast(slot, layout.size(), layout.align()) } {
                 counters::on_free(layout.size(), layout.align());
