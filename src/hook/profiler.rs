@@ -327,6 +327,8 @@ impl<A: GlobalAlloc> Profiler<A> {
         if ptr.is_null() {
             return ptr;
         }
+        // The live table's slot for `ptr` loads while the stack is walked.
+        sites::prefetch_live(ptr);
         large_blocks::on_alloc(ptr, layout.size());
         // SAFETY: `slot` is this thread's slot (the guard only hides it from the fast paths,
         // and only this thread writes it).
@@ -428,12 +430,16 @@ impl<A: GlobalAlloc> Profiler<A> {
         // in exact mode): looked up, then counted as the fast path counts where it can.
         let slot = thread_state::active_slot();
         if !slot.is_null() {
-            let large = large_blocks::on_free(ptr, layout.size());
-            let used = sites::take_live_inline(ptr, layout).unwrap_or(layout);
+            if sites::maybe_sampled(ptr) {
+                // The lookup's table slot loads while the free is counted.
+                sites::prefetch_live(ptr);
+            }
             // SAFETY: `slot` is this thread's active slot, just read.
             if !unsafe { counters::free_fast(slot, layout.size(), layout.align()) } {
                 counters::on_free(layout.size(), layout.align());
             }
+            let large = large_blocks::on_free(ptr, layout.size());
+            let used = sites::take_live_inline(ptr, layout).unwrap_or(layout);
             // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
             // block was sampled, else the caller's).
             unsafe { self.inner.dealloc(ptr, used) };

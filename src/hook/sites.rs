@@ -291,6 +291,14 @@ fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
     take_live_body(ptr, layout)
 }
 
+/// Starts loading the live-table slot of block `ptr` when a free of it will look in the
+/// table ([`maybe_sampled`]), or, after an allocation that is about to be recorded, where it
+/// will go (see `live_table::prefetch`): the caller does other work meanwhile.
+#[inline(always)]
+pub(crate) fn prefetch_live(ptr: *mut u8) {
+    live_table::prefetch(ptr as usize);
+}
+
 /// [`take_live`] inlined whole into its caller: for the hook's free path of a counting
 /// thread, itself out of line, which every free reaches in exact mode (one call, with its
 /// saved registers, fewer per free).
