@@ -18,7 +18,7 @@
 
 use core::cell::{Cell, UnsafeCell};
 use core::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 
 /// Number of shards.
 pub(crate) const SHARDS: usize = 64;
@@ -282,47 +282,103 @@ impl Table {
         let mask = self.cap - 1;
         let mut i = home(mix(p), p, self.cap);
         loop {
-            let s = *self.slot(i);
-            if s.ptr == 0 {
+            let q = self.slot(i).ptr;
+            if q == 0 {
                 return None;
             }
-            if s.ptr == p {
+            if q == p {
                 break;
             }
             i = (i + 1) & mask;
         }
         let found = *self.slot(i);
-        // Backward-shift deletion.
+        // Backward-shift deletion. Only the key is read to decide; an entry is copied only
+        // when it moves (every free probes here in exact mode).
         let mut hole = i;
         let mut j = i;
         loop {
             j = (j + 1) & mask;
-            let e = *self.slot(j);
-            if e.ptr == 0 {
+            let q = self.slot(j).ptr;
+            if q == 0 {
                 break;
             }
-            let k = home(mix(e.ptr), e.ptr, self.cap);
-            // Move `e` into the hole unless its home lies cyclically in (hole, j].
+            let k = home(mix(q), q, self.cap);
+            // Move the entry into the hole unless its home lies cyclically in (hole, j].
             let stays = if hole <= j {
                 hole < k && k <= j
             } else {
                 hole < k || k <= j
             };
             if !stays {
-                *self.slot(hole) = e;
+                *self.slot(hole) = *self.slot(j);
                 hole = j;
             }
         }
-        *self.slot(hole) = Entry::EMPTY;
+        // An empty slot is one whose key is 0; its other fields are never read.
+        self.slot(hole).ptr = 0;
         self.len -= 1;
         Some(found)
     }
 }
 
+/// Where each shard's table is, `(slots, cap)`, copied out of the lock for [`prefetch`]:
+/// written only when a table grows (so the lines stay shared in every core's cache), read
+/// without the lock. A reader may see one field new and the other old; the address it then
+/// prefetches is wrong, which costs nothing but the prefetch (see there).
+struct Hint {
+    slots: AtomicPtr<Entry>,
+    cap: AtomicUsize,
+}
+
+static HINTS: [Hint; SHARDS] = [const {
+    Hint {
+        slots: AtomicPtr::new(ptr::null_mut()),
+        cap: AtomicUsize::new(0),
+    }
+}; SHARDS];
+
+/// Starts loading the cache line of the table slot where block `p` lives (or would be
+/// inserted) before the shard's lock is taken: the slot's line is then on its way while the
+/// lock is acquired and whatever the caller does first, instead of missing inside the
+/// critical section. In exact mode with one thread freeing what another allocated, both the
+/// lock's and the slot's lines come from the other core on every insert and remove, and the
+/// slot miss was the biggest part of each (perf). A hint only: a prefetch never faults, at
+/// any address, and changes nothing the program can see.
+#[inline(always)]
+pub(crate) fn prefetch(p: usize) {
+    let h = mix(p);
+    let hint = &HINTS[(h >> 58) as usize & (SHARDS - 1)];
+    let cap = hint.cap.load(Relaxed);
+    if cap == 0 {
+        return;
+    }
+    let at = hint.slots.load(Relaxed).wrapping_add(home(h, p, cap));
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetcht0` only hints the cache; it never faults or reads for the program,
+    // whatever the address (the intrinsic is unsafe only as a target-feature function, and
+    // SSE is part of x86-64).
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// Records a live sampled block.
 #[inline(always)]
 pub(crate) fn insert(e: Entry) {
-    let ok = with_shard(shard_of(mix(e.ptr)), |t| t.insert(e)).unwrap_or(false);
+    let h = mix(e.ptr);
+    let ok = with_shard(shard_of(h), |t| {
+        let ok = t.insert(e);
+        let hint = &HINTS[(h >> 58) as usize & (SHARDS - 1)];
+        if hint.cap.load(Relaxed) != t.cap {
+            // The table grew (or was just made): tell `prefetch` where it is now.
+            hint.slots.store(t.slots, Relaxed);
+            hint.cap.store(t.cap, Relaxed);
+        }
+        ok
+    })
+    .unwrap_or(false);
     if !ok {
         spill(e.ptr, e.align_log2);
     }

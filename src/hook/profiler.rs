@@ -269,6 +269,27 @@ impl<A: GlobalAlloc> Profiler<A> {
         layout: Layout,
         zeroed: bool,
     ) -> *mut u8 {
+        if sites::exact_due() {
+            // SAFETY: the caller's contract, passed on (`slot` is this thread's active slot).
+            return unsafe { self.alloc_exact(slot, layout, zeroed) };
+        }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.alloc_sampled_or_span(slot, layout, zeroed) }
+    }
+
+    /// [`Self::alloc_out_of_line`] when not in exact mode: the rare path, or a span's charge.
+    /// Apart, so that the exact path's way through keeps no register (a tail call).
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`; `slot` is this thread's active slot.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_sampled_or_span(
+        &self,
+        slot: *const counters::Slot,
+        layout: Layout,
+        zeroed: bool,
+    ) -> *mut u8 {
         if sites::sample_decision_due() {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_rare(layout, zeroed, true) };
@@ -277,6 +298,50 @@ impl<A: GlobalAlloc> Profiler<A> {
         let ptr = unsafe { self.alloc_and_count(slot, layout, zeroed) };
         if !ptr.is_null() {
             spans::on_alloc(layout.size());
+        }
+        ptr
+    }
+
+    /// An allocation in exact mode (every allocation's stack recorded) on a thread that may
+    /// count: [`Self::alloc_rare`] without the sampler's decision (the caller asked
+    /// [`sites::exact_due`]) or the sampled layout (exact mode keeps the caller's), counted
+    /// as the fast path counts where it can. A tail call of [`Self::alloc_out_of_line`] with
+    /// the record inlined, so the stack walk starts at the user's `__rust_alloc`'s frame.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`; `slot` is this thread's active slot.
+    #[inline(never)]
+    unsafe fn alloc_exact(
+        &self,
+        slot: *const counters::Slot,
+        layout: Layout,
+        zeroed: bool,
+    ) -> *mut u8 {
+        let Some(_guard) = guard::enter_hook() else {
+            // Not to be counted after all (a signal handler's scope): the general path.
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_rare(layout, zeroed, true) };
+        };
+        // SAFETY: the caller's layout, as the caller's contract allows.
+        let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+        if ptr.is_null() {
+            return ptr;
+        }
+        // The live table's slot for `ptr` loads while the stack is walked.
+        sites::prefetch_live(ptr);
+        large_blocks::on_alloc(ptr, layout.size());
+        // SAFETY: `slot` is this thread's slot (the guard only hides it from the fast paths,
+        // and only this thread writes it).
+        let peak = if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
+            0
+        } else {
+            counters::on_alloc(layout.size(), layout.align())
+        };
+        spans::on_alloc(layout.size());
+        // SAFETY: `ptr` is the non-null result of allocating `layout`.
+        unsafe { sites::record_exact(ptr, layout) };
+        if peak != 0 {
+            sites::on_new_peak(peak);
         }
         ptr
     }
@@ -360,6 +425,27 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::dealloc`.
     #[inline(never)]
     unsafe fn dealloc_rare(&self, ptr: *mut u8, layout: Layout) {
+        // The program's own free on a thread that may count (a non-null active slot: no
+        // guard flag, so not capturing either) of a block that may be sampled (every free
+        // in exact mode): looked up, then counted as the fast path counts where it can.
+        let slot = thread_state::active_slot();
+        if !slot.is_null() {
+            if sites::maybe_sampled(ptr) {
+                // The lookup's table slot loads while the free is counted.
+                sites::prefetch_live(ptr);
+            }
+            // SAFETY: `slot` is this thread's active slot, just read.
+            if !unsafe { counters::free_fast(slot, layout.size(), layout.align()) } {
+                counters::on_free(layout.size(), layout.align());
+            }
+            let large = large_blocks::on_free(ptr, layout.size());
+            let used = sites::take_live_inline(ptr, layout).unwrap_or(layout);
+            // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
+            // block was sampled, else the caller's).
+            unsafe { self.inner.dealloc(ptr, used) };
+            large_blocks::done(large);
+            return;
+        }
         // Budgets: a thread that records every allocation comes here too (see `capturing`).
         if guard::capturing() {
             // SAFETY: the caller's contract, passed on.

@@ -65,6 +65,31 @@ pub(crate) fn decision_due() -> bool {
     THREAD.try_with(|s| s.countdown.get() < 0).unwrap_or(false)
 }
 
+/// After [`countdown_expired`] returned true: true when the countdown ran out **and** the
+/// settings say exact mode (interval 1: every allocation sampled, weight 1), having reset
+/// the countdown as [`decide`] does in that mode. The hook then records the allocation
+/// without [`decide`]'s call and its reads of the epoch, the generator and the interval.
+/// False: ask [`decision_due`] / [`decide`] as usual.
+///
+/// The thread's epoch is not updated here: it only decides whether [`decide`] draws a fresh
+/// countdown, which it does on the first decision after any change of the settings (every
+/// change moves the epoch), with or without this shortcut.
+#[inline(always)]
+pub(crate) fn exact_due() -> bool {
+    THREAD
+        .try_with(|s| {
+            // Settings not read yet: `decide` reads them (no call from here, so the exact
+            // path's way through this test saves no register).
+            if s.countdown.get() < 0 && settings::ready() && settings::sample_bytes() == 1 {
+                s.countdown.set(0);
+                true
+            } else {
+                false
+            }
+        })
+        .unwrap_or(false)
+}
+
 /// This thread's current span id (0: none). Hot path: one thread-local load.
 #[inline(always)]
 pub(crate) fn current_span() -> u16 {

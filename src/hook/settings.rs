@@ -197,6 +197,12 @@ pub(crate) fn env_sets_out() -> bool {
     ensure_init() && ENV_SET.load(Acquire) & ENV_OUT != 0
 }
 
+/// True once the environment has been read ([`ensure_init`] finished); never reads it.
+#[inline(always)]
+pub(crate) fn ready() -> bool {
+    STATE.load(Acquire) == 2
+}
+
 /// Reads the environment once. Safe inside the hook: no allocation, no lock, no panic.
 /// Returns false while another thread is doing it (the caller just retries later).
 #[inline]

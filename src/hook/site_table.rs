@@ -33,6 +33,12 @@ pub(crate) const LIFETIME_BUCKETS: usize = 4 * 41 + 4;
 /// `1..STRIPES` each belong to one thread at a time (see `crate::hook::sites`, "Stripes").
 pub(crate) const STRIPES: usize = 8;
 
+/// Size classes `0..STRIPED_CLASSES` (requests up to 448 bytes) are counted in the stripes
+/// ([`Hot::small_classes`]); larger ones in [`Site::classes`] alone. A program's small
+/// requests are most of its allocations, and a site's class counter shared by threads that
+/// allocate there at once was one cache line they fought over on every allocation.
+pub(crate) const STRIPED_CLASSES: usize = 16;
+
 /// The counters that every sampled allocation or free of a site updates, one copy per stripe;
 /// a figure is the (wrapping) sum over the stripes. Counts are in
 /// [`crate::hook::sampler::COUNT_ONE`] fixed point; bytes plain. `live_*` are wrapping sums
@@ -51,6 +57,9 @@ pub(crate) struct Hot {
     pub life_under_1us: AtomicU64,
     pub life_1us_1ms: AtomicU64,
     pub life_1ms_1s: AtomicU64,
+    /// Sampled allocations of size classes `0..STRIPED_CLASSES` (fixed point), the rest of
+    /// this stripe's share of [`Site::classes`].
+    pub small_classes: [AtomicU64; STRIPED_CLASSES],
 }
 
 /// One call site's figures (the hot ones in [`Hot`] stripes, read through the methods of the
@@ -65,7 +74,24 @@ pub(crate) struct Site {
     pub hot: [Hot; STRIPES],
     pub peak_bytes: AtomicU64,
     pub lifetimes: [AtomicU64; LIFETIME_BUCKETS],
+    /// Sampled allocations by size class (fixed point); for classes below
+    /// [`STRIPED_CLASSES`] only what the stripes do not hold (read with
+    /// [`Site::class_allocs`]).
     pub classes: [AtomicU64; NUM_CLASSES],
+}
+
+impl Site {
+    /// Sampled allocations (fixed point) of size class `i`: the shared counter plus, for a
+    /// small class, every stripe's.
+    pub(crate) fn class_allocs(&self, i: usize) -> u64 {
+        let shared = self.classes.get(i).map_or(0, |c| c.load(Acquire));
+        if i >= STRIPED_CLASSES {
+            return shared;
+        }
+        self.hot.iter().fold(shared, |a, h| {
+            a.wrapping_add(h.small_classes.get(i).map_or(0, |c| c.load(Acquire)))
+        })
+    }
 }
 
 /// `Site::$name()`: the sum of field `$name` over the stripes.

@@ -99,6 +99,14 @@ pub(crate) fn sample_decision_due() -> bool {
     sampler::decision_due()
 }
 
+/// After [`sample_countdown_expired`] returned true: true in exact mode when the countdown
+/// ran out, which then needs no [`sample_decide`] (see `sampler::exact_due`); the caller
+/// records the allocation with [`record_exact`].
+#[inline(always)]
+pub(crate) fn exact_due() -> bool {
+    sampler::exact_due()
+}
+
 /// The cold half of [`sample_alloc`], after [`sample_countdown_expired`] returned true.
 #[inline]
 pub(crate) fn sample_decide(size: usize) -> bool {
@@ -127,6 +135,29 @@ pub(crate) fn layout_for_sampled(layout: Layout) -> Layout {
 /// `used` must be what [`layout_for_sampled`] returned for `layout` (or `layout` itself).
 #[inline(never)]
 pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { record_with(ptr, layout, used, settings::sample_bytes()) }
+}
+
+/// [`record_alloc`] of an allocation made in exact mode ([`exact_due`] said so): the block
+/// was allocated with the caller's `layout` and weighs exactly one allocation of its size.
+/// Inlined into the hook's exact path, so the stack walk starts one frame nearer the user.
+///
+/// # Safety
+/// `ptr` must be a live block just allocated by the inner allocator with `layout`.
+#[inline(always)]
+pub(crate) unsafe fn record_exact(ptr: *mut u8, layout: Layout) {
+    // SAFETY: the caller's contract, passed on (`layout_for_sampled` returns `layout` itself
+    // in exact mode).
+    unsafe { record_with(ptr, layout, layout, 1) }
+}
+
+/// The body of [`record_alloc`] under sampling interval `r` (1: exact, weights of one).
+///
+/// # Safety
+/// As [`record_alloc`].
+#[inline(always)]
+unsafe fn record_with(ptr: *mut u8, layout: Layout, used: Layout, r: u64) {
     let p = ptr as usize;
     let page_mask = page_size() - 1;
     let want = if p & page_mask != 0 { 0 } else { page_mask };
@@ -145,7 +176,6 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     // it can only find its bucket non-zero.
     filter_add(p);
     let size = layout.size();
-    let r = settings::sample_bytes();
     let mut buf = [MaybeUninit::<usize>::uninit(); unwind::MAX_RAW_FRAMES];
     let depth = (settings::max_depth() + unwind::PLUMBING_FRAMES).min(buf.len());
     let (n, hash) = unwind::capture(
@@ -184,8 +214,13 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
         }
         bump(&h.live_count, w_count, owned);
         bump(&h.live_bytes, w_bytes, owned);
-        if let Some(c) = s.classes.get(class) {
-            c.fetch_add(w_count, Relaxed);
+        match h.small_classes.get(class) {
+            Some(c) => bump(c, w_count, owned),
+            None => {
+                if let Some(c) = s.classes.get(class) {
+                    c.fetch_add(w_count, Relaxed);
+                }
+            }
         }
     }
     live_table::insert(Entry {
@@ -200,11 +235,17 @@ pub(crate) unsafe fn record_alloc(ptr: *mut u8, layout: Layout, used: Layout) {
     });
 }
 
+/// Entries of [`SITE_CACHE`] (a power of two).
+const SITE_CACHE_LEN: usize = 64;
+
 thread_local! {
-    /// This thread's last (stack hash, site): loops allocate from one stack many times in a
-    /// row, and a hit skips the site table's probe and frame comparison. A hit trusts the
-    /// 64-bit hash alone.
-    static LAST_SITE: Cell<(u64, u32)> = const { Cell::new((0, u32::MAX)) };
+    /// This thread's recent (stack hash, site) pairs, direct-mapped by the hash: a program
+    /// allocates from a few dozen stacks over and over (a loop's one stack; a parser's
+    /// handful of nested calls, taken in turn), and a hit skips the site table's probe and
+    /// its frame-by-frame comparison (a stack of 20–30 frames). A hit trusts the 64-bit
+    /// hash alone. 1 KiB of static thread-local storage, no `Drop`.
+    static SITE_CACHE: [Cell<(u64, u32)>; SITE_CACHE_LEN] =
+        const { [const { Cell::new((0, u32::MAX)) }; SITE_CACHE_LEN] };
 }
 
 /// The site of a raw stack whose [`unwind::hash`] is `hash`, sampled in tracing span `span`
@@ -215,12 +256,19 @@ fn site_of(frames: &[usize], hash: u64, span: u16) -> Option<u32> {
     if span != 0 {
         hash ^= u64::from(span).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
-    let cached = LAST_SITE.try_with(Cell::get).unwrap_or((0, u32::MAX));
+    let i = (hash >> 58) as usize % SITE_CACHE_LEN;
+    let cached = SITE_CACHE
+        .try_with(|c| c.get(i).map_or((0, u32::MAX), Cell::get))
+        .unwrap_or((0, u32::MAX));
     if cached.0 == hash && cached.1 != u32::MAX {
         return Some(cached.1);
     }
     let site = site_table::find_or_insert(frames, hash, span)?;
-    let _ = LAST_SITE.try_with(|c| c.set((hash, site)));
+    let _ = SITE_CACHE.try_with(|c| {
+        if let Some(e) = c.get(i) {
+            e.set((hash, site));
+        }
+    });
     Some(site)
 }
 
@@ -237,10 +285,33 @@ pub(crate) fn take_live(ptr: *mut u8, layout: Layout) -> Option<Layout> {
 }
 
 /// [`take_live`] past the filters: one out-of-line call that looks the block up, charges its
-/// free and computes its layout (every free in exact mode), so the entry is not copied
-/// across calls.
+/// free and computes its layout, so the entry is not copied across calls.
 #[inline(never)]
 fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
+    take_live_body(ptr, layout)
+}
+
+/// Starts loading the live-table slot of block `ptr` when a free of it will look in the
+/// table ([`maybe_sampled`]), or, after an allocation that is about to be recorded, where it
+/// will go (see `live_table::prefetch`): the caller does other work meanwhile.
+#[inline(always)]
+pub(crate) fn prefetch_live(ptr: *mut u8) {
+    live_table::prefetch(ptr as usize);
+}
+
+/// [`take_live`] inlined whole into its caller: for the hook's free path of a counting
+/// thread, itself out of line, which every free reaches in exact mode (one call, with its
+/// saved registers, fewer per free).
+#[inline(always)]
+pub(crate) fn take_live_inline(ptr: *mut u8, layout: Layout) -> Option<Layout> {
+    if !maybe_sampled(ptr) {
+        return None;
+    }
+    take_live_body(ptr, layout)
+}
+
+#[inline(always)]
+fn take_live_body(ptr: *mut u8, layout: Layout) -> Option<Layout> {
     let e = remove_live_probe(ptr)?;
     charge_free_inline(&e);
     Some(real_layout(&e, layout))
@@ -336,6 +407,10 @@ pub(crate) fn real_layout(e: &Entry, layout: Layout) -> Layout {
     let align = 1usize
         .checked_shl(u32::from(e.align_log2))
         .unwrap_or(layout.align());
+    if align <= layout.align() {
+        // Allocated with the caller's layout (every block in exact mode).
+        return layout;
+    }
     Layout::from_size_align(layout.size(), align.max(layout.align())).unwrap_or(layout)
 }
 

@@ -75,12 +75,18 @@ impl SiteFigures {
         let class_start = classes.len();
         // Most of a site's classes are zero: test eight at a time (one OR each), then look
         // inside the groups that have any.
+        // The small classes are counted in the site's stripes too (`Site::class_allocs`).
         for (g, group) in s.classes.chunks(8).enumerate() {
-            if group.iter().fold(0, |any, c| any | c.load(Relaxed)) == 0 {
+            let striped = g * 8 < site_table::STRIPED_CLASSES;
+            if !striped && group.iter().fold(0, |any, c| any | c.load(Relaxed)) == 0 {
                 continue;
             }
             for (j, c) in group.iter().enumerate() {
-                let c = c.load(Relaxed);
+                let c = if striped {
+                    s.class_allocs(g * 8 + j)
+                } else {
+                    c.load(Relaxed)
+                };
                 if c != 0 {
                     classes.push(SiteSizeClass {
                         size: SizeClass::from_index(g * 8 + j).map_or(0, SizeClass::size),

@@ -1,5 +1,6 @@
 //! Frame-pointer walking: follow the saved-frame-pointer chain, each frame pointer checked
-//! before it is read (8-byte aligned, strictly increasing, inside this thread's stack).
+//! before it is read (strictly increasing, inside this thread's stack; read unaligned, so
+//! its alignment needs no test).
 //!
 //! The stack's hash is folded in during the walk ([`super::hash_step`]), so a captured stack
 //! is read once: the hash's multiply chain runs alongside the walk's chain of dependent
@@ -56,15 +57,16 @@ pub(super) fn capture(buf: &mut [MaybeUninit<usize>]) -> (usize, u64) {
     let out = buf.as_mut_ptr();
     let mut n = 0;
     while n < cap {
-        if fp > last || fp % word != 0 {
+        if fp > last {
             break;
         }
-        // SAFETY: `low <= fp <= high - 2 words` and `fp` is aligned: the frame record lies
-        // inside this thread's stack between the current stack pointer and the stack's top,
-        // which is mapped and readable.
+        // SAFETY: `low <= fp <= high - 2 words`: the frame record lies inside this thread's
+        // stack between the current stack pointer and the stack's top, which is mapped and
+        // readable. Read unaligned, so a misaligned frame pointer (code without frame
+        // pointers) needs no test of its own: it reads some stack words, checked as any.
         let (next, ret) = unsafe {
             let p = fp as *const usize;
-            (p.read(), p.add(1).read())
+            (p.read_unaligned(), p.add(1).read_unaligned())
         };
         if ret == 0 {
             break;

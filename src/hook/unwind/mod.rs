@@ -3,8 +3,8 @@
 //!
 //! Two methods (see [`crate::Unwinder`]):
 //! - **frame pointers**: follow the saved-frame-pointer chain. Every frame pointer is checked
-//!   before it is read: 8-byte aligned, strictly increasing, and inside this thread's stack
-//!   (from the current stack pointer up to the stack's top, cached per thread). The walk
+//!   before it is read: strictly increasing and inside this thread's stack (from the current
+//!   stack pointer up to the stack's top, cached per thread); records are read unaligned. The walk
 //!   therefore never reads outside mapped stack memory; in code built without frame
 //!   pointers it stops early (truncated stack) or, at worst, records a few wrong addresses.
 //! - **DWARF**: `backtrace::trace_unsynchronized` (libgcc's unwinder), ~50× slower, correct
