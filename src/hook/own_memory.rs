@@ -9,11 +9,12 @@
 //!   program's own allocations never touch it. Usable sizes follow jemalloc's size classes
 //!   (what jemalloc's `stats.allocated` counts).
 //! - **tables**: the resident bytes of the tables allocscope maps or keeps in static arrays
-//!   (the live table's shards, the site table's chunks and index, the large-block table),
-//!   asked of the kernel with `mincore(2)` when a snapshot is taken.
+//!   (the live table's shards, the site table's chunks and index, the large-block table, the
+//!   span table, the per-thread counter slots in use), asked of the kernel with `mincore(2)`
+//!   when a snapshot is taken.
 //!
-//! Not counted (small, see `docs/gap.md`): the per-thread counter slots, the stacks of
-//! allocscope's reporter threads, and files the symbolizer maps.
+//! Not counted (small, see `docs/gap.md`): the stacks of allocscope's reporter threads, and
+//! files the symbolizer maps.
 
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
@@ -58,7 +59,7 @@ pub struct OwnMemory {
     /// Resident bytes of the site table (one record per distinct stack) and its index.
     pub site_table: u64,
     /// Resident bytes of allocscope's other fixed tables (the large-block table, the span
-    /// table).
+    /// table, the per-thread counter slots in use).
     pub other_tables: u64,
 }
 
@@ -83,7 +84,8 @@ pub fn own_memory() -> OwnMemory {
         live_table: crate::hook::live_table::resident_bytes(),
         site_table: crate::hook::site_table::resident_bytes(),
         other_tables: crate::hook::large_blocks::table_resident_bytes()
-            + crate::hook::spans::resident_bytes(),
+            + crate::hook::spans::resident_bytes()
+            + crate::hook::counters::resident_bytes(),
     }
 }
 

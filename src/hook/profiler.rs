@@ -168,12 +168,12 @@ fn note_installed<A>(mallctl: Option<Mallctl>) {
 }
 
 impl<A: GlobalAlloc> Profiler<A> {
-    /// Allocates `layout` through the inner allocator and counts it. Hot path, in three
-    /// parts so that the common one stays small once inlined into the user's
-    /// `__rust_alloc`: calls of a thread with no active counter slot ([`Self::alloc_cold`]:
-    /// not to be counted, or the thread's first call), calls whose sampling countdown ran
-    /// out ([`Self::alloc_rare`]: sampling, or a look at changed settings), and the rest,
-    /// which only counts.
+    /// Allocates `layout` through the inner allocator and counts it. Hot path: the common
+    /// call (a thread with an active counter slot, a sampling countdown that did not run out,
+    /// no tracing span, a request [`counters::alloc_fast`] can count) only counts, and every
+    /// other call goes to one out-of-line entry, [`Self::alloc_slow`]. One call site for all
+    /// of them keeps this small enough for LLVM to inline into the user's `__rust_alloc`
+    /// callers, as it does bare jemalloc's.
     ///
     /// # Safety
     /// As `GlobalAlloc::alloc`; `zeroed` selects `alloc_zeroed`.
@@ -181,23 +181,52 @@ impl<A: GlobalAlloc> Profiler<A> {
     unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // Non-null: this thread may count and owns a counter slot (see `thread_state`).
         let slot = thread_state::active_slot();
+        if !slot.is_null()
+            // Also true while a tracing span is entered on this thread: checking for one
+            // costs one load and one branch here (`crate::hook::spans`).
+            && !sites::sample_countdown_expired(layout.size())
+            // SAFETY: `slot` was just read non-null: this thread's active slot.
+            && unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) }
+        {
+            // SAFETY: the caller's layout, as the caller's contract allows.
+            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+            if ptr.is_null() {
+                counters::uncount_fast(layout.size());
+            }
+            return ptr;
+        }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.alloc_slow(layout, zeroed) }
+    }
+
+    /// Every allocation but the common one, told apart again from the state the fast path
+    /// left: a thread with no active counter slot ([`Self::alloc_cold`]: not to be counted,
+    /// or the thread's first call; the countdown was not touched), a countdown that ran out
+    /// or a tracing span ([`Self::alloc_out_of_line`]), else a request the fast counters
+    /// cannot take ([`Self::alloc_general`]). (A signal handler that allocates in between can
+    /// only change which of the last two takes it: either counts exactly.)
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[inline(never)]
+    unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let slot = thread_state::active_slot();
         if slot.is_null() {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_cold(layout, zeroed) };
         }
-        // Also true while a tracing span is entered on this thread: checking for one costs
-        // one load and one branch here (`crate::hook::spans`).
-        if sites::sample_countdown_expired(layout.size()) {
+        if sites::sample_decision_due() || spans::current() != 0 {
             // SAFETY: the caller's contract, passed on; `slot` was just read non-null.
             return unsafe { self.alloc_out_of_line(slot, layout, zeroed) };
         }
-        // SAFETY: the caller's contract, passed on; `slot` was just read non-null.
-        unsafe { self.alloc_and_count(slot, layout, zeroed) }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.alloc_general(layout, zeroed) }
     }
 
     /// Allocates `layout` and counts it as the fast path does: counted before the inner call,
-    /// so that nothing but the result is live across it (no register to save and restore); a
-    /// failed allocation is uncounted afterwards. What the fast counters cannot take goes to
+    /// so that only the size is live across it (for the rare uncount: kept in a register the
+    /// call preserves, which a caller that inlines this already holds it in); a failed
+    /// allocation is uncounted afterwards. What the fast counters cannot take goes to
     /// [`Self::alloc_general`].
     ///
     /// # Safety
@@ -211,11 +240,10 @@ impl<A: GlobalAlloc> Profiler<A> {
     ) -> *mut u8 {
         // SAFETY: `slot` is this thread's non-null active slot, as the caller guarantees.
         if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
-            thread_state::note_pending(layout);
             // SAFETY: the caller's layout, as the caller's contract allows.
             let ptr = unsafe { self.raw_alloc(layout, zeroed) };
             if ptr.is_null() {
-                counters::uncount_pending();
+                counters::uncount_fast(layout.size());
             }
             return ptr;
         }
@@ -231,6 +259,7 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
     #[inline(never)]
     unsafe fn alloc_general(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        counters::undo_failed_alloc(layout.size());
         // SAFETY: the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
         if !ptr.is_null() {
@@ -360,6 +389,7 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::dealloc`.
     #[inline(never)]
     unsafe fn dealloc_rare(&self, ptr: *mut u8, layout: Layout) {
+        counters::undo_failed_free(layout.size());
         // Budgets: a thread that records every allocation comes here too (see `capturing`).
         if guard::capturing() {
             // SAFETY: the caller's contract, passed on.
