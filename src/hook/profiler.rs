@@ -182,8 +182,8 @@ impl<A: GlobalAlloc> Profiler<A> {
         // Non-null: this thread may count and owns a counter slot (see `thread_state`).
         let slot = thread_state::active_slot();
         if !slot.is_null()
-            // Also true while a tracing span is entered on this thread: checking for one
-            // costs one load and one branch here (`crate::hook::spans`).
+            // Also true while a tracing span is entered on this thread, which parks the
+            // countdown below zero: no test of its own here (`crate::hook::spans`).
             && !sites::sample_countdown_expired(layout.size())
             // SAFETY: `slot` was just read non-null: this thread's active slot.
             && unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) }
@@ -298,7 +298,14 @@ impl<A: GlobalAlloc> Profiler<A> {
         layout: Layout,
         zeroed: bool,
     ) -> *mut u8 {
-        if sites::sample_decision_due() {
+        // A span parks the sampler's countdown below zero (see `crate::hook::spans`): this
+        // allocation is counted down the real one here.
+        let due = if spans::current() != 0 {
+            spans::count_down(layout.size())
+        } else {
+            sites::sample_decision_due()
+        };
+        if due {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_rare(layout, zeroed, true) };
         }

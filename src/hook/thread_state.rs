@@ -24,13 +24,16 @@ use crate::hook::counters::Slot;
 pub(crate) struct ThreadState {
     /// The counter slot the fast paths write: `slot` while `flags == 0`, else null.
     pub(crate) active_slot: Cell<*const Slot>,
-    /// Sampler: bytes left until the next sample (see [`crate::hook::sampler`]).
+    /// Sampler: bytes left until the next sample (see [`crate::hook::sampler`]); far below
+    /// zero while a tracing span is entered (the real one is then in `parked`).
     pub(crate) countdown: Cell<i64>,
     /// The claimed counter slot itself (null when none), whatever the flags.
     pub(crate) slot: Cell<*const Slot>,
     /// Counter slot bookkeeping: 0 no slot yet; `usize::MAX` released or none to be had;
     /// else index + 1 (see [`crate::hook::counters`]).
     pub(crate) slot_state: Cell<usize>,
+    /// Sampler: the real countdown while a tracing span is entered.
+    pub(crate) parked: Cell<i64>,
     /// Sampler: random generator state.
     pub(crate) rng: Cell<u64>,
     /// Sampler: the settings epoch the countdown was drawn under; 0 = not yet drawn.
@@ -50,6 +53,7 @@ thread_local! {
             countdown: Cell::new(0),
             slot: Cell::new(std::ptr::null()),
             slot_state: Cell::new(0),
+            parked: Cell::new(0),
             rng: Cell::new(0),
             epoch: Cell::new(0),
             flags: Cell::new(0),
