@@ -7,6 +7,10 @@
 //! A thread that finds no free slot, or that allocates after its slot was released during TLS
 //! teardown, counts into a shared fallback slot with atomic read-modify-write operations.
 //!
+//! Small requests (≤ 4 KiB, aligned to at most 8) are counted per exact size by the fast paths
+//! (one increment each) and folded into size classes by the readers; everything else per
+//! class.
+//!
 //! Live bytes for the peak are batched: each thread keeps a signed delta and publishes it to
 //! a global total when it exceeds [`PEAK_SLACK_PER_THREAD`]. The peak is checked as
 //! `global + own delta` whenever that could exceed it (see `live_change`), which is exact for
@@ -43,12 +47,13 @@ enum Realloc {
 }
 const NUM_REALLOC: usize = 5;
 
-/// A counter per size class. Allocs, frees and byte totals of the whole process are sums of
-/// these, so the hot path touches two words per call. A block's usable size is its class's
+/// A counter per size class, for what the general path counts (requests over 4 KiB or aligned
+/// to more than 8, reallocs, the fallback slot). Allocs, frees and byte totals of the whole
+/// process are sums of these and of [`BySize`]. A block's usable size is its class's
 /// size, except for page-rounded (large) blocks, which may fall short of it: only those add
 /// their shortfall to `large_shortfall_*`. One array per figure (not one struct per class):
-/// the hot path then addresses a class's counter as `array + 8 · class`, which x86-64 does
-/// inside the memory operand, with no multiplication.
+/// a class's counter is at `array + 8 · class`, which x86-64 addresses inside the memory
+/// operand, with no multiplication.
 type PerClass = [AtomicU64; NUM_CLASSES];
 
 /// A counter per exact request size `0..=BY_SIZE_MAX`, for requests aligned to at most 8,
