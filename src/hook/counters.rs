@@ -286,8 +286,9 @@ pub(crate) fn on_free(size: usize, align: usize) {
 /// thread's active slot (`thread_state::active_slot`, non-null), the request is small and
 /// aligned to at most 8 (counted per exact size) and the live delta stays under its limit
 /// (no publish, no look at the peak). Returns false in any other case, having changed
-/// nothing but maybe `room` (left negative), which [`undo_failed_alloc`] restores: the caller
-/// then calls it and counts with [`on_alloc`].
+/// nothing but maybe `room` (left negative): the caller then counts with [`on_alloc`], whose
+/// `live_change` computes the live delta from `free_room` and sets `room` afresh (or, if the
+/// inner allocation fails, calls [`undo_failed_alloc`]).
 ///
 /// # Safety
 /// `slot` must be the non-null active slot of this thread.
@@ -300,7 +301,8 @@ pub(crate) unsafe fn alloc_fast(slot: *const Slot, size: usize, align: usize) ->
     // `SLOTS` table (set in `claim_slot`, cleared before the slot is released).
     let s = unsafe { &*slot };
     // `size` ≤ 4 KiB here: no overflow. Stored before the test, so that the two are one
-    // memory-destination subtraction and a branch; `undo_failed_alloc` adds it back.
+    // memory-destination subtraction and a branch; a failed test is made good by the
+    // general path (see above).
     let room = s.room.get() - size as i64;
     s.room.set(room);
     if room < 0 {
@@ -333,9 +335,11 @@ pub(crate) fn uncount_fast(size: usize) {
     });
 }
 
-/// After [`alloc_fast`] returned false for `size` on this thread: adds `size` back to `room`
-/// if the fast path left it negative (it is never negative otherwise).
-#[inline(always)]
+/// After [`alloc_fast`] returned false for `size` on this thread and the inner allocation
+/// then failed (so nothing set `room` afresh): adds `size` back to `room` if the fast path
+/// left it negative (it is never negative otherwise).
+#[cold]
+#[inline(never)]
 pub(crate) fn undo_failed_alloc(size: usize) {
     let _ = THREAD.try_with(|t| {
         let p = t.slot.get();
@@ -350,27 +354,11 @@ pub(crate) fn undo_failed_alloc(size: usize) {
     });
 }
 
-/// After [`free_fast`] returned false for `size` on this thread: adds `size` back to
-/// `free_room` if the fast path left it negative (it is never negative otherwise).
-#[inline(always)]
-pub(crate) fn undo_failed_free(size: usize) {
-    let _ = THREAD.try_with(|t| {
-        let p = t.slot.get();
-        if !p.is_null() {
-            // SAFETY: as in `alloc_fast`: `p` is this thread's slot.
-            let s = unsafe { &*p };
-            let free_room = s.free_room.get();
-            if free_room < 0 {
-                s.free_room.set(free_room + size as i64);
-            }
-        }
-    });
-}
-
 /// [`alloc_fast`] for a free: false unless the block is small and aligned to at most 8 and
 /// the live delta stays above `-PEAK_SLACK_PER_THREAD`, having changed nothing but maybe
-/// `free_room` (left negative); the caller then calls [`undo_failed_free`] and counts with
-/// [`on_free`].
+/// `free_room` (left negative); the caller then counts with [`on_free`], whose `live_change`
+/// computes the live delta from `room` and sets `free_room` afresh. (Every free that fails
+/// here is counted: the ones that are not, on a thread that may not count, fail before.)
 ///
 /// # Safety
 /// As [`alloc_fast`].
@@ -463,7 +451,14 @@ fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
         return if delta > 0 { raise_peak(live) } else { 0 };
     }
     let up_limit = s.up_limit.get();
-    let d = s.live_delta() + delta;
+    // A failed fast path may have left the word it tests short of its size (`room` for an
+    // allocation, `free_room` for a free), having changed nothing else: the delta is taken
+    // from the other word, and both are set afresh.
+    let d = if delta > 0 {
+        s.live_delta() + delta
+    } else {
+        up_limit - s.room.get() + delta
+    };
     s.room.set(up_limit - d);
     s.free_room.set(d + PEAK_SLACK_PER_THREAD as i64);
     // `d` stays within ±PEAK_SLACK_PER_THREAD: an increase can only cross the upper limit,

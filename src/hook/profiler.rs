@@ -201,9 +201,9 @@ impl<A: GlobalAlloc> Profiler<A> {
 
     /// Every allocation but the common one, told apart again from the state the fast path
     /// left: a thread with no active counter slot ([`Self::alloc_cold`]: not to be counted,
-    /// or the thread's first call; the countdown was not touched), a countdown that ran out
-    /// or a tracing span ([`Self::alloc_out_of_line`]), else a request the fast counters
-    /// cannot take ([`Self::alloc_general`]). (A signal handler that allocates in between can
+    /// or the thread's first call; the countdown was not touched), a tracing span
+    /// ([`Self::alloc_in_span`]), a countdown that ran out ([`Self::alloc_rare`]), else a
+    /// request the fast counters cannot take ([`Self::alloc_general`]). (A signal handler that allocates in between can
     /// only change which of the last two takes it: either counts exactly.)
     ///
     /// # Safety
@@ -215,9 +215,13 @@ impl<A: GlobalAlloc> Profiler<A> {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_cold(layout, zeroed) };
         }
-        if sites::sample_decision_due() || spans::current() != 0 {
+        if spans::current() != 0 {
             // SAFETY: the caller's contract, passed on; `slot` was just read non-null.
-            return unsafe { self.alloc_out_of_line(slot, layout, zeroed) };
+            return unsafe { self.alloc_in_span(slot, layout, zeroed) };
+        }
+        if sites::sample_decision_due() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_rare(layout, zeroed, true) };
         }
         // SAFETY: the caller's contract, passed on.
         unsafe { self.alloc_general(layout, zeroed) }
@@ -259,10 +263,11 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
     #[inline(never)]
     unsafe fn alloc_general(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        counters::undo_failed_alloc(layout.size());
         // SAFETY: the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-        if !ptr.is_null() {
+        if ptr.is_null() {
+            counters::undo_failed_alloc(layout.size());
+        } else {
             count_alloc_general(ptr, layout);
         }
         ptr
@@ -284,28 +289,22 @@ impl<A: GlobalAlloc> Profiler<A> {
         unsafe { self.alloc_rare(layout, zeroed, false) }
     }
 
-    /// The countdown test sent this allocation out of line: the countdown ran out (the rare
-    /// path), or only a tracing span is entered on this thread (counted as the fast path
-    /// counts, then charged to the span).
+    /// An allocation while a tracing span is entered on this thread (which parks the
+    /// countdown, so the fast path sent it here): counted down the real countdown, then
+    /// sampled ([`Self::alloc_rare`]) if that ran out, else counted as the fast path counts;
+    /// either way charged to the span.
     ///
     /// # Safety
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`; `slot` is this thread's active slot.
     #[cold]
     #[inline(never)]
-    unsafe fn alloc_out_of_line(
+    unsafe fn alloc_in_span(
         &self,
         slot: *const counters::Slot,
         layout: Layout,
         zeroed: bool,
     ) -> *mut u8 {
-        // A span parks the sampler's countdown below zero (see `crate::hook::spans`): this
-        // allocation is counted down the real one here.
-        let due = if spans::current() != 0 {
-            spans::count_down(layout.size())
-        } else {
-            sites::sample_decision_due()
-        };
-        if due {
+        if spans::count_down(layout.size()) {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_rare(layout, zeroed, true) };
         }
@@ -396,7 +395,6 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::dealloc`.
     #[inline(never)]
     unsafe fn dealloc_rare(&self, ptr: *mut u8, layout: Layout) {
-        counters::undo_failed_free(layout.size());
         // Budgets: a thread that records every allocation comes here too (see `capturing`).
         if guard::capturing() {
             // SAFETY: the caller's contract, passed on.

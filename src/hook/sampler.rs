@@ -161,10 +161,24 @@ pub(crate) fn reset_this_thread() {
 #[inline(never)]
 pub(crate) fn decide(size: usize) -> bool {
     THREAD
-        .try_with(|s| with_real_countdown(s, |s| slow(s, size)))
+        .try_with(|s| {
+            if s.span.get() == 0 {
+                slow(s, size)
+            } else {
+                decide_in_span(s, size)
+            }
+        })
         .unwrap_or(false)
 }
 
+/// [`decide`] while a span is entered: on the real countdown.
+#[cold]
+#[inline(never)]
+fn decide_in_span(s: &ThreadState, size: usize) -> bool {
+    with_real_countdown(s, |s| slow(s, size))
+}
+
+#[inline(always)]
 fn slow(s: &ThreadState, size: usize) -> bool {
     if !settings::ensure_init() {
         return false;
