@@ -23,10 +23,26 @@ pub fn function_name(name: &str) -> Cow<'_, str> {
             return Cow::Owned(format!("{d:#}"));
         }
     }
-    match strip_hash(name) {
-        Some(stripped) => Cow::Borrowed(stripped),
-        None => Cow::Borrowed(name),
+    let name = strip_hash(name).unwrap_or(name);
+    match allocator_shim(name) {
+        Some(shim) if !name.starts_with("__rustc::") => Cow::Owned(format!("__rustc::{shim}")),
+        _ => Cow::Borrowed(name),
     }
+}
+
+/// The allocator shim `name` is (`__rust_alloc`, `__rust_dealloc`, `__rust_realloc`,
+/// `__rust_alloc_zeroed`), whatever crate path precedes it. rustc generates them in the
+/// crate that declares the `#[global_allocator]`; their symbols are `__rustc::__rust_alloc`…,
+/// but where one is inlined into its caller (as a user's build inlines allocscope's
+/// allocation path) the debug info names it after that crate (`app::__rust_alloc`).
+/// [`function_name`] shows every such frame under its symbol's name.
+pub fn allocator_shim(name: &str) -> Option<&str> {
+    let last = name.rsplit_once("::").map_or(name, |(_, last)| last);
+    matches!(
+        last,
+        "__rust_alloc" | "__rust_dealloc" | "__rust_realloc" | "__rust_alloc_zeroed"
+    )
+    .then_some(last)
 }
 
 /// `name` without a trailing `::h` + 16 hex digits, if it has one.

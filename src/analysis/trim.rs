@@ -242,7 +242,9 @@ pub fn is_plumbing(function: &str) -> bool {
         "[",
     ];
     let name = function.trim_start_matches('<');
-    if PREFIXES.iter().any(|p| name.starts_with(p)) {
+    if PREFIXES.iter().any(|p| name.starts_with(p))
+        || crate::analysis::names::allocator_shim(name).is_some()
+    {
         return true;
     }
     // `<[T] as alloc::…>`, `<u8 as alloc::vec::spec_from_elem::SpecFromElem>`,
@@ -346,6 +348,13 @@ mod tests {
         assert!(is_plumbing("<[u8] as alloc::borrow::ToOwned>::to_owned"));
         assert!(is_plumbing("__rust_alloc"));
         assert!(is_plumbing("__rustc::__rust_alloc"));
+        // Inlined into its caller, the shim is named after the allocator's crate.
+        assert!(is_plumbing("app::__rust_alloc"));
+        assert_eq!(
+            crate::analysis::names::function_name("app::__rust_alloc"),
+            "__rustc::__rust_alloc"
+        );
+        assert!(!is_plumbing("app::rust_alloc_table"));
         assert!(is_plumbing(
             "<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem"
         ));

@@ -7,18 +7,23 @@
 //! A thread that finds no free slot, or that allocates after its slot was released during TLS
 //! teardown, counts into a shared fallback slot with atomic read-modify-write operations.
 //!
+//! Small requests (≤ 4 KiB, aligned to at most 8) are counted per exact size by the fast paths
+//! (one increment each) and folded into size classes by the readers; everything else per
+//! class.
+//!
 //! Live bytes for the peak are batched: each thread keeps a signed delta and publishes it to
 //! a global total when it exceeds [`PEAK_SLACK_PER_THREAD`]. The peak is checked as
 //! `global + own delta` whenever that could exceed it (see `live_change`), which is exact for
 //! one thread and off by at most `PEAK_SLACK_PER_THREAD` per thread otherwise.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 
 use crate::hook::thread_state::{set_slot, THREAD};
 use crate::model::counts::Counts;
 use crate::model::size_class::{
-    class_of_request, small_class_of_request, usable_size, SizeClass, NUM_CLASSES,
+    class_of_request, class_of_small_size, usable_size, SizeClass, BY_SIZE_MAX, NUM_CLASSES,
 };
 
 /// How far the process-wide peak may miss the true one, per thread of a multi-threaded
@@ -42,29 +47,42 @@ enum Realloc {
 }
 const NUM_REALLOC: usize = 5;
 
-/// A counter per size class. Allocs, frees and byte totals of the whole process are sums of
-/// these, so the hot path touches two words per call. A block's usable size is its class's
+/// A counter per size class, for what the general path counts (requests over 4 KiB or aligned
+/// to more than 8, reallocs, the fallback slot). Allocs, frees and byte totals of the whole
+/// process are sums of these and of [`BySize`]. A block's usable size is its class's
 /// size, except for page-rounded (large) blocks, which may fall short of it: only those add
 /// their shortfall to `large_shortfall_*`. One array per figure (not one struct per class):
-/// the hot path then addresses a class's counter as `array + 8 · class`, which x86-64 does
-/// inside the memory operand, with no multiplication.
+/// a class's counter is at `array + 8 · class`, which x86-64 addresses inside the memory
+/// operand, with no multiplication.
 type PerClass = [AtomicU64; NUM_CLASSES];
+
+/// A counter per exact request size `0..=BY_SIZE_MAX`, for requests aligned to at most 8,
+/// whose class depends on the size alone (`class_of_small_size`). The fast paths count such
+/// a request with one increment at `array + 8 · size`: no class lookup, and no byte total,
+/// since the bytes are `size × count`. Readers fold them into the classes (`sum`).
+type BySize = [AtomicU64; BY_SIZE_MAX + 1];
 
 /// One thread's counters (or the shared fallback's). `pub(crate)` only so that
 /// [`crate::hook::thread_state`] can point at it.
+///
+/// All fields start at zero (the live-delta words are set when the slot is claimed), so the
+/// table is zero-initialised memory (`.bss`): only the pages a thread touches become
+/// resident, which [`resident_bytes`] reports. The fast paths' fields come first.
 pub(crate) struct Slot {
-    claimed: AtomicBool,
     /// `up_limit − live delta`, where the live delta is the live bytes not yet published to
     /// [`LIVE_PUBLISHED`]: how many more bytes this thread may allocate before it must look
     /// at the peak or publish. An allocation's fast path subtracts its size and checks the
-    /// sign; this folds the peak check into the live-delta update.
-    room: AtomicI64,
-    /// `up_limit + PEAK_SLACK_PER_THREAD`: a free that takes `room` above it (the live
-    /// delta below `-PEAK_SLACK_PER_THREAD`) must publish.
-    room_max: AtomicI64,
+    /// sign (one instruction and a branch); this folds the peak check into the live-delta
+    /// update. Never negative but between a failed fast path and its undo.
+    room: Owned,
+    /// `live delta + PEAK_SLACK_PER_THREAD`: how many more bytes this thread may free before
+    /// it must publish. A free's fast path subtracts its size and checks the sign, as an
+    /// allocation's does with `room`; each adds its size to the other word.
+    free_room: Owned,
     /// How far the live delta may grow before it must be looked at: the smaller of
     /// [`PEAK_SLACK_PER_THREAD`] (publish) and the room below the peak as of the last look.
-    up_limit: AtomicI64,
+    up_limit: Owned,
+    claimed: AtomicBool,
     reallocs: [AtomicU64; NUM_REALLOC],
     blocks_in: PerClass,
     requested_in: PerClass,
@@ -72,15 +90,20 @@ pub(crate) struct Slot {
     requested_out: PerClass,
     large_shortfall_in: PerClass,
     large_shortfall_out: PerClass,
+    /// Blocks of small requests aligned to at most 8 that were allocated, by exact size
+    /// (counted by [`alloc_fast`]; the general path counts per class).
+    in_by_size: BySize,
+    /// The same, freed (counted by [`free_fast`]).
+    out_by_size: BySize,
 }
 
 impl Slot {
     #[allow(clippy::declare_interior_mutable_const)]
     const ZERO: Slot = Slot {
+        room: Owned::new(),
+        free_room: Owned::new(),
+        up_limit: Owned::new(),
         claimed: AtomicBool::new(false),
-        room: AtomicI64::new(0),
-        room_max: AtomicI64::new(PEAK_SLACK_PER_THREAD as i64),
-        up_limit: AtomicI64::new(0),
         reallocs: [const { AtomicU64::new(0) }; NUM_REALLOC],
         blocks_in: [const { AtomicU64::new(0) }; NUM_CLASSES],
         requested_in: [const { AtomicU64::new(0) }; NUM_CLASSES],
@@ -88,21 +111,52 @@ impl Slot {
         requested_out: [const { AtomicU64::new(0) }; NUM_CLASSES],
         large_shortfall_in: [const { AtomicU64::new(0) }; NUM_CLASSES],
         large_shortfall_out: [const { AtomicU64::new(0) }; NUM_CLASSES],
+        in_by_size: [const { AtomicU64::new(0) }; BY_SIZE_MAX + 1],
+        out_by_size: [const { AtomicU64::new(0) }; BY_SIZE_MAX + 1],
     };
 
     /// The live bytes not yet published.
     #[inline(always)]
     fn live_delta(&self) -> i64 {
-        self.up_limit.load(Relaxed) - self.room.load(Relaxed)
+        self.free_room.get() - PEAK_SLACK_PER_THREAD as i64
     }
 
     /// Sets the live delta and the limit it may grow to.
     #[inline(always)]
     fn set_live(&self, up_limit: i64, delta: i64) {
-        self.up_limit.store(up_limit, Relaxed);
-        self.room.store(up_limit - delta, Relaxed);
-        self.room_max
-            .store(up_limit + PEAK_SLACK_PER_THREAD as i64, Relaxed);
+        self.up_limit.set(up_limit);
+        self.room.set(up_limit - delta);
+        self.free_room.set(delta + PEAK_SLACK_PER_THREAD as i64);
+    }
+}
+
+/// A word of a slot that only the thread owning the slot reads and writes: the live-delta
+/// words, which no reader sums. Plain loads and stores, so that x86-64 updates one with a
+/// single memory-destination instruction whose flags the fast path's test reuses (an atomic
+/// would be loaded, changed and stored by three).
+pub(crate) struct Owned(UnsafeCell<i64>);
+
+// SAFETY: an `Owned` is read and written only by the thread that owns its slot (the fast
+// paths, `live_change` and `look_at_peak` with this thread's own slot; `claim_slot` right
+// after claiming it; the releaser on the owning thread before it releases it). A slot changes
+// hands only through `claimed` (released with `Release`, claimed with `Acquire`), so the
+// previous owner's accesses happen before the next owner's. The shared fallback slot's
+// `Owned` words are never touched (its writers go through `live_change::<true>`).
+unsafe impl Sync for Owned {}
+
+impl Owned {
+    const fn new() -> Owned {
+        Owned(UnsafeCell::new(0))
+    }
+    #[inline(always)]
+    fn get(&self) -> i64 {
+        // SAFETY: only the owning thread accesses it (see the `Sync` impl).
+        unsafe { *self.0.get() }
+    }
+    #[inline(always)]
+    fn set(&self, v: i64) {
+        // SAFETY: only the owning thread accesses it (see the `Sync` impl).
+        unsafe { *self.0.get() = v }
     }
 }
 
@@ -229,85 +283,101 @@ pub(crate) fn on_free(size: usize, align: usize) {
 }
 
 /// The whole of counting an allocation in the common case, with no call: `slot` is this
-/// thread's active slot (`thread_state::active_slot`, non-null), the request is small (its
-/// class from the lookup table) and the live delta stays under its limit (no publish, no
-/// look at the peak). Returns false, having changed nothing, in any other case: the caller
-/// then counts with [`on_alloc`].
+/// thread's active slot (`thread_state::active_slot`, non-null), the request is small and
+/// aligned to at most 8 (counted per exact size) and the live delta stays under its limit
+/// (no publish, no look at the peak). Returns false in any other case, having changed
+/// nothing but maybe `room` (left negative): the caller then counts with [`on_alloc`], whose
+/// `live_change` computes the live delta from `free_room` and sets `room` afresh (or, if the
+/// inner allocation fails, calls [`undo_failed_alloc`]).
 ///
 /// # Safety
 /// `slot` must be the non-null active slot of this thread.
 #[inline(always)]
 pub(crate) unsafe fn alloc_fast(slot: *const Slot, size: usize, align: usize) -> bool {
-    let Some(idx) = small_class_of_request(size, align) else {
+    if size > BY_SIZE_MAX || align > 8 {
         return false;
-    };
+    }
     // SAFETY: the caller passes this thread's active slot, which points into the static
     // `SLOTS` table (set in `claim_slot`, cleared before the slot is released).
     let s = unsafe { &*slot };
-    // `size` ≤ 4 KiB here: no overflow.
-    let room = s.room.load(Relaxed) - size as i64;
+    // `size` ≤ 4 KiB here: no overflow. Stored before the test, so that the two are one
+    // memory-destination subtraction and a branch; a failed test is made good by the
+    // general path (see above).
+    let room = s.room.get() - size as i64;
+    s.room.set(room);
     if room < 0 {
         return false;
     }
-    s.room.store(room, Relaxed);
-    // SAFETY: `small_class_of_request` returns indices of the lookup table, all below
-    // `NUM_CLASSES`, the length of the per-class arrays.
-    unsafe {
-        add::<false>(s.blocks_in.get_unchecked(idx), 1);
-        add::<false>(s.requested_in.get_unchecked(idx), size as u64);
+    s.free_room.set(s.free_room.get() + size as i64);
+    if let Some(n) = s.in_by_size.get(size) {
+        add::<false>(n, 1);
     }
     true
 }
 
-/// Takes back what [`alloc_fast`] counted for the allocation noted with
-/// `thread_state::note_pending`, whose inner allocation failed.
+/// Takes back what [`alloc_fast`] counted for an allocation of `size` bytes whose inner
+/// allocation failed.
 #[cold]
 #[inline(never)]
-pub(crate) fn uncount_pending() {
+pub(crate) fn uncount_fast(size: usize) {
     let _ = THREAD.try_with(|t| {
-        let (size, align) = t.pending.get();
         let p = t.slot.get();
         if p.is_null() {
             return;
         }
-        let Some(idx) = small_class_of_request(size, align) else {
-            return;
-        };
         // SAFETY: as in `alloc_fast`: `p` is this thread's slot.
         let s = unsafe { &*p };
-        s.room.store(s.room.load(Relaxed) + size as i64, Relaxed);
-        // SAFETY: as in `alloc_fast`.
-        unsafe {
-            let b = s.blocks_in.get_unchecked(idx);
-            b.store(b.load(Relaxed).wrapping_sub(1), Relaxed);
-            let r = s.requested_in.get_unchecked(idx);
-            r.store(r.load(Relaxed).wrapping_sub(size as u64), Relaxed);
+        if let Some(n) = s.in_by_size.get(size) {
+            s.room.set(s.room.get() + size as i64);
+            s.free_room.set(s.free_room.get() - size as i64);
+            n.store(n.load(Relaxed).wrapping_sub(1), Relaxed);
         }
     });
 }
 
-/// [`alloc_fast`] for a free: false, having changed nothing, unless the block is small and
-/// the live delta stays above `-PEAK_SLACK_PER_THREAD`; the caller then counts with
-/// [`on_free`].
+/// After [`alloc_fast`] returned false for `size` on this thread and the inner allocation
+/// then failed (so nothing set `room` afresh): adds `size` back to `room` if the fast path
+/// left it negative (it is never negative otherwise).
+#[cold]
+#[inline(never)]
+pub(crate) fn undo_failed_alloc(size: usize) {
+    let _ = THREAD.try_with(|t| {
+        let p = t.slot.get();
+        if !p.is_null() {
+            // SAFETY: as in `alloc_fast`: `p` is this thread's slot.
+            let s = unsafe { &*p };
+            let room = s.room.get();
+            if room < 0 {
+                s.room.set(room + size as i64);
+            }
+        }
+    });
+}
+
+/// [`alloc_fast`] for a free: false unless the block is small and aligned to at most 8 and
+/// the live delta stays above `-PEAK_SLACK_PER_THREAD`, having changed nothing but maybe
+/// `free_room` (left negative); the caller then counts with [`on_free`], whose `live_change`
+/// computes the live delta from `room` and sets `free_room` afresh. (Every free that fails
+/// here is counted: the ones that are not, on a thread that may not count, fail before.)
 ///
 /// # Safety
 /// As [`alloc_fast`].
 #[inline(always)]
 pub(crate) unsafe fn free_fast(slot: *const Slot, size: usize, align: usize) -> bool {
-    let Some(idx) = small_class_of_request(size, align) else {
-        return false;
-    };
-    // SAFETY: as in `alloc_fast`.
-    let s = unsafe { &*slot };
-    let room = s.room.load(Relaxed) + size as i64;
-    if room > s.room_max.load(Relaxed) {
+    if size > BY_SIZE_MAX || align > 8 {
         return false;
     }
-    s.room.store(room, Relaxed);
     // SAFETY: as in `alloc_fast`.
-    unsafe {
-        add::<false>(s.blocks_out.get_unchecked(idx), 1);
-        add::<false>(s.requested_out.get_unchecked(idx), size as u64);
+    let s = unsafe { &*slot };
+    // As `alloc_fast`'s `room`.
+    let free_room = s.free_room.get() - size as i64;
+    s.free_room.set(free_room);
+    if free_room < 0 {
+        return false;
+    }
+    s.room.set(s.room.get() + size as i64);
+    if let Some(n) = s.out_by_size.get(size) {
+        add::<false>(n, 1);
     }
     true
 }
@@ -380,9 +450,17 @@ fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
         let live = LIVE_PUBLISHED.fetch_add(delta, Relaxed) + delta;
         return if delta > 0 { raise_peak(live) } else { 0 };
     }
-    let up_limit = s.up_limit.load(Relaxed);
-    let d = up_limit - s.room.load(Relaxed) + delta;
-    s.room.store(up_limit - d, Relaxed);
+    let up_limit = s.up_limit.get();
+    // A failed fast path may have left the word it tests short of its size (`room` for an
+    // allocation, `free_room` for a free), having changed nothing else: the delta is taken
+    // from the other word, and both are set afresh.
+    let d = if delta > 0 {
+        s.live_delta() + delta
+    } else {
+        up_limit - s.room.get() + delta
+    };
+    s.room.set(up_limit - d);
+    s.free_room.set(d + PEAK_SLACK_PER_THREAD as i64);
     // `d` stays within ±PEAK_SLACK_PER_THREAD: an increase can only cross the upper limit,
     // a decrease the lower one.
     if delta > 0 {
@@ -526,6 +604,18 @@ fn sum<'a>(slots: impl Iterator<Item = &'a Slot>) -> SlotSums {
             add(&mut t.large_shortfall_in, &s.large_shortfall_in);
             add(&mut t.large_shortfall_out, &s.large_shortfall_out);
         }
+        for (size, (i, o)) in s.in_by_size.iter().zip(&s.out_by_size).enumerate() {
+            let (i, o) = (i.load(Relaxed), o.load(Relaxed));
+            if i | o == 0 {
+                continue;
+            }
+            if let Some(t) = classes.get_mut(class_of_small_size(size)) {
+                t.blocks_in = t.blocks_in.wrapping_add(i);
+                t.requested_in = t.requested_in.wrapping_add(i.wrapping_mul(size as u64));
+                t.blocks_out = t.blocks_out.wrapping_add(o);
+                t.requested_out = t.requested_out.wrapping_add(o.wrapping_mul(size as u64));
+            }
+        }
     }
     SlotSums { reallocs, classes }
 }
@@ -579,6 +669,20 @@ impl SlotSums {
             bytes_freed: self.bytes_freed(),
         }
     }
+}
+
+/// Resident bytes of the counter slots in use (by `mincore`; the table is zero-initialised,
+/// so a slot's per-size counters are resident only where its thread touched them), for the
+/// `profiler` term of the gap. Never allocates.
+pub(crate) fn resident_bytes() -> u64 {
+    let used = SLOTS_USED.load(Relaxed).min(MAX_SLOTS);
+    crate::hook::own_memory::resident_in(
+        SLOTS.as_ptr() as usize,
+        used * std::mem::size_of::<Slot>(),
+    ) + crate::hook::own_memory::resident_in(
+        &FALLBACK as *const Slot as usize,
+        std::mem::size_of::<Slot>(),
+    )
 }
 
 /// Highest live bytes recorded so far.

@@ -9,12 +9,12 @@
 //!   program's own allocations never touch it. Usable sizes follow jemalloc's size classes
 //!   (what jemalloc's `stats.allocated` counts).
 //! - **tables**: the resident bytes of the tables allocscope maps or keeps in static arrays
-//!   (the live table's shards, the site table's chunks and index, the large-block table)
-//!   and of the stacks of allocscope's own threads, asked of the kernel with `mincore(2)`
-//!   when a snapshot is taken.
+//!   (the live table's shards, the site table's chunks and index, the large-block table, the
+//!   span table, the per-thread counter slots in use) and of the stacks of allocscope's own
+//!   threads, asked of the kernel with `mincore(2)` when a snapshot is taken.
 //!
-//! Not counted (small, see `docs/gap.md`): the per-thread counter slots, jemalloc's thread
-//! caches and arena of allocscope's threads, and files the symbolizer maps.
+//! Not counted (small, see `docs/gap.md`): jemalloc's thread caches and arena of allocscope's
+//! threads, and files the symbolizer maps.
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
 
@@ -59,7 +59,8 @@ pub struct OwnMemory {
     /// Resident bytes of the site table (one record per distinct stack) and its index.
     pub site_table: u64,
     /// Resident bytes of allocscope's other fixed tables (the large-block table, the span
-    /// table) and of the stacks of allocscope's own threads (reporter, timeline, flush).
+    /// table, the per-thread counter slots in use) and of the stacks of allocscope's own
+    /// threads (reporter, timeline, flush, HTTP server).
     pub other_tables: u64,
 }
 
@@ -85,6 +86,7 @@ pub fn own_memory() -> OwnMemory {
         site_table: crate::hook::site_table::resident_bytes(),
         other_tables: crate::hook::large_blocks::table_resident_bytes()
             + crate::hook::spans::resident_bytes()
+            + crate::hook::counters::resident_bytes()
             + thread_stacks_resident_bytes(),
     }
 }

@@ -168,12 +168,12 @@ fn note_installed<A>(mallctl: Option<Mallctl>) {
 }
 
 impl<A: GlobalAlloc> Profiler<A> {
-    /// Allocates `layout` through the inner allocator and counts it. Hot path, in three
-    /// parts so that the common one stays small once inlined into the user's
-    /// `__rust_alloc`: calls of a thread with no active counter slot ([`Self::alloc_cold`]:
-    /// not to be counted, or the thread's first call), calls whose sampling countdown ran
-    /// out ([`Self::alloc_rare`]: sampling, or a look at changed settings), and the rest,
-    /// which only counts.
+    /// Allocates `layout` through the inner allocator and counts it. Hot path: the common
+    /// call (a thread with an active counter slot, a sampling countdown that did not run out,
+    /// no tracing span, a request [`counters::alloc_fast`] can count) only counts, and every
+    /// other call goes to one out-of-line entry, [`Self::alloc_slow`]. One call site for all
+    /// of them keeps this small enough for LLVM to inline into the user's `__rust_alloc`
+    /// callers, as it does bare jemalloc's.
     ///
     /// # Safety
     /// As `GlobalAlloc::alloc`; `zeroed` selects `alloc_zeroed`.
@@ -181,23 +181,62 @@ impl<A: GlobalAlloc> Profiler<A> {
     unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // Non-null: this thread may count and owns a counter slot (see `thread_state`).
         let slot = thread_state::active_slot();
+        if !slot.is_null()
+            // Also true while a tracing span is entered on this thread, which parks the
+            // countdown below zero: no test of its own here (`crate::hook::spans`).
+            && !sites::sample_countdown_expired(layout.size())
+            // SAFETY: `slot` was just read non-null: this thread's active slot.
+            && unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) }
+        {
+            // SAFETY: the caller's layout, as the caller's contract allows.
+            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+            if ptr.is_null() {
+                counters::uncount_fast(layout.size());
+            }
+            return ptr;
+        }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.alloc_slow(layout, zeroed) }
+    }
+
+    /// Every allocation but the common one, told apart again from the state the fast path
+    /// left: a thread with no active counter slot ([`Self::alloc_cold`]: not to be counted,
+    /// or the thread's first call; the countdown was not touched), a tracing span
+    /// ([`Self::alloc_in_span`]), a countdown that ran out in exact mode
+    /// ([`Self::alloc_exact`]) or otherwise ([`Self::alloc_rare`]), else a
+    /// request the fast counters cannot take ([`Self::alloc_general`]). (A signal handler that allocates in between can
+    /// only change which of the last two takes it: either counts exactly.)
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[inline(never)]
+    unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let slot = thread_state::active_slot();
         if slot.is_null() {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_cold(layout, zeroed) };
         }
-        // Also true while a tracing span is entered on this thread: checking for one costs
-        // one load and one branch here (`crate::hook::spans`).
-        if sites::sample_countdown_expired(layout.size()) {
+        if spans::current() != 0 {
             // SAFETY: the caller's contract, passed on; `slot` was just read non-null.
-            return unsafe { self.alloc_out_of_line(slot, layout, zeroed) };
+            return unsafe { self.alloc_in_span(slot, layout, zeroed) };
         }
-        // SAFETY: the caller's contract, passed on; `slot` was just read non-null.
-        unsafe { self.alloc_and_count(slot, layout, zeroed) }
+        // Asked only with no span entered: it resets the countdown, which a span parks.
+        if sites::exact_due() {
+            // SAFETY: the caller's contract, passed on; `slot` was just read non-null.
+            return unsafe { self.alloc_exact(slot, layout, zeroed) };
+        }
+        if sites::sample_decision_due() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.alloc_rare(layout, zeroed, true) };
+        }
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.alloc_general(layout, zeroed) }
     }
 
     /// Allocates `layout` and counts it as the fast path does: counted before the inner call,
-    /// so that nothing but the result is live across it (no register to save and restore); a
-    /// failed allocation is uncounted afterwards. What the fast counters cannot take goes to
+    /// so that only the size is live across it (for the rare uncount: kept in a register the
+    /// call preserves, which a caller that inlines this already holds it in); a failed
+    /// allocation is uncounted afterwards. What the fast counters cannot take goes to
     /// [`Self::alloc_general`].
     ///
     /// # Safety
@@ -211,11 +250,10 @@ impl<A: GlobalAlloc> Profiler<A> {
     ) -> *mut u8 {
         // SAFETY: `slot` is this thread's non-null active slot, as the caller guarantees.
         if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
-            thread_state::note_pending(layout);
             // SAFETY: the caller's layout, as the caller's contract allows.
             let ptr = unsafe { self.raw_alloc(layout, zeroed) };
             if ptr.is_null() {
-                counters::uncount_pending();
+                counters::uncount_fast(layout.size());
             }
             return ptr;
         }
@@ -233,7 +271,9 @@ impl<A: GlobalAlloc> Profiler<A> {
     unsafe fn alloc_general(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // SAFETY: the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-        if !ptr.is_null() {
+        if ptr.is_null() {
+            counters::undo_failed_alloc(layout.size());
+        } else {
             count_alloc_general(ptr, layout);
         }
         ptr
@@ -255,42 +295,22 @@ impl<A: GlobalAlloc> Profiler<A> {
         unsafe { self.alloc_rare(layout, zeroed, false) }
     }
 
-    /// The countdown test sent this allocation out of line: the countdown ran out (the rare
-    /// path), or only a tracing span is entered on this thread (counted as the fast path
-    /// counts, then charged to the span).
+    /// An allocation while a tracing span is entered on this thread (which parks the
+    /// countdown, so the fast path sent it here): counted down the real countdown, then
+    /// sampled ([`Self::alloc_rare`]) if that ran out, else counted as the fast path counts;
+    /// either way charged to the span.
     ///
     /// # Safety
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`; `slot` is this thread's active slot.
     #[cold]
     #[inline(never)]
-    unsafe fn alloc_out_of_line(
+    unsafe fn alloc_in_span(
         &self,
         slot: *const counters::Slot,
         layout: Layout,
         zeroed: bool,
     ) -> *mut u8 {
-        if sites::exact_due() {
-            // SAFETY: the caller's contract, passed on (`slot` is this thread's active slot).
-            return unsafe { self.alloc_exact(slot, layout, zeroed) };
-        }
-        // SAFETY: the caller's contract, passed on.
-        unsafe { self.alloc_sampled_or_span(slot, layout, zeroed) }
-    }
-
-    /// [`Self::alloc_out_of_line`] when not in exact mode: the rare path, or a span's charge.
-    /// Apart, so that the exact path's way through keeps no register (a tail call).
-    ///
-    /// # Safety
-    /// As `GlobalAlloc::alloc` / `alloc_zeroed`; `slot` is this thread's active slot.
-    #[cold]
-    #[inline(never)]
-    unsafe fn alloc_sampled_or_span(
-        &self,
-        slot: *const counters::Slot,
-        layout: Layout,
-        zeroed: bool,
-    ) -> *mut u8 {
-        if sites::sample_decision_due() {
+        if spans::count_down(layout.size()) {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_rare(layout, zeroed, true) };
         }
@@ -305,8 +325,8 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// An allocation in exact mode (every allocation's stack recorded) on a thread that may
     /// count: [`Self::alloc_rare`] without the sampler's decision (the caller asked
     /// [`sites::exact_due`]) or the sampled layout (exact mode keeps the caller's), counted
-    /// as the fast path counts where it can. A tail call of [`Self::alloc_out_of_line`] with
-    /// the record inlined, so the stack walk starts at the user's `__rust_alloc`'s frame.
+    /// as the fast path counts where it can. A tail call of [`Self::alloc_slow`] with the
+    /// record inlined, so the stack walk meets few frames of allocscope's.
     ///
     /// # Safety
     /// As `GlobalAlloc::alloc` / `alloc_zeroed`; `slot` is this thread's active slot.

@@ -27,16 +27,62 @@ pub(crate) const COUNT_ONE: u64 = 1 << 16;
 /// (a change made with [`crate::hook::settings::bump_epoch`] takes effect then).
 const PARKED_COUNTDOWN: i64 = 1 << 20;
 
-/// Decides whether an allocation of `size` bytes is sampled. Hot path: one TLS access, a
-/// subtraction and a comparison.
-#[inline(always)]
+/// The countdown while a tracing span is entered on the thread: the real one waits in
+/// `ThreadState::parked`, and every allocation's countdown test (which subtracts from this)
+/// comes out negative, which sends it out of line, where the span is charged and the real
+/// countdown counted down ([`span_count_down`]). So the fast path needs no test of its own
+/// for a span. Far enough below zero that no span's allocations bring it back to zero.
+const SPAN_COUNTDOWN: i64 = i64::MIN / 2;
+
+/// Decides whether an allocation of `size` bytes is sampled (not on the fast path: it
+/// counts down the real countdown, parked or not).
+#[inline]
 pub(crate) fn should_sample(size: usize) -> bool {
-    countdown_expired(size) && decide(size)
+    THREAD
+        .try_with(|s| count_down(s, size) && with_real_countdown(s, |s| slow(s, size)))
+        .unwrap_or(false)
+}
+
+/// Counts `size` down the real countdown (parked while a span is entered); true when it ran
+/// out.
+#[inline]
+fn count_down(s: &ThreadState, size: usize) -> bool {
+    let cell = if s.span.get() != 0 {
+        &s.parked
+    } else {
+        &s.countdown
+    };
+    let c = cell.get().wrapping_sub(size as i64);
+    cell.set(c);
+    c < 0
+}
+
+/// After [`countdown_expired`] sent an allocation of `size` bytes out of line while a span is
+/// entered: counts it down the parked countdown; true when that ran out ([`decide`] must
+/// decide).
+#[inline]
+pub(crate) fn span_count_down(size: usize) -> bool {
+    THREAD.try_with(|s| count_down(s, size)).unwrap_or(false)
+}
+
+/// Runs `f` with the real countdown in `countdown` (unparked while a span is entered, and
+/// parked again after), so that the sampler's slow path sees and sets the real one.
+#[inline]
+fn with_real_countdown(s: &ThreadState, f: impl FnOnce(&ThreadState) -> bool) -> bool {
+    if s.span.get() == 0 {
+        return f(s);
+    }
+    s.countdown.set(s.parked.get());
+    let r = f(s);
+    s.parked.set(s.countdown.get());
+    s.countdown.set(SPAN_COUNTDOWN);
+    r
 }
 
 /// The hot half of [`should_sample`]: counts `size` down and returns true when the decision
 /// needs [`decide`] (the countdown ran out, or the thread's first allocation) or a tracing
-/// span is entered on this thread (see [`decision_due`]). False means: not sampled, no span.
+/// span is entered on this thread (its countdown is then [`SPAN_COUNTDOWN`]; see
+/// [`decision_due`], [`span_count_down`]). False means: not sampled, no span.
 ///
 /// The settings epoch is not looked at here: changed settings take effect on each thread the
 /// next time its countdown runs out ([`decide`] compares epochs), which in sampled mode is
@@ -50,16 +96,16 @@ pub(crate) fn countdown_expired(size: usize) -> bool {
             // Stored minus one: `< 0` here is "the countdown reached zero or below".
             let c = s.countdown.get().wrapping_sub(size as i64);
             s.countdown.set(c);
-            // A tracing span entered on this thread sends the allocation out of line too
-            // (one load of this struct and one branch; see `crate::hook::spans`).
-            c < 0 || s.span.get() != 0
+            // A tracing span entered on this thread parks the countdown below zero, so this
+            // test sends its allocations out of line too, at no cost here.
+            c < 0
         })
         .unwrap_or(false)
 }
 
-/// After [`countdown_expired`] returned true: whether the sampler itself needs [`decide`]
-/// (the countdown ran out, or the thread's first allocation), rather than only a span being
-/// entered.
+/// After [`countdown_expired`] returned true with no span entered: whether the sampler
+/// itself needs [`decide`] (the countdown ran out, or the thread's first allocation). (Always
+/// true while a span is entered: ask [`span_count_down`] then.)
 #[inline]
 pub(crate) fn decision_due() -> bool {
     THREAD.try_with(|s| s.countdown.get() < 0).unwrap_or(false)
@@ -96,25 +142,68 @@ pub(crate) fn current_span() -> u16 {
     THREAD.try_with(|s| s.span.get()).unwrap_or(0)
 }
 
-/// Sets this thread's current span id.
+/// Sets this thread's current span id, parking the countdown on entering a span from none
+/// and unparking it on leaving to none (see [`SPAN_COUNTDOWN`]).
+///
+/// The span is set before the countdown is parked and cleared after it is unparked: a
+/// signal handler that allocates in between sees a span with the real countdown (its
+/// allocation takes the fast path, not charged to the span), never no span with the parked
+/// one (which would look like a countdown that ran out).
 #[inline]
 #[cfg_attr(not(feature = "tracing-spans"), allow(dead_code))] // used by SpanLayer
 pub(crate) fn set_current_span(id: u16) {
-    let _ = THREAD.try_with(|s| s.span.set(id));
+    use std::sync::atomic::{compiler_fence, Ordering::SeqCst};
+    let _ = THREAD.try_with(|s| {
+        let old = s.span.get();
+        if old == 0 && id != 0 {
+            s.span.set(id);
+            compiler_fence(SeqCst);
+            s.parked.set(s.countdown.get());
+            s.countdown.set(SPAN_COUNTDOWN);
+        } else if old != 0 && id == 0 {
+            s.countdown.set(s.parked.get());
+            compiler_fence(SeqCst);
+            s.span.set(0);
+        } else {
+            s.span.set(id);
+        }
+    });
 }
 
 /// Makes this thread's next allocation look at the settings (after they changed).
 pub(crate) fn reset_this_thread() {
-    let _ = THREAD.try_with(|s| s.countdown.set(0));
+    let _ = THREAD.try_with(|s| {
+        if s.span.get() != 0 {
+            s.parked.set(0);
+        } else {
+            s.countdown.set(0);
+        }
+    });
 }
 
 /// The cold half of [`should_sample`], after [`countdown_expired`] returned true for `size`.
 #[cold]
 #[inline(never)]
 pub(crate) fn decide(size: usize) -> bool {
-    THREAD.try_with(|s| slow(s, size)).unwrap_or(false)
+    THREAD
+        .try_with(|s| {
+            if s.span.get() == 0 {
+                slow(s, size)
+            } else {
+                decide_in_span(s, size)
+            }
+        })
+        .unwrap_or(false)
 }
 
+/// [`decide`] while a span is entered: on the real countdown.
+#[cold]
+#[inline(never)]
+fn decide_in_span(s: &ThreadState, size: usize) -> bool {
+    with_real_countdown(s, |s| slow(s, size))
+}
+
+#[inline(always)]
 fn slow(s: &ThreadState, size: usize) -> bool {
     if !settings::ensure_init() {
         return false;

@@ -5,9 +5,10 @@
 //! small id: the id of its interned *path* (`request > parse > decode`, grouped by name,
 //! target and configured fields), given by `SpanLayer` outside the hook. 0 means no span.
 //!
-//! The fast path pays one load of that slot and one branch (folded into the sampler's
-//! countdown test, `crate::hook::sampler::countdown_expired`): while a span is entered the
-//! allocation goes out of line, where [`on_alloc`] adds to the span's counters in a fixed,
+//! The fast path pays nothing for it: entering a span from none parks the sampler's
+//! countdown far below zero (`crate::hook::sampler::set_current_span`), so its countdown test
+//! sends every allocation out of line while a span is entered, where the real countdown is
+//! counted down and [`on_alloc`] adds to the span's counters in a fixed,
 //! statically allocated table indexed by the id. Nothing here allocates, locks or
 //! panics, and no block carries a header: a sampled block remembers its span in its live
 //! table entry, so its free — on any thread, in any span — credits the span that allocated it
@@ -99,12 +100,21 @@ pub(crate) fn current() -> u16 {
     sampler::current_span()
 }
 
-/// Sets this thread's current span (the layer, on enter and exit): one thread-local store.
-/// `id` must have been announced with [`note_id`]. Never allocates.
+/// Sets this thread's current span (the layer, on enter and exit): a few thread-local stores
+/// (entering a span from none parks the sampler's countdown, see
+/// `crate::hook::sampler::set_current_span`). `id` must have been announced with
+/// [`note_id`]. Never allocates.
 #[inline]
 #[cfg_attr(not(feature = "tracing-spans"), allow(dead_code))] // used by SpanLayer
 pub(crate) fn set_current(id: u16) {
     sampler::set_current_span(id);
+}
+
+/// After the fast path sent an allocation of `size` bytes out of line while a span is
+/// entered: counts it down the sampler's parked countdown; true when the sampler must decide.
+#[inline]
+pub(crate) fn count_down(size: usize) -> bool {
+    sampler::span_count_down(size)
 }
 
 /// Span id `id` exists: readers scan the table up to it (the layer, when it interns a path).

@@ -24,23 +24,20 @@ use crate::hook::counters::Slot;
 pub(crate) struct ThreadState {
     /// The counter slot the fast paths write: `slot` while `flags == 0`, else null.
     pub(crate) active_slot: Cell<*const Slot>,
-    /// Sampler: bytes left until the next sample (see [`crate::hook::sampler`]).
+    /// Sampler: bytes left until the next sample (see [`crate::hook::sampler`]); far below
+    /// zero while a tracing span is entered (the real one is then in `parked`).
     pub(crate) countdown: Cell<i64>,
     /// The claimed counter slot itself (null when none), whatever the flags.
     pub(crate) slot: Cell<*const Slot>,
     /// Counter slot bookkeeping: 0 no slot yet; `usize::MAX` released or none to be had;
     /// else index + 1 (see [`crate::hook::counters`]).
     pub(crate) slot_state: Cell<usize>,
+    /// Sampler: the real countdown while a tracing span is entered.
+    pub(crate) parked: Cell<i64>,
     /// Sampler: random generator state.
     pub(crate) rng: Cell<u64>,
     /// Sampler: the settings epoch the countdown was drawn under; 0 = not yet drawn.
     pub(crate) epoch: Cell<u32>,
-    /// The layout of the allocation the fast path counted before calling the inner
-    /// allocator, `(size, align)`: read back only if that call fails (see
-    /// `counters::uncount_pending`), so nothing else is kept across the call. (A signal
-    /// handler that allocates during that call overwrites it; only an inner allocation that
-    /// then fails would uncount the handler's layout instead.)
-    pub(crate) pending: Cell<(usize, usize)>,
     /// Reentrancy and scope bits (see [`crate::hook::guard`]); 0 = count normally.
     pub(crate) flags: Cell<u8>,
     /// The tracing span this thread's allocations are charged to now (0: none), set by
@@ -56,9 +53,9 @@ thread_local! {
             countdown: Cell::new(0),
             slot: Cell::new(std::ptr::null()),
             slot_state: Cell::new(0),
+            parked: Cell::new(0),
             rng: Cell::new(0),
             epoch: Cell::new(0),
-            pending: Cell::new((0, 0)),
             flags: Cell::new(0),
             span: Cell::new(0),
         }
@@ -111,10 +108,4 @@ pub(crate) fn active_slot() -> *const Slot {
     THREAD
         .try_with(|t| t.active_slot.get())
         .unwrap_or(std::ptr::null())
-}
-
-/// Remembers the layout the fast path just counted (see [`ThreadState::pending`]).
-#[inline(always)]
-pub(crate) fn note_pending(layout: std::alloc::Layout) {
-    let _ = THREAD.try_with(|t| t.pending.set((layout.size(), layout.align())));
 }

@@ -92,6 +92,19 @@ pub(crate) fn small_class_of_request(size: usize, align: usize) -> Option<usize>
     None
 }
 
+/// Largest request size the hot path counts per exact size (see [`class_of_small_size`]).
+pub(crate) const BY_SIZE_MAX: usize = LOOKUP_MAX;
+
+/// The class of a request of `size` ≤ [`BY_SIZE_MAX`] bytes aligned to at most 8: it depends
+/// on the size alone, since every class is a multiple of 8 (an alignment up to 8 never
+/// rounds a request past its class; a request of 0 bytes gets the smallest class, as
+/// [`usable_size`] rounds it to 1). The hot path counts such requests per exact size and
+/// readers fold the counts into classes with this.
+#[inline]
+pub(crate) fn class_of_small_size(size: usize) -> usize {
+    class_index(size)
+}
+
 #[cold]
 fn class_of_request_slow(size: usize, align: usize) -> (usize, bool) {
     let usable = usable_size(size, align);
@@ -225,6 +238,21 @@ mod tests {
                         "small blocks fill their class"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn class_of_small_size_ignores_alignment_up_to_8() {
+        for align in [1, 2, 4, 8] {
+            for size in 0..=BY_SIZE_MAX {
+                let want = class_index(usable_size(size, align));
+                assert_eq!(class_of_small_size(size), want, "size {size} align {align}");
+                assert_eq!(
+                    usable_size(size, align) as u64,
+                    class_size(want),
+                    "size {size} align {align}: small blocks fill their class"
+                );
             }
         }
     }
