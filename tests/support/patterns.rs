@@ -181,9 +181,11 @@ pub fn size_classes_count_rounding() {
 /// `PEAK_SLACK_PER_THREAD` per thread.
 pub fn peak_after_3mib_then_1mib(threads: u64) {
     let base = allocscope::snapshot();
-    // `base` itself holds one live Vec, allocated after its figures were read.
-    let base_vec =
-        (base.size_classes.capacity() * std::mem::size_of::<allocscope::SizeClassCounts>()) as u64;
+    // `base` itself holds one live Vec, and its cgroup's path when the process has a memory
+    // cgroup, allocated after its figures were read.
+    let base_vec = (base.size_classes.capacity()
+        * std::mem::size_of::<allocscope::SizeClassCounts>()) as u64
+        + base.cgroup.as_ref().map_or(0, |c| c.path.capacity() as u64);
     let big = vec![1u8; 3 << 20];
     drop(black_box(big));
     let small = vec![1u8; 1 << 20];
