@@ -63,6 +63,7 @@ impl InternalThread {
     }
 
     /// Lets the thread run on its own; the system reclaims it when it ends.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // the HTTP server's thread
     pub(crate) fn detach(self) {
         // SAFETY: `id` is a thread this process created, not detached and not joined before.
         unsafe { libc::pthread_detach(self.id) };
