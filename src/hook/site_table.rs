@@ -83,6 +83,7 @@ pub(crate) struct Site {
 impl Site {
     /// Sampled allocations (fixed point) of size class `i`: the shared counter plus, for a
     /// small class, every stripe's.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))] // read by the profile writer
     pub(crate) fn class_allocs(&self, i: usize) -> u64 {
         let shared = self.classes.get(i).map_or(0, |c| c.load(Acquire));
         if i >= STRIPED_CLASSES {
