@@ -188,15 +188,27 @@ impl<A: GlobalAlloc> Profiler<A> {
             // SAFETY: `slot` was just read non-null: this thread's active slot.
             && unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) }
         {
-            // SAFETY: the caller's layout, as the caller's contract allows.
-            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-            if ptr.is_null() {
-                counters::uncount_fast(layout.size());
-            }
-            return ptr;
+            // SAFETY: the caller's contract, passed on; `alloc_fast` just counted it.
+            return unsafe { self.alloc_fast_counted(layout, zeroed) };
         }
         // SAFETY: the caller's contract, passed on.
         unsafe { self.alloc_slow(layout, zeroed) }
+    }
+
+    /// Allocates `layout`, which [`counters::alloc_fast`] has just counted, and takes the
+    /// count back if the inner allocation fails (with the size, which the caller still holds:
+    /// nothing else is kept across the call).
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::alloc` / `alloc_zeroed`.
+    #[inline(always)]
+    unsafe fn alloc_fast_counted(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        // SAFETY: the caller's layout, as the caller's contract allows.
+        let ptr = unsafe { self.raw_alloc(layout, zeroed) };
+        if ptr.is_null() {
+            counters::uncount_fast(layout.size());
+        }
+        ptr
     }
 
     /// Every allocation but the common one, told apart again from the state the fast path
@@ -250,12 +262,8 @@ impl<A: GlobalAlloc> Profiler<A> {
     ) -> *mut u8 {
         // SAFETY: `slot` is this thread's non-null active slot, as the caller guarantees.
         if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
-            // SAFETY: the caller's layout, as the caller's contract allows.
-            let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-            if ptr.is_null() {
-                counters::uncount_fast(layout.size());
-            }
-            return ptr;
+            // SAFETY: the caller's contract, passed on; `alloc_fast` just counted it.
+            return unsafe { self.alloc_fast_counted(layout, zeroed) };
         }
         // SAFETY: the caller's contract, passed on.
         unsafe { self.alloc_general(layout, zeroed) }
