@@ -280,6 +280,19 @@ pub(crate) fn resident_bytes() -> u64 {
         )
 }
 
+/// Of the three "freed within" band counters given in order (under 1 µs, 1 µs–1 ms,
+/// 1 ms–1 s), the one a block that lived `ns` nanoseconds falls in; `None` from 1 s on.
+#[inline]
+pub(crate) fn life_band<T>(ns: u64, bands: [&T; 3]) -> Option<&T> {
+    let i = match ns {
+        0..1_000 => 0,
+        1_000..1_000_000 => 1,
+        1_000_000..1_000_000_000 => 2,
+        _ => return None,
+    };
+    bands.into_iter().nth(i)
+}
+
 /// Lifetime histogram bucket of `ns` nanoseconds.
 #[inline]
 pub(crate) fn lifetime_bucket(ns: u64) -> usize {
@@ -306,6 +319,23 @@ pub(crate) fn lifetime_bucket_range(b: usize) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn life_bands_split_at_1us_1ms_1s() {
+        let (a, b, c) = (1u8, 2u8, 3u8);
+        for (ns, want) in [
+            (0, Some(1)),
+            (999, Some(1)),
+            (1_000, Some(2)),
+            (999_999, Some(2)),
+            (1_000_000, Some(3)),
+            (999_999_999, Some(3)),
+            (1_000_000_000, None),
+            (u64::MAX, None),
+        ] {
+            assert_eq!(life_band(ns, [&a, &b, &c]).copied(), want, "{ns} ns");
+        }
+    }
 
     #[test]
     fn lifetime_buckets_cover_their_values() {

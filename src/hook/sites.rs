@@ -453,16 +453,8 @@ fn charge_free_inline(e: &Entry) {
         bump(&h.live_count, e.w_count.wrapping_neg(), owned);
         bump(&h.live_bytes, e.w_bytes.wrapping_neg(), owned);
         let life = clock::ticks_to_ns(clock::ticks().saturating_sub(e.t_alloc));
-        let band = if life < 1_000 {
-            Some(&h.life_under_1us)
-        } else if life < 1_000_000 {
-            Some(&h.life_1us_1ms)
-        } else if life < 1_000_000_000 {
-            Some(&h.life_1ms_1s)
-        } else {
-            None
-        };
-        if let Some(b) = band {
+        let bands = [&h.life_under_1us, &h.life_1us_1ms, &h.life_1ms_1s];
+        if let Some(b) = site_table::life_band(life, bands) {
             bump(b, e.w_count, owned);
         }
         if let Some(b) = s.lifetimes.get(site_table::lifetime_bucket(life)) {

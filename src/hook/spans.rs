@@ -174,16 +174,8 @@ pub(crate) fn on_sampled_free(id: u16, w_count: u64, w_bytes: u64, life_ns: u64)
         c.live_count.fetch_sub(w_count, Relaxed);
         c.live_bytes.fetch_sub(w_bytes, Relaxed);
         c.freed.fetch_add(w_count, Relaxed);
-        let band = if life_ns < 1_000 {
-            Some(&c.life_under_1us)
-        } else if life_ns < 1_000_000 {
-            Some(&c.life_1us_1ms)
-        } else if life_ns < 1_000_000_000 {
-            Some(&c.life_1ms_1s)
-        } else {
-            None
-        };
-        if let Some(b) = band {
+        let bands = [&c.life_under_1us, &c.life_1us_1ms, &c.life_1ms_1s];
+        if let Some(b) = crate::hook::site_table::life_band(life_ns, bands) {
             b.fetch_add(w_count, Relaxed);
         }
     }
