@@ -86,13 +86,15 @@ impl ReporterThread {
     }
 
     fn stop_and_join(&mut self) {
+        if std::process::id() != self.pid {
+            // In a forked child the thread does not exist (nothing to stop or join), and it
+            // may have held the stop lock at the moment of the fork: never wait for it.
+            self.thread = None;
+            return;
+        }
         *self.shared.stop.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
-            if std::process::id() != self.pid {
-                // In a forked child the thread does not exist: joining it would be undefined.
-                return;
-            }
             // A panic of the reporter thread has already been reported by the panic hook.
             t.join();
         }

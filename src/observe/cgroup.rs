@@ -47,6 +47,11 @@ struct Files {
 /// Never panics; allocates only the first time (the directory's path, kept).
 pub fn read() -> Option<CgroupMemory> {
     static FILES: OnceLock<Option<Files>> = OnceLock::new();
+    if FILES.get().is_none() && crate::hook::forked::in_forked_child() {
+        // Another thread of the parent may have been finding the directory at the moment of
+        // the fork: in a child that wait would never end (docs/reliability.md). No figures.
+        return None;
+    }
     let files = FILES
         .get_or_init(|| {
             crate::hook::guard::untracked(|| {
