@@ -186,32 +186,58 @@ impl fmt::Display for GapBreakdown {
     }
 }
 
-/// The gap for the current moment, given the live requested bytes and their usable size
-/// (both exact, from the counters). `None` unless the installed inner allocator is jemalloc
-/// (jemalloc may be linked in and unused), its `mallctl` is registered
-/// ([`crate::Profiler::with_jemalloc_stats`]) and its statistics and `/proc/self/statm` can be
-/// read.
+/// The live figures a gap splits: what the program requested and those blocks' usable size,
+/// both exact (from the counters), read together with `T`, the rest of the counters.
+pub(crate) struct LiveReading<T> {
+    /// Whatever else the caller read with the live figures (the counters' sums).
+    pub(crate) counters: T,
+    /// Live requested bytes.
+    pub(crate) requested: u64,
+    /// Their usable size (size classes, page rounding).
+    pub(crate) usable: u64,
+}
+
+/// Reads the counters (`read_counters`) and, over jemalloc, the gap of the same moment.
+/// The gap is `None` unless the installed inner allocator is jemalloc (jemalloc may be linked
+/// in and unused), its `mallctl` is registered ([`crate::Profiler::with_jemalloc_stats`])
+/// and its statistics and `/proc/self/statm` can be read.
+///
+/// The counters are read inside the same settled moment as jemalloc's figures: a large block
+/// freed between the two reads is in allocscope's live bytes and not in jemalloc's
+/// `allocated` (a term negative by the block's size, seen in CI: `allocator_caches` −98 MiB
+/// when the demo's workload freed a ~100 MB vector between them).
 ///
 /// Does not allocate (unless reading `/proc` fails); reads statm always and smaps_rollup
 /// only when jemalloc holds muzzy pages.
-pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakdown> {
+pub(crate) fn compute<T>(
+    mut read_counters: impl FnMut() -> LiveReading<T>,
+) -> (T, Option<GapBreakdown>) {
     if crate::hook::profiler::installed_allocator()
         != Some(crate::hook::profiler::AllocatorKind::Jemalloc)
     {
-        return None;
+        return (read_counters().counters, None);
     }
-    // Order matters while the program runs: jemalloc's figures first, then allocscope's
-    // tables and the untouched pages, then RSS right after the untouched pages (a program
-    // filling a large block touches pages between two reads; reading RSS last errs on the
-    // side of RSS, by microseconds rather than by the time the other reads take).
-    // At a moment when no large realloc or free is in flight (src/hook/large_blocks.rs):
-    // jemalloc's figures and the large-block table then agree.
-    let (stats, observer, statm) = crate::hook::large_blocks::settled(|| {
-        let stats = crate::observe::jemalloc_stats::JemallocStats::read().ok()?;
-        let observer = Observer::read();
-        let statm = crate::observe::procfs::statm().ok()?;
-        Some((stats, observer, statm))
-    })?;
+    // Order matters while the program runs: allocscope's counters, then jemalloc's figures,
+    // then allocscope's tables and the untouched pages, then RSS right after the untouched
+    // pages (a program filling a large block touches pages between two reads; reading RSS
+    // last errs on the side of RSS, by microseconds rather than by the time the other reads
+    // take). At a moment when no large realloc or free is in flight
+    // (src/hook/large_blocks.rs): the counters, jemalloc's figures and the large-block table
+    // then agree on every large block. Small blocks allocated or freed meanwhile move the
+    // terms by their size only.
+    let (live, read) = crate::hook::large_blocks::settled(|| {
+        let live = read_counters();
+        let read = (|| {
+            let stats = crate::observe::jemalloc_stats::JemallocStats::read().ok()?;
+            let observer = Observer::read();
+            let statm = crate::observe::procfs::statm().ok()?;
+            Some((stats, observer, statm))
+        })();
+        (live, read)
+    });
+    let Some((stats, observer, statm)) = read else {
+        return (live.counters, None);
+    };
     let rss = statm.rss;
     let muzzy_resident = if stats.pmuzzy > 0 {
         // Only MADV_FREE'd pages the kernel still holds count; jemalloc's are at most these.
@@ -222,17 +248,16 @@ pub(crate) fn compute(requested_live: u64, usable_live: u64) -> Option<GapBreakd
         0
     };
     // statm's `shared` (file-backed and shmem pages) comes from the same read as RSS.
-    Some(
-        GapBreakdown::from_parts(
-            rss,
-            requested_live,
-            usable_live,
-            &stats,
-            muzzy_resident,
-            observer,
-        )
-        .bounded_by_file_backed(statm.shared),
+    let gap = GapBreakdown::from_parts(
+        rss,
+        live.requested,
+        live.usable,
+        &stats,
+        muzzy_resident,
+        observer,
     )
+    .bounded_by_file_backed(statm.shared);
+    (live.counters, Some(gap))
 }
 
 /// What can be known about RSS over an allocator without statistics.

@@ -1,7 +1,8 @@
 //! Snapshots: the counters of the hook, read and summed outside it.
 
-use crate::hook::counters::SlotSums;
+use crate::hook::counters::{ClassSums, SlotSums};
 use crate::model::size_class::SizeClass;
+use crate::observe::gap::LiveReading;
 
 pub use crate::model::counts::{Counts, SizeClassCounts, Snapshot};
 
@@ -19,15 +20,27 @@ pub fn snapshot() -> Snapshot {
     if !crate::hook::profiler::is_installed() {
         return Snapshot::default();
     }
-    let totals = crate::hook::counters::totals();
+    // Reading jemalloc and /proc is allocscope's own work, not the program's (and reading
+    // the counters allocates nothing).
+    let (totals, gap) = crate::hook::guard::untracked(|| {
+        crate::observe::gap::compute(|| {
+            let t = crate::hook::counters::totals();
+            LiveReading {
+                requested: live_bytes_of(&t),
+                usable: t
+                    .classes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| class_counts(i, c).live_usable_bytes)
+                    .sum(),
+                counters: t,
+            }
+        })
+    });
     let t = &totals;
-    let live_bytes = t.bytes_allocated().saturating_sub(t.bytes_freed());
+    let live_bytes = live_bytes_of(t);
     crate::hook::counters::observe_live(live_bytes);
     let size_classes = size_classes(t);
-    let usable_live: u64 = size_classes.iter().map(|c| c.live_usable_bytes).sum();
-    // Reading jemalloc and /proc is allocscope's own work, not the program's.
-    let gap =
-        crate::hook::guard::untracked(|| crate::observe::gap::compute(live_bytes, usable_live));
     // Allocates only the result's path, which the caller owns (as it owns `size_classes`).
     let cgroup = crate::observe::cgroup::read();
     Snapshot {
@@ -49,31 +62,39 @@ pub fn snapshot() -> Snapshot {
     }
 }
 
+/// Live requested bytes.
+fn live_bytes_of(t: &SlotSums) -> u64 {
+    t.bytes_allocated().saturating_sub(t.bytes_freed())
+}
+
 /// Counters of the classes that saw a block, ascending.
 fn size_classes(t: &SlotSums) -> Vec<SizeClassCounts> {
     t.classes
         .iter()
         .enumerate()
         .filter(|(_, c)| c.blocks_in != 0 || c.blocks_out != 0)
-        .map(|(i, c)| {
-            let size = SizeClass::from_index(i).map_or(0, SizeClass::size);
-            // Blocks fill their class, less the shortfall of page-rounded ones.
-            let usable_in = size
-                .wrapping_mul(c.blocks_in)
-                .wrapping_sub(c.large_shortfall_in);
-            let usable_out = size
-                .wrapping_mul(c.blocks_out)
-                .wrapping_sub(c.large_shortfall_out);
-            SizeClassCounts {
-                size,
-                allocs: c.blocks_in,
-                frees: c.blocks_out,
-                requested_bytes: c.requested_in,
-                usable_bytes: usable_in,
-                live_blocks: c.blocks_in.saturating_sub(c.blocks_out),
-                live_requested_bytes: c.requested_in.saturating_sub(c.requested_out),
-                live_usable_bytes: usable_in.saturating_sub(usable_out),
-            }
-        })
+        .map(|(i, c)| class_counts(i, c))
         .collect()
+}
+
+/// The counters of the class of index `i`.
+fn class_counts(i: usize, c: &ClassSums) -> SizeClassCounts {
+    let size = SizeClass::from_index(i).map_or(0, SizeClass::size);
+    // Blocks fill their class, less the shortfall of page-rounded ones.
+    let usable_in = size
+        .wrapping_mul(c.blocks_in)
+        .wrapping_sub(c.large_shortfall_in);
+    let usable_out = size
+        .wrapping_mul(c.blocks_out)
+        .wrapping_sub(c.large_shortfall_out);
+    SizeClassCounts {
+        size,
+        allocs: c.blocks_in,
+        frees: c.blocks_out,
+        requested_bytes: c.requested_in,
+        usable_bytes: usable_in,
+        live_blocks: c.blocks_in.saturating_sub(c.blocks_out),
+        live_requested_bytes: c.requested_in.saturating_sub(c.requested_out),
+        live_usable_bytes: usable_in.saturating_sub(usable_out),
+    }
 }
