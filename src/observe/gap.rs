@@ -452,23 +452,15 @@ pub enum GapReport {
 }
 
 impl GapReport {
-    /// The report for a snapshot: its `gap` when present, else a [`PartialGap`].
+    /// The report for a snapshot: its `gap` when present, else mimalloc's gap read now (with
+    /// the counters of that moment) when mimalloc is installed, else a [`PartialGap`].
     pub fn from_snapshot(snapshot: &crate::observe::snapshot::Snapshot) -> GapReport {
         if let Some(g) = snapshot.gap {
             return GapReport::Full(g);
         }
-        #[cfg(feature = "mimalloc")]
-        {
-            let usable = snapshot
-                .size_classes
-                .iter()
-                .map(|c| c.live_usable_bytes)
-                .sum();
-            if let Some(g) =
-                crate::observe::gap_mimalloc::MimallocGap::compute(snapshot.live_bytes, usable)
-            {
-                return GapReport::Mimalloc(g);
-            }
+        // mimalloc's statistics are read now, with allocscope's counters of the same moment.
+        if let Some(g) = crate::observe::gap_mimalloc::MimallocGap::now() {
+            return GapReport::Mimalloc(g);
         }
         GapReport::Partial(PartialGap::from_snapshot(snapshot))
     }

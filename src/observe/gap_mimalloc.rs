@@ -72,36 +72,61 @@ impl MimallocGap {
     /// The gap now, given the live requested bytes and their usable size. `None` unless the
     /// installed inner allocator is mimalloc, the feature `mimalloc` is on, and its
     /// statistics and `/proc/self/statm` can be read.
+    ///
+    /// Figures read before this call may disagree with mimalloc's by a large block freed or
+    /// allocated meanwhile; [`MimallocGap::now`] reads allocscope's counters at the same
+    /// moment as mimalloc's statistics.
     #[cfg(feature = "mimalloc")]
     pub fn compute(requested_live: u64, usable_live: u64) -> Option<MimallocGap> {
+        Self::compute_with(|| crate::observe::gap::LiveReading {
+            counters: (),
+            requested: requested_live,
+            usable: usable_live,
+        })
+    }
+
+    /// The gap now, with the live figures read by `read_live` inside the same settled moment
+    /// as mimalloc's statistics (see `crate::observe::gap::compute`).
+    #[cfg(feature = "mimalloc")]
+    fn compute_with<T>(
+        mut read_live: impl FnMut() -> crate::observe::gap::LiveReading<T>,
+    ) -> Option<MimallocGap> {
         if crate::hook::profiler::installed_allocator()
             != Some(crate::hook::profiler::AllocatorKind::Mimalloc)
         {
             return None;
         }
-        // The order of the jemalloc gap (`crate::gap`): the allocator's figures, allocscope's
-        // own memory and the untouched pages, then RSS.
+        // The order of the jemalloc gap (`crate::gap`): allocscope's counters, the
+        // allocator's figures, allocscope's own memory and the untouched pages, then RSS.
         // At a moment when no large realloc or free is in flight (src/hook/large_blocks.rs).
-        let (stats, observer, rss) = crate::hook::large_blocks::settled(|| {
+        let (live, stats, observer, rss) = crate::hook::large_blocks::settled(|| {
+            let live = read_live();
             let stats = crate::hook::guard::untracked(MimallocStats::read).ok()?;
             let observer = Observer::read();
             let rss = crate::observe::procfs::rss().ok()?;
-            Some((stats, observer, rss))
+            Some((live, stats, observer, rss))
         })?;
         Some(MimallocGap::from_parts(
             rss,
-            requested_live,
-            usable_live,
+            live.requested,
+            live.usable,
             &stats,
             observer,
         ))
     }
 
-    /// The gap now, from a fresh [`crate::snapshot()`].
+    /// The gap now, with allocscope's counters read at the same moment as mimalloc's
+    /// statistics (`None` as for [`MimallocGap::compute`]). Allocates nothing (unless
+    /// reading `/proc` fails).
     pub fn now() -> Option<MimallocGap> {
-        let s = crate::observe::snapshot::snapshot();
-        let usable: u64 = s.size_classes.iter().map(|c| c.live_usable_bytes).sum();
-        MimallocGap::compute(s.live_bytes, usable)
+        #[cfg(feature = "mimalloc")]
+        {
+            Self::compute_with(crate::observe::snapshot::live_reading)
+        }
+        #[cfg(not(feature = "mimalloc"))]
+        {
+            None
+        }
     }
 }
 

@@ -164,11 +164,9 @@ impl ProgramFigures {
         // allocscope's own work.
         let meta = meta();
         let snap = crate::observe::snapshot::snapshot();
-        // Right after the snapshot (`None` unless the allocator is mimalloc).
-        let mimalloc_gap = crate::observe::gap_mimalloc::MimallocGap::compute(
-            snap.live_bytes,
-            snap.size_classes.iter().map(|c| c.live_usable_bytes).sum(),
-        );
+        // Right after the snapshot (`None` unless the allocator is mimalloc), with the
+        // counters read again at the moment of mimalloc's statistics.
+        let mimalloc_gap = crate::observe::gap_mimalloc::MimallocGap::now();
         peak::settle(snap.live_bytes);
         // A copy: points the recorder takes later (during the exit work) are not kept.
         let timeline = crate::observe::timeline::points();

@@ -22,21 +22,8 @@ pub fn snapshot() -> Snapshot {
     }
     // Reading jemalloc and /proc is allocscope's own work, not the program's (and reading
     // the counters allocates nothing).
-    let (totals, gap) = crate::hook::guard::untracked(|| {
-        crate::observe::gap::compute(|| {
-            let t = crate::hook::counters::totals();
-            LiveReading {
-                requested: live_bytes_of(&t),
-                usable: t
-                    .classes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| class_counts(i, c).live_usable_bytes)
-                    .sum(),
-                counters: t,
-            }
-        })
-    });
+    let (totals, gap) =
+        crate::hook::guard::untracked(|| crate::observe::gap::compute(live_reading));
     let t = &totals;
     let live_bytes = live_bytes_of(t);
     crate::hook::counters::observe_live(live_bytes);
@@ -59,6 +46,22 @@ pub fn snapshot() -> Snapshot {
         size_classes,
         gap,
         cgroup,
+    }
+}
+
+/// The counters' sums now, with the live requested bytes and their usable size. Allocates
+/// nothing.
+pub(crate) fn live_reading() -> LiveReading<SlotSums> {
+    let t = crate::hook::counters::totals();
+    LiveReading {
+        requested: live_bytes_of(&t),
+        usable: t
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| class_counts(i, c).live_usable_bytes)
+            .sum(),
+        counters: t,
     }
 }
 
