@@ -6,7 +6,10 @@
 //! with glibc malloc (its arena lock), and jemalloc and mimalloc make no such promise either.
 //! allocscope must add no hazard of its own: `reentrancy_signal.rs` runs this over an inner
 //! allocator that *is* async-signal-safe (one `mmap` per block), so any hang or crash there is
-//! allocscope's; `reentrancy.rs` runs it over jemalloc, which is what users run.
+//! allocscope's. It is not run over jemalloc: there it hung in about 1 CI run in 6, and gdb
+//! showed the interrupted thread inside jemalloc's `extent_recycle` holding its extent mutex
+//! while the handler's `mallocx` waited for the same mutex, with no allocscope lock held — a
+//! deadlock of jemalloc's, which a test cannot promise away (docs/reliability.md).
 #![allow(dead_code, clippy::undocumented_unsafe_blocks)]
 
 use std::hint::black_box;
