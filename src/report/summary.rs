@@ -334,61 +334,73 @@ impl Summary {
     }
 
     fn write_size_classes(&self, w: &mut impl Write) -> io::Result<()> {
-        writeln!(w)?;
-        writeln!(w, "Size classes (exact)")?;
-        if self.size_classes.is_empty() {
-            return writeln!(w, "  (none)");
-        }
+        write_size_classes(&self.size_classes, w)
+    }
+}
+
+/// The size-class table of the text summary.
+fn write_size_classes(rows: &[SizeClassRow], w: &mut impl Write) -> io::Result<()> {
+    writeln!(w)?;
+    writeln!(w, "Size classes (exact)")?;
+    if rows.is_empty() {
+        return writeln!(w, "  (none)");
+    }
+    // The class column widens for classes of 100 MB and more (`117,440,512`).
+    let class_width = rows
+        .iter()
+        .map(|c| units::format_count(c.size).len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    writeln!(
+        w,
+        "  {:>class_width$} {:>12} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11}",
+        "class (B)",
+        "allocs",
+        "requested",
+        "usable",
+        "waste",
+        "waste%",
+        "live blocks",
+        "live waste"
+    )?;
+    let mut total = SizeClassRow {
+        size: 0,
+        allocs: 0,
+        requested_bytes: 0,
+        usable_bytes: 0,
+        rounding_waste_bytes: 0,
+        live_blocks: 0,
+        live_rounding_waste_bytes: 0,
+    };
+    let line = |w: &mut dyn Write, class: String, c: &SizeClassRow| {
         writeln!(
             w,
-            "  {:>10} {:>12} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11}",
-            "class (B)",
-            "allocs",
-            "requested",
-            "usable",
-            "waste",
-            "waste%",
-            "live blocks",
-            "live waste"
-        )?;
-        let mut total = SizeClassRow {
-            size: 0,
-            allocs: 0,
-            requested_bytes: 0,
-            usable_bytes: 0,
-            rounding_waste_bytes: 0,
-            live_blocks: 0,
-            live_rounding_waste_bytes: 0,
-        };
-        let line = |w: &mut dyn Write, class: String, c: &SizeClassRow| {
-            writeln!(
-                w,
-                "  {:>10} {:>12} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11}",
-                class,
-                units::format_count(c.allocs),
-                units::format_size(c.requested_bytes),
-                units::format_size(c.usable_bytes),
-                units::format_size(c.rounding_waste_bytes),
-                units::format_share(c.rounding_waste_bytes as f64, c.usable_bytes as f64),
-                units::format_count(c.live_blocks),
-                units::format_size(c.live_rounding_waste_bytes),
-            )
-        };
-        for c in &self.size_classes {
-            line(w, units::format_count(c.size), c)?;
-            total.allocs = total.allocs.saturating_add(c.allocs);
-            total.requested_bytes = total.requested_bytes.saturating_add(c.requested_bytes);
-            total.usable_bytes = total.usable_bytes.saturating_add(c.usable_bytes);
-            total.rounding_waste_bytes = total
-                .rounding_waste_bytes
-                .saturating_add(c.rounding_waste_bytes);
-            total.live_blocks = total.live_blocks.saturating_add(c.live_blocks);
-            total.live_rounding_waste_bytes = total
-                .live_rounding_waste_bytes
-                .saturating_add(c.live_rounding_waste_bytes);
-        }
-        line(w, "total".to_string(), &total)
+            "  {:>class_width$} {:>12} {:>11} {:>11} {:>11} {:>7} {:>11} {:>11}",
+            class,
+            units::format_count(c.allocs),
+            units::format_size(c.requested_bytes),
+            units::format_size(c.usable_bytes),
+            units::format_size(c.rounding_waste_bytes),
+            units::format_share(c.rounding_waste_bytes as f64, c.usable_bytes as f64),
+            units::format_count(c.live_blocks),
+            units::format_size(c.live_rounding_waste_bytes),
+        )
+    };
+    for c in rows {
+        line(w, units::format_count(c.size), c)?;
+        total.allocs = total.allocs.saturating_add(c.allocs);
+        total.requested_bytes = total.requested_bytes.saturating_add(c.requested_bytes);
+        total.usable_bytes = total.usable_bytes.saturating_add(c.usable_bytes);
+        total.rounding_waste_bytes = total
+            .rounding_waste_bytes
+            .saturating_add(c.rounding_waste_bytes);
+        total.live_blocks = total.live_blocks.saturating_add(c.live_blocks);
+        total.live_rounding_waste_bytes = total
+            .live_rounding_waste_bytes
+            .saturating_add(c.live_rounding_waste_bytes);
     }
+    line(w, "total".to_string(), &total)
 }
 
 /// `"12.3 MiB (12,897,484 bytes)"`, or `"512 B"` under 1 KiB.
@@ -480,4 +492,46 @@ fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Resul
 /// about it, worded once for the whole crate by [`GapBreakdown::diagnosis`].
 fn gap_diagnosis(gap: &GapBreakdown) -> Option<String> {
     Some(gap.diagnosis()).filter(|d| !d.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(size: u64) -> SizeClassRow {
+        SizeClassRow {
+            size,
+            allocs: 2,
+            requested_bytes: size,
+            usable_bytes: 2 * size,
+            rounding_waste_bytes: size,
+            live_blocks: 0,
+            live_rounding_waste_bytes: 0,
+        }
+    }
+
+    /// A class of 100 MB or more (the demo's `117,440,512`) once pushed its row one
+    /// character right of the others.
+    #[test]
+    fn size_class_columns_stay_aligned_for_large_classes() {
+        for sizes in [&[8, 4096][..], &[8, 117_440_512, 1 << 40]] {
+            let rows: Vec<SizeClassRow> = sizes.iter().map(|&s| row(s)).collect();
+            let mut out = Vec::new();
+            write_size_classes(&rows, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let lines: Vec<&str> = text.lines().skip(2).collect();
+            assert_eq!(lines.len(), sizes.len() + 2, "{text}");
+            // Right-aligned columns: every line (header, rows, total) has the same length, and
+            // the allocs column ends at the same offset in each.
+            let width = lines[0].len();
+            for l in &lines {
+                assert_eq!(l.len(), width, "{text}");
+            }
+            let allocs_end = |l: &str| l.find(" allocs").map(|i| i + 7);
+            let end = allocs_end(lines[0]).unwrap();
+            for l in &lines[1..=sizes.len()] {
+                assert_eq!(&l[end - 2..end], " 2", "{text}");
+            }
+        }
+    }
 }
