@@ -24,20 +24,10 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering:
 pub(crate) const SHARDS: usize = 64;
 const INITIAL_CAP: usize = 64;
 const SPILL: usize = 1024;
-/// Tables from this size on are mapped in whole huge pages and ask for transparent huge
-/// pages (see [`Table::grow`]).
-const HUGE_PAGE: usize = 2 << 20;
-
-/// Bytes mapped for a table of `cap` entries: whole huge pages from [`HUGE_PAGE`] on, so the
-/// kernel can place the mapping on huge-page boundaries and back all of it with huge pages.
+/// Bytes mapped for a table of `cap` entries.
 #[inline]
 fn map_len(cap: usize) -> usize {
-    let bytes = cap * core::mem::size_of::<Entry>();
-    if bytes >= HUGE_PAGE {
-        bytes.next_multiple_of(HUGE_PAGE)
-    } else {
-        bytes
-    }
+    cap * core::mem::size_of::<Entry>()
 }
 
 /// One live sampled block.
@@ -199,6 +189,15 @@ impl Table {
             self.cap * 2
         };
         let bytes = map_len(new_cap);
+        // Populated at once (`MAP_POPULATE`): the rehash below and the probes after it touch
+        // every page of the new table (slots are picked by a hash), and the first touch of a
+        // page was a read (the probe), so each page took two faults, the read mapping the
+        // shared zero page and the write copying it. One populating `mmap` takes none. Not
+        // advised onto transparent huge pages: where the kernel defragments for
+        // `MADV_HUGEPAGE` (the default `defrag=madvise`), every fault of such a table waited
+        // for compaction. Exact mode, 1M version strings parsed (2M live blocks): page
+        // faults 129k -> 54k, system time 0.55-1.17 s -> 0.20-0.27 s, user + system
+        // 1.8-2.7 s -> 1.56-1.63 s (docs/hook.md, "The live table's memory").
         // SAFETY: anonymous private mapping; checked below. Zeroed memory is all-empty
         // entries (`ptr == 0`).
         let p = unsafe {
@@ -206,7 +205,7 @@ impl Table {
                 ptr::null_mut(),
                 bytes,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
                 -1,
                 0,
             )
@@ -214,14 +213,6 @@ impl Table {
         if p == libc::MAP_FAILED {
             self.stuck = true;
             return false;
-        }
-        if bytes >= HUGE_PAGE {
-            // A big table is probed at random addresses: on 4 KiB pages nearly every probe
-            // also misses the TLB. Transparent huge pages (where enabled, even in `madvise`
-            // mode) make those misses rare; a table this size is dense enough that the
-            // 2 MiB rounding costs little resident memory. Advice only: failure is ignored.
-            // SAFETY: `p .. p + bytes` is the mapping just made; madvise only advises.
-            unsafe { libc::madvise(p, bytes, libc::MADV_HUGEPAGE) };
         }
         let mut new = Table {
             slots: p.cast(),
