@@ -1,4 +1,5 @@
-//! Live sampled blocks: block address → (site, alignment used, allocation time, weights), so a free can be charged to its site and hand back the layout the block was
+//! Live sampled blocks: block address → (site, alignment used, allocation time, sampling
+//! interval), so a free can be charged to its site and hand back the layout the block was
 //! really allocated with.
 //!
 //! [`SHARDS`] independent open-addressing tables (linear probing, backward-shift deletion,
@@ -42,12 +43,17 @@ pub(crate) struct Entry {
     pub align_log2: u16,
     /// The tracing span id it was allocated in (0: none; see `crate::hook::spans`).
     pub span: u16,
-    /// Allocation time, monotonic ns.
+    /// Allocation time, in `crate::hook::clock::ticks`.
     pub t_alloc: u64,
-    /// Weighted count (fixed point) and bytes this block stands for.
-    pub w_count: u64,
-    pub w_bytes: u64,
+    /// The sampling interval the block was recorded under (1 in exact mode). Its weights
+    /// (the allocations and bytes it stands for) are `sampler::weights(size, rate)`, a
+    /// function of the two, so they are computed again from the size the free is given
+    /// (the size it was allocated with) instead of being kept: 32 bytes an entry, not 40
+    /// (docs/hook.md, "The live table's memory").
+    pub rate: u64,
 }
+
+const _: () = assert!(core::mem::size_of::<Entry>() == 32);
 
 impl Entry {
     const EMPTY: Entry = Entry {
@@ -56,8 +62,7 @@ impl Entry {
         align_log2: 0,
         span: 0,
         t_alloc: 0,
-        w_count: 0,
-        w_bytes: 0,
+        rate: 0,
     };
 }
 
@@ -495,7 +500,7 @@ mod tests {
     fn entry(p: usize) -> Entry {
         Entry {
             ptr: p,
-            w_bytes: p as u64,
+            rate: p as u64,
             ..Entry::EMPTY
         }
     }
@@ -530,7 +535,7 @@ mod tests {
             let p = ((x % 4096) as usize + 1) * 16;
             if live.contains(&p) {
                 let e = t.remove(p).expect("present");
-                assert_eq!(e.w_bytes, p as u64);
+                assert_eq!(e.rate, p as u64);
                 live.remove(&p);
             } else {
                 assert!(t.insert(entry(p)));
