@@ -158,21 +158,28 @@ fn with_shard<R>(s: &Shard, f: impl FnOnce(&mut Table) -> R) -> Option<R> {
 }
 
 /// Waits for a shard's lock that another thread holds (out of line: rare with 64 shards).
+/// Spins on a plain load and tries the exchange only once the lock looks free: an exchange
+/// on every turn takes the lock's cache line away from the holder, which then waits for it
+/// back to release the lock (and the table header, in the same line, to finish).
 #[cold]
 #[inline(never)]
 fn lock_contended(s: &Shard) {
     let mut spins = 0u32;
-    while s
-        .lock
-        .compare_exchange_weak(false, true, Acquire, Relaxed)
-        .is_err()
-    {
-        spins += 1;
-        if spins < 100 {
-            core::hint::spin_loop();
-        } else {
-            // SAFETY: sched_yield has no preconditions.
-            unsafe { libc::sched_yield() };
+    loop {
+        while s.lock.load(Relaxed) {
+            spins += 1;
+            if spins < 100 {
+                core::hint::spin_loop();
+            } else {
+                // SAFETY: sched_yield has no preconditions.
+                unsafe { libc::sched_yield() };
+            }
+        }
+        if s.lock
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_ok()
+        {
+            return;
         }
     }
 }
