@@ -1,4 +1,5 @@
-//! Live sampled blocks: block address → (site, alignment used, allocation time, weights), so a free can be charged to its site and hand back the layout the block was
+//! Live sampled blocks: block address → (site, alignment used, allocation time, sampling
+//! interval), so a free can be charged to its site and hand back the layout the block was
 //! really allocated with.
 //!
 //! [`SHARDS`] independent open-addressing tables (linear probing, backward-shift deletion,
@@ -24,20 +25,10 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering:
 pub(crate) const SHARDS: usize = 64;
 const INITIAL_CAP: usize = 64;
 const SPILL: usize = 1024;
-/// Tables from this size on are mapped in whole huge pages and ask for transparent huge
-/// pages (see [`Table::grow`]).
-const HUGE_PAGE: usize = 2 << 20;
-
-/// Bytes mapped for a table of `cap` entries: whole huge pages from [`HUGE_PAGE`] on, so the
-/// kernel can place the mapping on huge-page boundaries and back all of it with huge pages.
+/// Bytes mapped for a table of `cap` entries.
 #[inline]
 fn map_len(cap: usize) -> usize {
-    let bytes = cap * core::mem::size_of::<Entry>();
-    if bytes >= HUGE_PAGE {
-        bytes.next_multiple_of(HUGE_PAGE)
-    } else {
-        bytes
-    }
+    cap * core::mem::size_of::<Entry>()
 }
 
 /// One live sampled block.
@@ -52,12 +43,17 @@ pub(crate) struct Entry {
     pub align_log2: u16,
     /// The tracing span id it was allocated in (0: none; see `crate::hook::spans`).
     pub span: u16,
-    /// Allocation time, monotonic ns.
+    /// Allocation time, in `crate::hook::clock::ticks`.
     pub t_alloc: u64,
-    /// Weighted count (fixed point) and bytes this block stands for.
-    pub w_count: u64,
-    pub w_bytes: u64,
+    /// The sampling interval the block was recorded under (1 in exact mode). Its weights
+    /// (the allocations and bytes it stands for) are `sampler::weights(size, rate)`, a
+    /// function of the two, so they are computed again from the size the free is given
+    /// (the size it was allocated with) instead of being kept: 32 bytes an entry, not 40
+    /// (docs/hook.md, "The live table's memory").
+    pub rate: u64,
 }
+
+const _: () = assert!(core::mem::size_of::<Entry>() == 32);
 
 impl Entry {
     const EMPTY: Entry = Entry {
@@ -66,8 +62,7 @@ impl Entry {
         align_log2: 0,
         span: 0,
         t_alloc: 0,
-        w_count: 0,
-        w_bytes: 0,
+        rate: 0,
     };
 }
 
@@ -163,21 +158,28 @@ fn with_shard<R>(s: &Shard, f: impl FnOnce(&mut Table) -> R) -> Option<R> {
 }
 
 /// Waits for a shard's lock that another thread holds (out of line: rare with 64 shards).
+/// Spins on a plain load and tries the exchange only once the lock looks free: an exchange
+/// on every turn takes the lock's cache line away from the holder, which then waits for it
+/// back to release the lock (and the table header, in the same line, to finish).
 #[cold]
 #[inline(never)]
 fn lock_contended(s: &Shard) {
     let mut spins = 0u32;
-    while s
-        .lock
-        .compare_exchange_weak(false, true, Acquire, Relaxed)
-        .is_err()
-    {
-        spins += 1;
-        if spins < 100 {
-            core::hint::spin_loop();
-        } else {
-            // SAFETY: sched_yield has no preconditions.
-            unsafe { libc::sched_yield() };
+    loop {
+        while s.lock.load(Relaxed) {
+            spins += 1;
+            if spins < 100 {
+                core::hint::spin_loop();
+            } else {
+                // SAFETY: sched_yield has no preconditions.
+                unsafe { libc::sched_yield() };
+            }
+        }
+        if s.lock
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_ok()
+        {
+            return;
         }
     }
 }
@@ -199,6 +201,15 @@ impl Table {
             self.cap * 2
         };
         let bytes = map_len(new_cap);
+        // Populated at once (`MAP_POPULATE`): the rehash below and the probes after it touch
+        // every page of the new table (slots are picked by a hash), and the first touch of a
+        // page was a read (the probe), so each page took two faults, the read mapping the
+        // shared zero page and the write copying it. One populating `mmap` takes none. Not
+        // advised onto transparent huge pages: where the kernel defragments for
+        // `MADV_HUGEPAGE` (the default `defrag=madvise`), every fault of such a table waited
+        // for compaction. Exact mode, 1M version strings parsed (2M live blocks): page
+        // faults 129k -> 54k, system time 0.55-1.17 s -> 0.20-0.27 s, user + system
+        // 1.8-2.7 s -> 1.56-1.63 s (docs/hook.md, "The live table's memory").
         // SAFETY: anonymous private mapping; checked below. Zeroed memory is all-empty
         // entries (`ptr == 0`).
         let p = unsafe {
@@ -206,7 +217,7 @@ impl Table {
                 ptr::null_mut(),
                 bytes,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
                 -1,
                 0,
             )
@@ -214,14 +225,6 @@ impl Table {
         if p == libc::MAP_FAILED {
             self.stuck = true;
             return false;
-        }
-        if bytes >= HUGE_PAGE {
-            // A big table is probed at random addresses: on 4 KiB pages nearly every probe
-            // also misses the TLB. Transparent huge pages (where enabled, even in `madvise`
-            // mode) make those misses rare; a table this size is dense enough that the
-            // 2 MiB rounding costs little resident memory. Advice only: failure is ignored.
-            // SAFETY: `p .. p + bytes` is the mapping just made; madvise only advises.
-            unsafe { libc::madvise(p, bytes, libc::MADV_HUGEPAGE) };
         }
         let mut new = Table {
             slots: p.cast(),
@@ -504,7 +507,7 @@ mod tests {
     fn entry(p: usize) -> Entry {
         Entry {
             ptr: p,
-            w_bytes: p as u64,
+            rate: p as u64,
             ..Entry::EMPTY
         }
     }
@@ -539,7 +542,7 @@ mod tests {
             let p = ((x % 4096) as usize + 1) * 16;
             if live.contains(&p) {
                 let e = t.remove(p).expect("present");
-                assert_eq!(e.w_bytes, p as u64);
+                assert_eq!(e.rate, p as u64);
                 live.remove(&p);
             } else {
                 assert!(t.insert(entry(p)));

@@ -664,7 +664,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             own_memory::on_realloc(layout.size(), new_size, layout.align());
         }
         if let Some(e) = &old_entry {
-            sites::charge_free(e);
+            sites::charge_free(e, layout.size());
         }
         if guard.is_some() {
             let peak =

@@ -238,8 +238,7 @@ unsafe fn record_with(ptr: *mut u8, layout: Layout, used: Layout, r: u64) {
         align_log2: used.align().trailing_zeros() as u16,
         span,
         t_alloc: clock::ticks(),
-        w_count,
-        w_bytes,
+        rate: r,
     });
 }
 
@@ -321,7 +320,7 @@ pub(crate) fn take_live_inline(ptr: *mut u8, layout: Layout) -> Option<Layout> {
 #[inline(always)]
 fn take_live_body(ptr: *mut u8, layout: Layout) -> Option<Layout> {
     let e = remove_live_probe(ptr)?;
-    charge_free_inline(&e);
+    charge_free_inline(&e, layout.size());
     Some(real_layout(&e, layout))
 }
 
@@ -435,30 +434,33 @@ pub(crate) fn real_layout(e: &Entry, layout: Layout) -> Layout {
     Layout::from_size_align(layout.size(), align.max(layout.align())).unwrap_or(layout)
 }
 
-/// Charges the free of the sampled block `e` to its site (live figures, lifetime).
+/// Charges the free of the sampled block `e` of `size` bytes (the size it was allocated
+/// with) to its site (live figures, lifetime).
 #[inline(never)]
-pub(crate) fn charge_free(e: &Entry) {
-    charge_free_inline(e);
+pub(crate) fn charge_free(e: &Entry, size: usize) {
+    charge_free_inline(e, size);
 }
 
 /// [`charge_free`], inlined into the free path.
 #[inline(always)]
-fn charge_free_inline(e: &Entry) {
+fn charge_free_inline(e: &Entry, size: usize) {
+    // The weights it was recorded with: the same function of the same size and interval.
+    let (w_count, w_bytes) = sampler::weights(size, e.rate);
     if e.span != 0 {
         let life = clock::ticks_to_ns(clock::ticks().saturating_sub(e.t_alloc));
-        spans::on_sampled_free(e.span, e.w_count, e.w_bytes, life);
+        spans::on_sampled_free(e.span, w_count, w_bytes, life);
     }
     if let Some(s) = site_table::site(e.site) {
         let (h, owned) = hot_of(s, stripe(false));
-        bump(&h.live_count, e.w_count.wrapping_neg(), owned);
-        bump(&h.live_bytes, e.w_bytes.wrapping_neg(), owned);
+        bump(&h.live_count, w_count.wrapping_neg(), owned);
+        bump(&h.live_bytes, w_bytes.wrapping_neg(), owned);
         let life = clock::ticks_to_ns(clock::ticks().saturating_sub(e.t_alloc));
         let bands = [&h.life_under_1us, &h.life_1us_1ms, &h.life_1ms_1s];
         if let Some(b) = site_table::life_band(life, bands) {
-            bump(b, e.w_count, owned);
+            bump(b, w_count, owned);
         }
         if let Some(b) = s.lifetimes.get(site_table::lifetime_bucket(life)) {
-            b.fetch_add(e.w_count, Relaxed);
+            b.fetch_add(w_count, Relaxed);
         }
     }
 }
