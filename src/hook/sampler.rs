@@ -103,6 +103,15 @@ pub(crate) fn countdown_expired(size: usize) -> bool {
         .unwrap_or(false)
 }
 
+/// Takes back [`countdown_expired`]'s subtraction of `size` (a call the thread may not count:
+/// such calls do not move the countdown). A signal handler's allocations on this thread in
+/// between leave the countdown as they found it or draw it anew; a fresh one is then `size`
+/// bytes longer (the sampling stream only, never the counts).
+#[inline]
+pub(crate) fn count_up(size: usize) {
+    let _ = THREAD.try_with(|s| s.countdown.set(s.countdown.get().wrapping_add(size as i64)));
+}
+
 /// After [`countdown_expired`] returned true with no span entered: whether the sampler
 /// itself needs [`decide`] (the countdown ran out, or the thread's first allocation). (Always
 /// true while a span is entered: ask [`span_count_down`] then.)

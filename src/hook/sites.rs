@@ -59,6 +59,19 @@ const FILTER_BUCKETS: usize = 1 << 14;
 static LIVE_FILTER: [AtomicU32; FILTER_BUCKETS + 1] =
     [const { AtomicU32::new(0) }; FILTER_BUCKETS + 1];
 
+/// The address of [`LIVE_FILTER`], for the heads of the counter slots (`counters::Head`),
+/// through which the free path reads it.
+pub(crate) const fn live_filter() -> *const AtomicU32 {
+    LIVE_FILTER.as_ptr()
+}
+
+/// A filter whose every bucket is non-zero, never written: the one of a stand-in head
+/// (`counters::Head::stand_in`), the active pointer of a thread that may not count here, so
+/// that each of its frees goes out of line at the filter's test, with no test of its own. Not
+/// zero, so 64 KiB of the binary's data, of which only pages such frees read become resident.
+pub(crate) static STAND_IN_FILTER: [AtomicU32; FILTER_BUCKETS + 1] =
+    [const { AtomicU32::new(1) }; FILTER_BUCKETS + 1];
+
 #[inline(always)]
 fn filter_bucket(p: usize) -> &'static AtomicU32 {
     // SAFETY: `filter_index` is below `FILTER_BUCKETS`.
@@ -107,6 +120,13 @@ pub(crate) fn sample_alloc(size: usize) -> bool {
 #[inline(always)]
 pub(crate) fn sample_countdown_expired(size: usize) -> bool {
     sampler::countdown_expired(size)
+}
+
+/// Takes back [`sample_countdown_expired`]'s count-down of `size` bytes, for a call this
+/// thread may not count after all.
+#[inline]
+pub(crate) fn sample_count_up(size: usize) {
+    sampler::count_up(size)
 }
 
 /// After [`sample_countdown_expired`] returned true: true when [`sample_decide`] must decide,
@@ -355,6 +375,18 @@ fn take_live_body(ptr: *mut u8, layout: Layout) -> Option<Layout> {
 /// alloc+free pair on tiny churn, twice the whole fast path).
 #[inline(always)]
 pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
+    // SAFETY: `LIVE_FILTER` is a live filter.
+    unsafe { maybe_sampled_in(live_filter(), ptr) }
+}
+
+/// [`maybe_sampled`] with the filter at `filter`: the thread's active head's
+/// (`counters::filter_of`), which is [`LIVE_FILTER`] while the thread may count, else
+/// [`STAND_IN_FILTER`] (true for every block).
+///
+/// # Safety
+/// `filter` must be [`LIVE_FILTER`] or [`STAND_IN_FILTER`]'s address.
+#[inline(always)]
+pub(crate) unsafe fn maybe_sampled_in(filter: *const AtomicU32, ptr: *mut u8) -> bool {
     let p = ptr as usize;
     // A conditional move, not a branch: the block's page bucket, or the last one.
     let i = if p & (FILTER_PAGE - 1) == 0 {
@@ -362,8 +394,9 @@ pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
     } else {
         FILTER_BUCKETS
     };
-    // SAFETY: `i ≤ FILTER_BUCKETS`, the filter's last index.
-    unsafe { LIVE_FILTER.get_unchecked(i) }.load(Relaxed) != 0
+    // SAFETY: `i ≤ FILTER_BUCKETS`, the last index of either filter, which the caller
+    // passes.
+    unsafe { &*filter.add(i) }.load(Relaxed) != 0
 }
 
 /// What [`filter_saturate`] adds to every bucket: far above any number of live sampled
