@@ -100,7 +100,9 @@ pub(crate) fn countdown_expired(size: usize) -> bool {
             // test sends its allocations out of line too, at no cost here.
             c < 0
         })
-        .unwrap_or(false)
+        // Out of line if the thread state were gone (it has no destructor, so it never is):
+        // the allocation's fast path must not go on to the static stand-in head.
+        .unwrap_or(true)
 }
 
 /// Takes back [`countdown_expired`]'s subtraction of `size` (a call the thread may not count:
