@@ -100,7 +100,8 @@ pub(crate) fn shows_slot(t: &ThreadState) -> bool {
     !s.is_null() && t.active_slot.get() == s.cast()
 }
 
-/// Sets the guard flags, keeping `active_slot` in step.
+/// Sets the guard flags, keeping `active_slot` in step (the slot "hidden" below: the thread's
+/// stand-in head is the active pointer).
 ///
 /// A signal handler that allocates may run between any two of these stores, on this thread,
 /// and take the guard itself (which ends with this function, from the flags it found). So
