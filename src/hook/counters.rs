@@ -18,7 +18,7 @@
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize};
 
 use crate::hook::thread_state::{set_slot, THREAD};
 use crate::model::counts::Counts;
@@ -62,23 +62,86 @@ type PerClass = [AtomicU64; NUM_CLASSES];
 /// since the bytes are `size × count`. Readers fold them into the classes (`sum`).
 type BySize = [AtomicU64; BY_SIZE_MAX + 1];
 
-/// One thread's counters (or the shared fallback's). `pub(crate)` only so that
-/// [`crate::hook::thread_state`] can point at it.
-///
-/// All fields start at zero (the live-delta words are set when the slot is claimed), so the
-/// table is zero-initialised memory (`.bss`): only the pages a thread touches become
-/// resident, which [`resident_bytes`] reports. The fast paths' fields come first.
-pub(crate) struct Slot {
+/// The words of a [`Slot`] that the fast paths use before they know that the thread may
+/// count: its first field, so that a pointer to a slot is a pointer to its head. The
+/// thread's active pointer ([`crate::hook::thread_state`]) points at the head of its slot
+/// while it may count, else at a stand-in head (no slot behind it) whose `room` and
+/// `free_room` stay far below zero and whose `filter` has no bucket at 0: every fast path
+/// then fails its first test of the head, without a test of the pointer itself (two
+/// instructions less per allocation and per free).
+#[repr(C)]
+pub(crate) struct Head {
     /// `up_limit − live delta`, where the live delta is the live bytes not yet published to
     /// [`LIVE_PUBLISHED`]: how many more bytes this thread may allocate before it must look
     /// at the peak or publish. An allocation's fast path subtracts its size and checks the
     /// sign (one instruction and a branch); this folds the peak check into the live-delta
-    /// update. Never negative but between a failed fast path and its undo.
+    /// update. Never negative but between a failed fast path and its undo (and in a
+    /// stand-in, always far below zero).
     room: Owned,
     /// `live delta + PEAK_SLACK_PER_THREAD`: how many more bytes this thread may free before
     /// it must publish. A free's fast path subtracts its size and checks the sign, as an
     /// allocation's does with `room`; each adds its size to the other word.
     free_room: Owned,
+    /// The live filter a free's fast path reads (`sites::maybe_sampled_in`): the real one in
+    /// a slot (set when it is claimed: null before, so that the table stays zero-initialised
+    /// `.bss`), one whose every bucket is non-zero in a stand-in.
+    filter: FilterPtr,
+}
+
+/// A stand-in's `room` and `free_room`: far below zero, so that no fast path's subtraction
+/// of one size (at most `BY_SIZE_MAX`) makes it non-negative; reset to this by the slow
+/// paths ([`reset_stand_in`]), so it never drifts up to zero.
+const STAND_IN_ROOM: i64 = i64::MIN / 2;
+
+impl Head {
+    /// A stand-in head, whose free filter is `filter` (every bucket non-zero).
+    pub(crate) const fn stand_in(filter: *const AtomicU32) -> Head {
+        Head {
+            room: Owned::with(STAND_IN_ROOM),
+            free_room: Owned::with(STAND_IN_ROOM),
+            filter: FilterPtr(UnsafeCell::new(filter)),
+        }
+    }
+}
+
+/// The address of a live filter (an array of `FILTER_BUCKETS + 1` buckets): in a stand-in
+/// fixed when it is made; in a slot null until `claim_slot` sets it.
+pub(crate) struct FilterPtr(UnsafeCell<*const AtomicU32>);
+
+// SAFETY: as `Owned`: a slot's is written by `claim_slot` on the thread that just claimed the
+// slot, before it makes the slot's head its active pointer, and read by that thread's fast
+// paths through that pointer; a stand-in's is never written.
+unsafe impl Sync for FilterPtr {}
+
+/// The free filter of the head `head` points at (for `sites::maybe_sampled_in`).
+///
+/// # Safety
+/// `head` must point at a live `Head`: this thread's active pointer.
+#[inline(always)]
+pub(crate) unsafe fn filter_of(head: *const Head) -> *const AtomicU32 {
+    // SAFETY: the caller's contract: `head` points at a head, which only this thread writes
+    // (see `FilterPtr`).
+    unsafe { *(*head).filter.0.get() }
+}
+
+/// Sets a stand-in head's words back far below zero (after a fast path subtracted from
+/// them). The slow paths call it for this thread's own stand-in only.
+#[inline]
+pub(crate) fn reset_stand_in(head: &Head) {
+    head.room.set(STAND_IN_ROOM);
+    head.free_room.set(STAND_IN_ROOM);
+}
+
+/// One thread's counters (or the shared fallback's). `pub(crate)` only so that
+/// [`crate::hook::thread_state`] can point at it.
+///
+/// All fields start at zero (the live-delta words and the head's filter are set when the
+/// slot is claimed), so the table is zero-initialised memory (`.bss`): only the pages a
+/// thread touches become resident, which [`resident_bytes`] reports. The fast paths' fields
+/// come first, the head at offset 0 (`repr(C)`).
+#[repr(C)]
+pub(crate) struct Slot {
+    head: Head,
     /// How far the live delta may grow before it must be looked at: the smaller of
     /// [`PEAK_SLACK_PER_THREAD`] (publish) and the room below the peak as of the last look.
     up_limit: Owned,
@@ -100,8 +163,11 @@ pub(crate) struct Slot {
 impl Slot {
     #[allow(clippy::declare_interior_mutable_const)]
     const ZERO: Slot = Slot {
-        room: Owned::new(),
-        free_room: Owned::new(),
+        head: Head {
+            room: Owned::new(),
+            free_room: Owned::new(),
+            filter: FilterPtr(UnsafeCell::new(std::ptr::null())),
+        },
         up_limit: Owned::new(),
         claimed: AtomicBool::new(false),
         reallocs: [const { AtomicU64::new(0) }; NUM_REALLOC],
@@ -118,15 +184,17 @@ impl Slot {
     /// The live bytes not yet published.
     #[inline(always)]
     fn live_delta(&self) -> i64 {
-        self.free_room.get() - PEAK_SLACK_PER_THREAD as i64
+        self.head.free_room.get() - PEAK_SLACK_PER_THREAD as i64
     }
 
     /// Sets the live delta and the limit it may grow to.
     #[inline(always)]
     fn set_live(&self, up_limit: i64, delta: i64) {
         self.up_limit.set(up_limit);
-        self.room.set(up_limit - delta);
-        self.free_room.set(delta + PEAK_SLACK_PER_THREAD as i64);
+        self.head.room.set(up_limit - delta);
+        self.head
+            .free_room
+            .set(delta + PEAK_SLACK_PER_THREAD as i64);
     }
 }
 
@@ -141,12 +209,18 @@ pub(crate) struct Owned(UnsafeCell<i64>);
 // after claiming it; the releaser on the owning thread before it releases it). A slot changes
 // hands only through `claimed` (released with `Release`, claimed with `Acquire`), so the
 // previous owner's accesses happen before the next owner's. The shared fallback slot's
-// `Owned` words are never touched (its writers go through `live_change::<true>`).
+// `Owned` words are never touched (its writers go through `live_change::<true>`). A stand-in
+// head's are written only by the thread whose thread-local state holds it, except the static
+// one of threads that never hid their slot, which is never written (see
+// `thread_state::UNSET`).
 unsafe impl Sync for Owned {}
 
 impl Owned {
     const fn new() -> Owned {
         Owned(UnsafeCell::new(0))
+    }
+    const fn with(v: i64) -> Owned {
+        Owned(UnsafeCell::new(v))
     }
     #[inline(always)]
     fn get(&self) -> i64 {
@@ -251,6 +325,9 @@ fn claim_slot() -> Option<&'static Slot> {
             // A slot handed on keeps its counts (its live delta was published on release),
             // but the new owner looks at the peak afresh.
             slot.set_live(0, 0);
+            // SAFETY: this thread just claimed the slot; its fast paths reach the head only
+            // once `set_slot` below made it the active pointer (see `FilterPtr`).
+            unsafe { *slot.head.filter.0.get() = crate::hook::sites::live_filter() };
             let _ = THREAD.try_with(|t| {
                 t.slot_state.set(i + 1);
                 set_slot(t, slot);
@@ -282,33 +359,40 @@ pub(crate) fn on_free(size: usize, align: usize) {
     }
 }
 
-/// The whole of counting an allocation in the common case, with no call: `slot` is this
-/// thread's active slot (`thread_state::active_slot`, non-null), the request is small and
-/// aligned to at most 8 (counted per exact size) and the live delta stays under its limit
-/// (no publish, no look at the peak). Returns false in any other case, having changed
-/// nothing but maybe `room` (left negative): the caller then counts with [`on_alloc`], whose
-/// `live_change` computes the live delta from `free_room` and sets `room` afresh (or, if the
-/// inner allocation fails, calls [`undo_failed_alloc`]).
+/// The whole of counting an allocation in the common case, with no call: `head` is this
+/// thread's active pointer (`thread_state::active_head`), the head of its slot, the request is
+/// small and aligned to at most 8 (counted per exact size) and the live delta stays under its
+/// limit (no publish, no look at the peak). Returns false in any other case (a stand-in head
+/// among them), having changed nothing but maybe `room` (left negative): the caller then
+/// counts with [`on_alloc`], whose `live_change` computes the live delta from `free_room` and
+/// sets `room` afresh (or, if the inner allocation fails, calls [`undo_failed_alloc`]).
 ///
 /// # Safety
-/// `slot` must be the non-null active slot of this thread.
+/// `head` must be this thread's active pointer, and not the static stand-in
+/// (`thread_state::UNSET`), which must not be written: the caller tested the sampling
+/// countdown first, which never passes while that is the active pointer.
 #[inline(always)]
-pub(crate) unsafe fn alloc_fast(slot: *const Slot, size: usize, align: usize) -> bool {
+pub(crate) unsafe fn alloc_fast(head: *const Head, size: usize, align: usize) -> bool {
     if size > BY_SIZE_MAX || align > 8 {
         return false;
     }
-    // SAFETY: the caller passes this thread's active slot, which points into the static
-    // `SLOTS` table (set in `claim_slot`, cleared before the slot is released).
-    let s = unsafe { &*slot };
+    // SAFETY: the caller passes this thread's active pointer: the head of its slot in the
+    // static `SLOTS` table (set in `claim_slot`, hidden before the slot is released) or its
+    // own stand-in, which only this thread writes.
+    let h = unsafe { &*head };
     // `size` ≤ 4 KiB here: no overflow. Stored before the test, so that the two are one
     // memory-destination subtraction and a branch; a failed test is made good by the
     // general path (see above).
-    let room = s.room.get() - size as i64;
-    s.room.set(room);
+    let room = h.room.get() - size as i64;
+    h.room.set(room);
     if room < 0 {
         return false;
     }
-    s.free_room.set(s.free_room.get() + size as i64);
+    // SAFETY: a non-negative `room` proves `head` is a slot's (a stand-in's stays far below
+    // zero), and a slot's head is its first field (`repr(C)`): `head` is the slot's address,
+    // with the provenance of the whole slot (`set_slot` made it from a `&'static Slot`).
+    let s = unsafe { &*head.cast::<Slot>() };
+    s.head.free_room.set(s.head.free_room.get() + size as i64);
     if let Some(n) = s.in_by_size.get(size) {
         add::<false>(n, 1);
     }
@@ -328,8 +412,8 @@ pub(crate) fn uncount_fast(size: usize) {
         // SAFETY: as in `alloc_fast`: `p` is this thread's slot.
         let s = unsafe { &*p };
         if let Some(n) = s.in_by_size.get(size) {
-            s.room.set(s.room.get() + size as i64);
-            s.free_room.set(s.free_room.get() - size as i64);
+            s.head.room.set(s.head.room.get() + size as i64);
+            s.head.free_room.set(s.head.free_room.get() - size as i64);
             n.store(n.load(Relaxed).wrapping_sub(1), Relaxed);
         }
     });
@@ -346,36 +430,40 @@ pub(crate) fn undo_failed_alloc(size: usize) {
         if !p.is_null() {
             // SAFETY: as in `alloc_fast`: `p` is this thread's slot.
             let s = unsafe { &*p };
-            let room = s.room.get();
+            let room = s.head.room.get();
             if room < 0 {
-                s.room.set(room + size as i64);
+                s.head.room.set(room + size as i64);
             }
         }
     });
 }
 
-/// [`alloc_fast`] for a free: false unless the block is small and aligned to at most 8 and
-/// the live delta stays above `-PEAK_SLACK_PER_THREAD`, having changed nothing but maybe
-/// `free_room` (left negative); the caller then counts with [`on_free`], whose `live_change`
-/// computes the live delta from `room` and sets `free_room` afresh. (Every free that fails
-/// here is counted: the ones that are not, on a thread that may not count, fail before.)
+/// [`alloc_fast`] for a free: false unless `head` is a slot's, the block is small and aligned
+/// to at most 8 and the live delta stays above `-PEAK_SLACK_PER_THREAD`, having changed
+/// nothing but maybe `free_room` (left negative); the caller then counts with [`on_free`],
+/// whose `live_change` computes the live delta from `room` and sets `free_room` afresh.
+/// (Every free that fails here is counted: the ones that are not, on a thread that may not
+/// count, fail before, at the stand-in's filter.)
 ///
 /// # Safety
-/// As [`alloc_fast`].
+/// `head` must be this thread's active pointer, and a slot's head (the free path tested the
+/// head's filter first, which no stand-in passes), or this thread's own stand-in.
 #[inline(always)]
-pub(crate) unsafe fn free_fast(slot: *const Slot, size: usize, align: usize) -> bool {
+pub(crate) unsafe fn free_fast(head: *const Head, size: usize, align: usize) -> bool {
     if size > BY_SIZE_MAX || align > 8 {
         return false;
     }
     // SAFETY: as in `alloc_fast`.
-    let s = unsafe { &*slot };
+    let h = unsafe { &*head };
     // As `alloc_fast`'s `room`.
-    let free_room = s.free_room.get() - size as i64;
-    s.free_room.set(free_room);
+    let free_room = h.free_room.get() - size as i64;
+    h.free_room.set(free_room);
     if free_room < 0 {
         return false;
     }
-    s.room.set(s.room.get() + size as i64);
+    // SAFETY: as in `alloc_fast` (a stand-in's `free_room` stays far below zero too).
+    let s = unsafe { &*head.cast::<Slot>() };
+    s.head.room.set(s.head.room.get() + size as i64);
     if let Some(n) = s.out_by_size.get(size) {
         add::<false>(n, 1);
     }
@@ -457,10 +545,10 @@ fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
     let d = if delta > 0 {
         s.live_delta() + delta
     } else {
-        up_limit - s.room.get() + delta
+        up_limit - s.head.room.get() + delta
     };
-    s.room.set(up_limit - d);
-    s.free_room.set(d + PEAK_SLACK_PER_THREAD as i64);
+    s.head.room.set(up_limit - d);
+    s.head.free_room.set(d + PEAK_SLACK_PER_THREAD as i64);
     // `d` stays within ±PEAK_SLACK_PER_THREAD: an increase can only cross the upper limit,
     // a decrease the lower one.
     if delta > 0 {

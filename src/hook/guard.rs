@@ -55,7 +55,7 @@ pub(crate) fn enter_hook() -> Option<HookGuard> {
         if s.flags.get() != 0 {
             None
         } else {
-            let interrupted = s.active_slot.get().is_null() && !s.slot.get().is_null();
+            let interrupted = !crate::hook::thread_state::shows_slot(s) && !s.slot.get().is_null();
             set_flags(s, IN_HOOK);
             Some(HookGuard(interrupted))
         }

@@ -179,14 +179,17 @@ impl<A: GlobalAlloc> Profiler<A> {
     /// As `GlobalAlloc::alloc`; `zeroed` selects `alloc_zeroed`.
     #[inline(always)]
     unsafe fn alloc_counted(&self, layout: Layout, zeroed: bool) -> *mut u8 {
-        // Non-null: this thread may count and owns a counter slot (see `thread_state`).
-        let slot = thread_state::active_slot();
-        if !slot.is_null()
-            // Also true while a tracing span is entered on this thread, which parks the
-            // countdown below zero: no test of its own here (`crate::hook::spans`).
-            && !sites::sample_countdown_expired(layout.size())
-            // SAFETY: `slot` was just read non-null: this thread's active slot.
-            && unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) }
+        // Also true while a tracing span is entered on this thread, which parks the countdown
+        // below zero: no test of its own here (`crate::hook::spans`). First, for every call
+        // (the next test writes the head only after this one passed; `alloc_slow` takes the
+        // size back when the call may not be counted here).
+        if !sites::sample_countdown_expired(layout.size())
+            // SAFETY: this thread's active pointer, read after the countdown passed, so not
+            // the static stand-in (`thread_state::UNSET`). A stand-in fails here: no test of
+            // the pointer itself (`counters::Head`).
+            && unsafe {
+                counters::alloc_fast(thread_state::active_head(), layout.size(), layout.align())
+            }
         {
             // SAFETY: the caller's contract, passed on; `alloc_fast` just counted it.
             return unsafe { self.alloc_fast_counted(layout, zeroed) };
@@ -225,6 +228,11 @@ impl<A: GlobalAlloc> Profiler<A> {
     unsafe fn alloc_slow(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         let slot = thread_state::active_slot();
         if slot.is_null() {
+            // Not counted here: the fast path's count-down is taken back (a call the thread
+            // may not count never moves its countdown, as before the countdown was tested
+            // first), and the stand-in head it may have written is set far below zero again.
+            sites::sample_count_up(layout.size());
+            thread_state::reset_stand_in();
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_cold(layout, zeroed) };
         }
@@ -261,7 +269,7 @@ impl<A: GlobalAlloc> Profiler<A> {
         zeroed: bool,
     ) -> *mut u8 {
         // SAFETY: `slot` is this thread's non-null active slot, as the caller guarantees.
-        if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
+        if unsafe { counters::alloc_fast(slot.cast(), layout.size(), layout.align()) } {
             // SAFETY: the caller's contract, passed on; `alloc_fast` just counted it.
             return unsafe { self.alloc_fast_counted(layout, zeroed) };
         }
@@ -360,7 +368,7 @@ impl<A: GlobalAlloc> Profiler<A> {
         large_blocks::on_alloc(ptr, layout.size());
         // SAFETY: `slot` is this thread's slot (the guard only hides it from the fast paths,
         // and only this thread writes it).
-        let peak = if unsafe { counters::alloc_fast(slot, layout.size(), layout.align()) } {
+        let peak = if unsafe { counters::alloc_fast(slot.cast(), layout.size(), layout.align()) } {
             0
         } else {
             counters::on_alloc(layout.size(), layout.align())
@@ -463,7 +471,7 @@ impl<A: GlobalAlloc> Profiler<A> {
                 sites::prefetch_live(ptr);
             }
             // SAFETY: `slot` is this thread's active slot, just read.
-            if !unsafe { counters::free_fast(slot, layout.size(), layout.align()) } {
+            if !unsafe { counters::free_fast(slot.cast(), layout.size(), layout.align()) } {
                 counters::on_free(layout.size(), layout.align());
             }
             let large = large_blocks::on_free(ptr, layout.size());
@@ -594,12 +602,16 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
         // The common free, with no call but the inner free (a tail call, so no stack frame):
         // the program's own (a thread with an active slot), of a block that was surely not
         // sampled (so `layout` is what it was allocated with), counted by `free_fast`.
-        // Nothing here allocates, so no reentrancy guard is needed.
-        let slot = thread_state::active_slot();
-        if !slot.is_null()
-            && !sites::maybe_sampled(ptr)
-            // SAFETY: `slot` is this thread's active slot, just read.
-            && unsafe { counters::free_fast(slot, layout.size(), layout.align()) }
+        // Nothing here allocates, so no reentrancy guard is needed. A thread that may not
+        // count here has a stand-in head, whose filter sends every free out of line: no test
+        // of the pointer itself (`counters::Head`).
+        let head = thread_state::active_head();
+        // SAFETY: `head` is this thread's active pointer, whose filter is the live one or the
+        // stand-ins' (`counters::Head`).
+        if !unsafe { sites::maybe_sampled_in(counters::filter_of(head), ptr) }
+            // SAFETY: `head` is this thread's active pointer and passed the filter, so it is
+            // its slot's head (no stand-in does).
+            && unsafe { counters::free_fast(head, layout.size(), layout.align()) }
         {
             // SAFETY: `ptr` was allocated by `inner` with `layout` (not sampled).
             return unsafe { self.inner.dealloc(ptr, layout) };

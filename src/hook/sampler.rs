@@ -100,7 +100,18 @@ pub(crate) fn countdown_expired(size: usize) -> bool {
             // test sends its allocations out of line too, at no cost here.
             c < 0
         })
-        .unwrap_or(false)
+        // Out of line if the thread state were gone (it has no destructor, so it never is):
+        // the allocation's fast path must not go on to the static stand-in head.
+        .unwrap_or(true)
+}
+
+/// Takes back [`countdown_expired`]'s subtraction of `size` (a call the thread may not count:
+/// such calls do not move the countdown). A signal handler's allocations on this thread in
+/// between leave the countdown as they found it or draw it anew; a fresh one is then `size`
+/// bytes longer (the sampling stream only, never the counts).
+#[inline]
+pub(crate) fn count_up(size: usize) {
+    let _ = THREAD.try_with(|s| s.countdown.set(s.countdown.get().wrapping_add(size as i64)));
 }
 
 /// After [`countdown_expired`] returned true with no span entered: whether the sampler

@@ -30,11 +30,19 @@ use crate::hook::unwind;
 use crate::hook::{clock, peak, site_table, spans};
 use crate::model::size_class::{page_size, usable_size, SizeClass};
 
-/// Which frees must look in the live table: those whose pointer `& FREE_MASK == 0`.
-/// `usize::MAX` while nothing was ever recorded (no free looks), `page − 1` once
-/// page-aligned sampled blocks exist (only page-aligned frees look), 0 once a block that is
-/// not page-aligned was recorded (exact mode: every free looks). Only ever lowered.
+/// Which frees may look in the live table: those whose pointer `& FREE_MASK == 0`.
+/// `usize::MAX` while nothing was ever recorded (no free looks), `FILTER_PAGE − 1` once
+/// sampled blocks exist, all aligned to `FILTER_PAGE` (only such frees look), 0 once a block
+/// that is not was recorded (exact mode: every free looks). Only ever lowered. The free
+/// path does not read it: the filter's buckets say the same ([`maybe_sampled`]); the
+/// recording paths keep the filter by it.
 static FREE_MASK: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// The alignment the free path's filter tells apart: a sampled block aligned to it is
+/// counted in its page's bucket, any other in the last bucket. 4 KiB, the smallest page size
+/// of the platforms allocscope runs on, so that page-aligned sampled blocks
+/// ([`layout_for_sampled`]) are aligned to it; a constant, so that a free reads no mask.
+const FILTER_PAGE: usize = 4096;
 
 /// Buckets of [`LIVE_FILTER`] (a power of two).
 const FILTER_BUCKETS: usize = 1 << 14;
@@ -45,10 +53,24 @@ const FILTER_BUCKETS: usize = 1 << 14;
 /// pointer reaches the program), decremented when the table gives the block back; a bucket
 /// is thus never 0 while a block hashing there is live. 64 KiB of zeroed static memory, of
 /// which only the pages holding touched buckets become resident. One more bucket at
-/// `FILTER_BUCKETS` stays 0 for good: [`maybe_sampled`] reads it for a block that is not
-/// page-aligned.
+/// `FILTER_BUCKETS` is the bucket of every block not aligned to [`FILTER_PAGE`]: 0 until such
+/// a block is recorded (in sampled mode, never), then saturated for good with all the others
+/// ([`filter_saturate`]).
 static LIVE_FILTER: [AtomicU32; FILTER_BUCKETS + 1] =
     [const { AtomicU32::new(0) }; FILTER_BUCKETS + 1];
+
+/// The address of [`LIVE_FILTER`], for the heads of the counter slots (`counters::Head`),
+/// through which the free path reads it.
+pub(crate) const fn live_filter() -> *const AtomicU32 {
+    LIVE_FILTER.as_ptr()
+}
+
+/// A filter whose every bucket is non-zero, never written: the one of a stand-in head
+/// (`counters::Head::stand_in`), the active pointer of a thread that may not count here, so
+/// that each of its frees goes out of line at the filter's test, with no test of its own. Not
+/// zero, so 64 KiB of the binary's data, of which only pages such frees read become resident.
+pub(crate) static STAND_IN_FILTER: [AtomicU32; FILTER_BUCKETS + 1] =
+    [const { AtomicU32::new(1) }; FILTER_BUCKETS + 1];
 
 #[inline(always)]
 fn filter_bucket(p: usize) -> &'static AtomicU32 {
@@ -59,11 +81,11 @@ fn filter_bucket(p: usize) -> &'static AtomicU32 {
 /// The bucket of `p`, below `FILTER_BUCKETS`.
 #[inline(always)]
 fn filter_index(p: usize) -> usize {
-    // The page number, modulo the filter's size: the filter is read only while sampled blocks
-    // are page-aligned (in sampled mode), so the bits below the page carry nothing, and two
-    // live sampled blocks share a bucket only if their pages are 64 MiB apart (a shift and a
-    // mask: this runs on every page-aligned free).
-    (p >> 12) & (FILTER_BUCKETS - 1)
+    // The page number, modulo the filter's size: the filter counts only blocks aligned to
+    // `FILTER_PAGE` here, so the bits below the page carry nothing, and two live sampled
+    // blocks share a bucket only if their pages are 64 MiB apart (a shift and a mask: this
+    // runs on every page-aligned free).
+    (p / FILTER_PAGE) & (FILTER_BUCKETS - 1)
 }
 
 /// Debug builds count entries into the slow path of frees (live-table probes) and sampled
@@ -98,6 +120,13 @@ pub(crate) fn sample_alloc(size: usize) -> bool {
 #[inline(always)]
 pub(crate) fn sample_countdown_expired(size: usize) -> bool {
     sampler::countdown_expired(size)
+}
+
+/// Takes back [`sample_countdown_expired`]'s count-down of `size` bytes, for a call this
+/// thread may not count after all.
+#[inline]
+pub(crate) fn sample_count_up(size: usize) {
+    sampler::count_up(size)
 }
 
 /// After [`sample_countdown_expired`] returned true: true when [`sample_decide`] must decide,
@@ -167,15 +196,21 @@ pub(crate) unsafe fn record_exact(ptr: *mut u8, layout: Layout) {
 #[inline(always)]
 unsafe fn record_with(ptr: *mut u8, layout: Layout, used: Layout, r: u64) {
     let p = ptr as usize;
-    let page_mask = page_size() - 1;
-    let want = if p & page_mask != 0 { 0 } else { page_mask };
-    if FREE_MASK.load(Relaxed) > want {
+    let want = if p & (FILTER_PAGE - 1) != 0 {
+        0
+    } else {
+        FILTER_PAGE - 1
+    };
+    // Acquire: a mask some thread lowered to 0 comes with its saturated filter, so a block
+    // recorded here unfiltered ([`filter_add`]) is freed past a saturated bucket.
+    if FREE_MASK.load(Acquire) > want {
         if want == 0 {
             // Every free is about to look in the table: make every filter bucket non-zero
-            // first, so that `maybe_sampled` needs no test of the mask for 0 (see there).
+            // first (this block's, the last one, is read by its free: see `maybe_sampled`).
             filter_saturate();
         }
-        // Release: a free that reads this mask (with Acquire) sees the saturated filter.
+        // Release: a recording thread that reads this mask (with Acquire) sees the saturated
+        // filter.
         FREE_MASK.fetch_min(want, Release);
     }
     #[cfg(debug_assertions)]
@@ -325,10 +360,13 @@ fn take_live_body(ptr: *mut u8, layout: Layout) -> Option<Layout> {
 }
 
 /// True when a free of `ptr` must look in the live table ([`take_live`] may return a
-/// layout); false proves the block was not sampled. Two loads, no call. Once the mask is 0
-/// (exact mode) every free looks: every bucket was saturated before the mask reached 0
-/// ([`filter_saturate`]; the Acquire load pairs with that Release), and the filter is no
-/// longer kept (see [`filter_add`]), so no test of the mask for 0 is needed here.
+/// layout); false proves the block was not sampled. One load, no call: the bucket of a block
+/// aligned to [`FILTER_PAGE`] is its page's, counted by [`filter_add`]; that of any other
+/// block is the last one, 0 until a block not so aligned is recorded, which first saturates
+/// every bucket ([`filter_saturate`]; then the filter is no longer kept, see [`filter_add`],
+/// and every free looks). Either way the recording thread made the bucket non-zero before
+/// the block's pointer reached the program, so its free, which comes after, reads it so.
+/// (A mask read here, as before, cost two more instructions per free: its address and it.)
 ///
 /// No branch on the page alignment itself (a conditional move picks the bucket): whether a
 /// freed block is page-aligned (a slab's first block is) varies from free to free in most
@@ -336,16 +374,28 @@ fn take_live_body(ptr: *mut u8, layout: Layout) -> Option<Layout> {
 /// alloc+free pair on tiny churn, twice the whole fast path).
 #[inline(always)]
 pub(crate) fn maybe_sampled(ptr: *mut u8) -> bool {
-    let mask = FREE_MASK.load(Acquire);
+    // SAFETY: `LIVE_FILTER` is a live filter.
+    unsafe { maybe_sampled_in(live_filter(), ptr) }
+}
+
+/// [`maybe_sampled`] with the filter at `filter`: the thread's active head's
+/// (`counters::filter_of`), which is [`LIVE_FILTER`] while the thread may count, else
+/// [`STAND_IN_FILTER`] (true for every block).
+///
+/// # Safety
+/// `filter` must be [`LIVE_FILTER`] or [`STAND_IN_FILTER`]'s address.
+#[inline(always)]
+pub(crate) unsafe fn maybe_sampled_in(filter: *const AtomicU32, ptr: *mut u8) -> bool {
     let p = ptr as usize;
-    // A conditional move, not a branch: the block's page bucket, or the one that stays 0.
-    let i = if p & mask == 0 {
+    // A conditional move, not a branch: the block's page bucket, or the last one.
+    let i = if p & (FILTER_PAGE - 1) == 0 {
         filter_index(p)
     } else {
         FILTER_BUCKETS
     };
-    // SAFETY: `i ≤ FILTER_BUCKETS`, the filter's last index.
-    unsafe { LIVE_FILTER.get_unchecked(i) }.load(Relaxed) != 0
+    // SAFETY: `i ≤ FILTER_BUCKETS`, the last index of either filter, which the caller
+    // passes.
+    unsafe { &*filter.add(i) }.load(Relaxed) != 0
 }
 
 /// What [`filter_saturate`] adds to every bucket: far above any number of live sampled
@@ -359,7 +409,7 @@ const FILTER_SATURATED: u32 = 1 << 24;
 /// in them before (see [`filter_add`]). 16 Ki atomic adds, once per mode change.
 #[cold]
 fn filter_saturate() {
-    for b in LIVE_FILTER.iter().take(FILTER_BUCKETS) {
+    for b in LIVE_FILTER.iter() {
         b.fetch_add(FILTER_SATURATED, Relaxed);
     }
 }
@@ -373,7 +423,8 @@ fn filter_saturate() {
 /// a block recorded before the mask reached 0 is harmless: the bucket stays saturated.
 #[inline(always)]
 fn filter_add(p: usize) {
-    if FREE_MASK.load(Relaxed) != 0 {
+    // Acquire: see `record_with` (a mask of 0 comes with the saturated filter).
+    if FREE_MASK.load(Acquire) != 0 {
         filter_bucket(p).fetch_add(1, Relaxed);
     }
 }
