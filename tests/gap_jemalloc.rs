@@ -47,45 +47,92 @@ fn main() {
 /// Another thread allocates and frees large blocks while gaps are read: allocscope's
 /// counters and jemalloc's `allocated` must be read at one moment, or a block freed between
 /// the two reads is live for one and gone for the other (CI saw `allocator_caches` at
-/// −98 MiB in the demo's workload). The blocks are never touched, so they cost no RSS.
+/// −98 MiB in the demo's workload). Twice: with quick large calls (a gap waits for the
+/// moments between them), and with a realloc copying 64 MiB always in flight (a gap gives up
+/// waiting after 200 ms and must still not straddle a free; under load this saw −64 MiB).
 fn large_blocks_come_and_go_meanwhile() {
     const BLOCK: usize = 64 << 20;
+    // Quick: a 64 MiB block allocated, a small vector grown into one (a large realloc that
+    // copies one byte), both freed; the blocks are never touched, so they cost no RSS. Then
+    // a pause of 300 µs: a gap needs a moment with no large call in flight and none begun
+    // while it reads (tens of µs).
+    let quick = || {
+        let v: Vec<u8> = Vec::with_capacity(BLOCK);
+        std::hint::black_box(&v);
+        let mut w: Vec<u8> = vec![1];
+        w.reserve_exact(BLOCK);
+        std::hint::black_box(&w);
+        drop((v, w));
+        std::thread::sleep(std::time::Duration::from_micros(300));
+    };
+    // Slow: a 64 MiB vector outgrowing its capacity, which jemalloc copies in full.
+    let slow = || {
+        let mut v: Vec<u8> = Vec::with_capacity(BLOCK);
+        v.push(1);
+        v.reserve_exact(2 * BLOCK);
+        std::hint::black_box(&v);
+    };
+    check_gaps_while("quick large calls", 100, quick);
+    check_gaps_while("a large realloc always in flight", 12, slow);
+    // Back to back: there may be no consistent moment at all; then no gap, never a wrong one.
+    check_gaps_while("quick large calls back to back", 12, || {
+        let v: Vec<u8> = Vec::with_capacity(BLOCK);
+        std::hint::black_box(&v);
+    });
+}
+
+/// Reads `gaps` snapshots while another thread runs `churn` in a loop; no `allocator_caches`
+/// of a gap they carry may be negative by more than small blocks can make it. A snapshot
+/// carries none when no moment without a large call in flight came.
+fn check_gaps_while(what: &str, gaps: usize, churn: impl Fn() + Sync) {
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         let churner = s.spawn(|| {
             let mut rounds = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut v: Vec<u8> = Vec::with_capacity(BLOCK);
-                v.push(1);
-                std::hint::black_box(&v);
-                // A large realloc too (a vector outgrowing its capacity).
-                v.reserve_exact(2 * BLOCK);
-                std::hint::black_box(&v);
-                drop(v);
+                churn();
                 rounds += 1;
             }
             rounds
         });
-        let mut lowest = i64::MAX;
-        for _ in 0..300 {
-            let g = gap();
-            lowest = lowest.min(g.allocator_caches);
+        // Collected first and checked after the churner stopped; should `gap()` itself fail,
+        // the churner is stopped all the same (the scope waits for it).
+        let _stop = StopOnDrop(&stop);
+        let started = std::time::Instant::now();
+        let snapshots: Vec<Option<GapBreakdown>> =
+            (0..gaps).map(|_| allocscope::snapshot().gap).collect();
+        let secs = started.elapsed().as_secs_f64();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let rounds = churner.join().unwrap();
+        let gaps: Vec<GapBreakdown> = snapshots.iter().flatten().copied().collect();
+        let lowest = gaps.iter().map(|g| g.allocator_caches).min().unwrap_or(0);
+        println!(
+            "{what}: {} snapshots in {secs:.1} s, {} with a gap, {rounds} rounds meanwhile, lowest allocator_caches {:.2} MiB",
+            snapshots.len(),
+            gaps.len(),
+            lowest as f64 / (1 << 20) as f64
+        );
+        assert!(rounds > 0);
+        for g in &gaps {
+            assert_eq!(g.sum_of_terms(), g.rss, "{what}: {g:?}");
             // Small blocks allocated or freed between the reads (this thread's snapshot, the
             // churner's vector header) move it by bytes, never by a block.
             assert!(
                 g.allocator_caches > -(4 << 20),
-                "allocator_caches {:.1} MiB while large blocks come and go: {g:?}",
+                "{what}: allocator_caches {:.1} MiB: {g:?}",
                 g.allocator_caches as f64 / (1 << 20) as f64
             );
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let rounds = churner.join().unwrap();
-        println!(
-            "large blocks meanwhile: {rounds} rounds, lowest allocator_caches {:.2} MiB",
-            lowest as f64 / (1 << 20) as f64
-        );
-        assert!(rounds > 0);
     });
+}
+
+/// Sets its flag when dropped, panicking included.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Known allocation patterns, each checked against jemalloc's arithmetic.

@@ -95,29 +95,36 @@ fn end() {
 /// Longest a gap waits for in-flight large calls: a realloc copying a few hundred MiB.
 const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Runs `read` (which reads the allocator's figures, then [`untouched_bytes`], then RSS) at a
-/// moment when no large realloc or free is in flight and the table did not change meanwhile,
-/// so that every large block the allocator counts is in the table. Waits for in-flight
-/// calls up to `SETTLE_WAIT`, then reads as things are (a forked child, where a thread that
-/// was in flight no longer exists, reads at once). Never allocates.
-pub(crate) fn settled<T>(mut read: impl FnMut() -> T) -> T {
+/// Runs `read` (which reads allocscope's counters, the allocator's figures, then
+/// [`untouched_bytes`], then RSS) at a moment when no large realloc or free is in flight and
+/// the table did not change meanwhile, so that every large block the allocator counts is in
+/// the table and in the counters. Waits for in-flight calls up to `SETTLE_WAIT`; past it,
+/// in-flight calls no longer hold the read back (a program always in the middle of a large
+/// realloc), but the read is still retried until no large block entered or left while it
+/// ran (the epoch did not move), up to `SETTLE_WAIT` more; `None` if no such moment came (a
+/// program making large calls back to back). A read that straddled a large free counted the
+/// block in allocscope's counters and not in the allocator's figures: a term negative by the
+/// block's size, so it is never returned. A forked child, where a thread that was in flight
+/// no longer exists, reads at once. Never allocates.
+pub(crate) fn settled<T>(mut read: impl FnMut() -> T) -> Option<T> {
     if crate::hook::forked::in_forked_child() {
-        return read();
+        return Some(read());
     }
     let start = crate::hook::clock::now_ns();
+    let wait = SETTLE_WAIT.as_nanos() as u64;
     loop {
         let epoch = EPOCH.load(SeqCst);
         let waited = crate::hook::clock::now_ns().saturating_sub(start);
-        if waited >= SETTLE_WAIT.as_nanos() as u64 {
-            return read();
+        if waited >= 2 * wait {
+            return None;
         }
-        if IN_FLIGHT.load(SeqCst) != 0 {
+        if waited < wait && IN_FLIGHT.load(SeqCst) != 0 {
             std::thread::sleep(std::time::Duration::from_micros(100));
             continue;
         }
         let r = read();
         if EPOCH.load(SeqCst) == epoch {
-            return r;
+            return Some(r);
         }
     }
 }

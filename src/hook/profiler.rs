@@ -365,7 +365,6 @@ impl<A: GlobalAlloc> Profiler<A> {
         }
         // The live table's slot for `ptr` loads while the stack is walked.
         sites::prefetch_live(ptr);
-        large_blocks::on_alloc(ptr, layout.size());
         // SAFETY: `slot` is this thread's slot (the guard only hides it from the fast paths,
         // and only this thread writes it).
         let peak = if unsafe { counters::alloc_fast(slot.cast(), layout.size(), layout.align()) } {
@@ -373,6 +372,8 @@ impl<A: GlobalAlloc> Profiler<A> {
         } else {
             counters::on_alloc(layout.size(), layout.align())
         };
+        // After the counters: a gap that read them mid-update sees the table's epoch move.
+        large_blocks::on_alloc(ptr, layout.size());
         spans::on_alloc(layout.size());
         // SAFETY: `ptr` is the non-null result of allocating `layout`.
         unsafe { sites::record_exact(ptr, layout) };
@@ -438,8 +439,9 @@ impl<A: GlobalAlloc> Profiler<A> {
         // both non-zero sized as the caller guarantees.
         let ptr = unsafe { self.raw_alloc(used, zeroed) };
         if !ptr.is_null() {
-            large_blocks::on_alloc(ptr, layout.size());
             let peak = counters::on_alloc(layout.size(), layout.align());
+            // After the counters (see `alloc_exact`).
+            large_blocks::on_alloc(ptr, layout.size());
             spans::on_alloc(layout.size());
             if sampled {
                 // SAFETY: `ptr` is the non-null result of allocating `used`, which is
@@ -470,11 +472,13 @@ impl<A: GlobalAlloc> Profiler<A> {
                 // The lookup's table slot loads while the free is counted.
                 sites::prefetch_live(ptr);
             }
+            // A large free is in flight before it is counted: a gap never reads the counters
+            // without the block and the allocator with it, or mid-update.
+            let large = large_blocks::on_free(ptr, layout.size());
             // SAFETY: `slot` is this thread's active slot, just read.
             if !unsafe { counters::free_fast(slot.cast(), layout.size(), layout.align()) } {
                 counters::on_free(layout.size(), layout.align());
             }
-            let large = large_blocks::on_free(ptr, layout.size());
             let used = sites::take_live_inline(ptr, layout).unwrap_or(layout);
             // SAFETY: `ptr` was allocated by `inner` with `used` (the sampled layout when the
             // block was sampled, else the caller's).
@@ -574,8 +578,10 @@ impl<A: GlobalAlloc> Profiler<A> {
 /// look at the peak due): the general counting path, out of line.
 #[inline(never)]
 fn count_alloc_general(ptr: *mut u8, layout: Layout) {
-    large_blocks::on_alloc(ptr, layout.size());
     let peak = counters::on_alloc(layout.size(), layout.align());
+    // After the counters: a gap that read them mid-update sees the table's epoch move
+    // (src/hook/large_blocks.rs, `settled`).
+    large_blocks::on_alloc(ptr, layout.size());
     if peak != 0 {
         sites::on_new_peak(peak);
     }
@@ -671,7 +677,6 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
             return new_ptr;
         }
         large_blocks::on_realloc(ptr, layout.size(), new_ptr, new_size);
-        large_blocks::done(large);
         if guard.is_none() {
             own_memory::on_realloc(layout.size(), new_size, layout.align());
         }
@@ -691,6 +696,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Profiler<A> {
                 sites::on_new_peak(peak);
             }
         }
+        // In flight until counted too: a gap that read the counters mid-update re-reads.
+        large_blocks::done(large);
         new_ptr
     }
 }

@@ -101,7 +101,10 @@ pub struct Snapshot {
     pub peak_live_bytes: u64,
     /// Counters per size class, ascending, only classes that saw a block.
     pub size_classes: Vec<SizeClassCounts>,
-    /// The RSS gap, when the inner allocator gives statistics (jemalloc); else `None`.
+    /// The RSS gap, when the inner allocator gives statistics (jemalloc); else `None`. Also
+    /// `None` at a moment when another thread kept large blocks (≥ 1 MiB) coming and going
+    /// back to back for 400 ms, so that no consistent reading could be taken
+    /// (`docs/gap.md`, "Large blocks in flight").
     pub gap: Option<GapBreakdown>,
     /// The process's memory cgroup figures (v2 or v1) and limit (containers), when there are any
     /// ([`crate::cgroup`]).

@@ -200,7 +200,8 @@ pub(crate) struct LiveReading<T> {
 /// Reads the counters (`read_counters`) and, over jemalloc, the gap of the same moment.
 /// The gap is `None` unless the installed inner allocator is jemalloc (jemalloc may be linked
 /// in and unused), its `mallctl` is registered ([`crate::Profiler::with_jemalloc_stats`])
-/// and its statistics and `/proc/self/statm` can be read.
+/// and its statistics and `/proc/self/statm` can be read, and also `None` when no moment
+/// without a large call in flight came within 400 ms (see `docs/gap.md`).
 ///
 /// The counters are read inside the same settled moment as jemalloc's figures: a large block
 /// freed between the two reads is in allocscope's live bytes and not in jemalloc's
@@ -225,7 +226,7 @@ pub(crate) fn compute<T>(
     // (src/hook/large_blocks.rs): the counters, jemalloc's figures and the large-block table
     // then agree on every large block. Small blocks allocated or freed meanwhile move the
     // terms by their size only.
-    let (live, read) = crate::hook::large_blocks::settled(|| {
+    let settled = crate::hook::large_blocks::settled(|| {
         let live = read_counters();
         let read = (|| {
             let stats = crate::observe::jemalloc_stats::JemallocStats::read().ok()?;
@@ -235,6 +236,10 @@ pub(crate) fn compute<T>(
         })();
         (live, read)
     });
+    // No consistent moment within 400 ms: no gap rather than a wrong one.
+    let Some((live, read)) = settled else {
+        return (read_counters().counters, None);
+    };
     let Some((stats, observer, statm)) = read else {
         return (live.counters, None);
     };

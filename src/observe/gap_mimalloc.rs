@@ -105,7 +105,8 @@ impl MimallocGap {
             let observer = Observer::read();
             let rss = crate::observe::procfs::rss().ok()?;
             Some((live, stats, observer, rss))
-        })?;
+        })
+        .flatten()?;
         Some(MimallocGap::from_parts(
             rss,
             live.requested,
