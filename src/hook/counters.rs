@@ -786,7 +786,21 @@ pub(crate) fn observe_live(live: u64) {
 
 /// This thread's own counters (cumulative). Claims a slot if the thread has none.
 /// `None` when the thread counts into the shared fallback and so cannot be told apart.
+///
+/// Read until two readings agree: a signal handler on this thread that allocates and frees
+/// between two loads of the sum (a size's `in` word read before it, its `out` word after)
+/// tore one reading by its own block, and `measure` reported one free more than the thread
+/// made (`tests/reentrancy_signal.rs`, once in CI). Only this thread writes its slot, so
+/// the readings differ only when such a handler ran.
 pub(crate) fn thread_counts() -> Option<Counts> {
     let s = own_slot()?;
-    Some(sum(std::iter::once(s)).counts())
+    let mut last = sum(std::iter::once(s)).counts();
+    for _ in 0..8 {
+        let again = sum(std::iter::once(s)).counts();
+        if again == last {
+            break;
+        }
+        last = again;
+    }
+    Some(last)
 }
