@@ -197,6 +197,31 @@ pub(crate) struct LiveReading<T> {
     pub(crate) usable: u64,
 }
 
+/// Reads the counters just before and just after `read_allocator` (the allocator's
+/// statistics, of a moment between the two) and keeps the reading with fewer usable live
+/// bytes. The allocator counts every block the program holds, so its figures less the
+/// program's usable bytes (`allocator_caches`, mimalloc's `free_and_cached`) are never
+/// negative at one moment; read apart, blocks freed between the counters and the
+/// allocator's read (jemalloc's large classes skip its thread caches and leave `allocated`
+/// at once) made them so by up to half a MiB in the demo's workload under load. If the
+/// program only freed meanwhile, the reading after holds no more than the allocator's
+/// moment; if it only allocated, the reading before: the lower of the two errs towards the
+/// allocator's caches, not below zero.
+pub(crate) fn around<T, A>(
+    read_counters: &mut impl FnMut() -> LiveReading<T>,
+    read_allocator: impl FnOnce() -> A,
+) -> (LiveReading<T>, A) {
+    let before = read_counters();
+    let allocator = read_allocator();
+    let after = read_counters();
+    let live = if after.usable < before.usable {
+        after
+    } else {
+        before
+    };
+    (live, allocator)
+}
+
 /// Reads the counters (`read_counters`) and, over jemalloc, the gap of the same moment.
 /// The gap is `None` unless the installed inner allocator is jemalloc (jemalloc may be linked
 /// in and unused), its `mallctl` is registered ([`crate::Profiler::with_jemalloc_stats`])
@@ -225,11 +250,14 @@ pub(crate) fn compute<T>(
     // take). At a moment when no large realloc or free is in flight
     // (src/hook/large_blocks.rs): the counters, jemalloc's figures and the large-block table
     // then agree on every large block. Small blocks allocated or freed meanwhile move the
-    // terms by their size only.
+    // terms by their size only; the counters are read on both sides of jemalloc's figures
+    // so that even this cannot make a term negative ([`around`]).
     let settled = crate::hook::large_blocks::settled(|| {
-        let live = read_counters();
+        let (live, stats) = around(&mut read_counters, || {
+            crate::observe::jemalloc_stats::JemallocStats::read().ok()
+        });
         let read = (|| {
-            let stats = crate::observe::jemalloc_stats::JemallocStats::read().ok()?;
+            let stats = stats?;
             let observer = Observer::read();
             let statm = crate::observe::procfs::statm().ok()?;
             Some((stats, observer, statm))

@@ -100,8 +100,10 @@ impl MimallocGap {
         // allocator's figures, allocscope's own memory and the untouched pages, then RSS.
         // At a moment when no large realloc or free is in flight (src/hook/large_blocks.rs).
         let (live, stats, observer, rss) = crate::hook::large_blocks::settled(|| {
-            let live = read_live();
-            let stats = crate::hook::guard::untracked(MimallocStats::read).ok()?;
+            let (live, stats) = crate::observe::gap::around(&mut read_live, || {
+                crate::hook::guard::untracked(MimallocStats::read)
+            });
+            let stats = stats.ok()?;
             let observer = Observer::read();
             let rss = crate::observe::procfs::rss().ok()?;
             Some((live, stats, observer, rss))
