@@ -787,20 +787,48 @@ pub(crate) fn observe_live(live: u64) {
 /// This thread's own counters (cumulative). Claims a slot if the thread has none.
 /// `None` when the thread counts into the shared fallback and so cannot be told apart.
 ///
-/// Read until two readings agree: a signal handler on this thread that allocates and frees
-/// between two loads of the sum (a size's `in` word read before it, its `out` word after)
-/// tore one reading by its own block, and `measure` reported one free more than the thread
-/// made (`tests/reentrancy_signal.rs`, once in CI). Only this thread writes its slot, so
-/// the readings differ only when such a handler ran.
+/// Read with every signal blocked on this thread. Only this thread writes its slot, but a
+/// signal handler on it that allocates and frees between two loads of the sum (a size's
+/// `in` word read before it, its `out` word after) tears the reading by its own block:
+/// `measure` then reported one free more or fewer than the thread made
+/// (`tests/reentrancy_signal.rs`, 48 bytes, the handler's size; once in a CI run and once in
+/// 40 local runs). Reading until two readings agree was not enough there: with a signal
+/// every few microseconds, a debug build's sum (two 4,097-word arrays) was interrupted in
+/// reading after reading. A signal that arrives meanwhile is delivered when the mask is
+/// restored, right after. Two `pthread_sigmask` calls per reading; this runs only for
+/// `measure` and budgets, never in the hook.
 pub(crate) fn thread_counts() -> Option<Counts> {
     let s = own_slot()?;
-    let mut last = sum(std::iter::once(s)).counts();
-    for _ in 0..8 {
-        let again = sum(std::iter::once(s)).counts();
-        if again == last {
-            break;
+    let _blocked = SignalsBlocked::new();
+    Some(sum(std::iter::once(s)).counts())
+}
+
+/// Blocks every signal on this thread until dropped (then restores the previous mask).
+struct SignalsBlocked {
+    old: Option<libc::sigset_t>,
+}
+
+impl SignalsBlocked {
+    fn new() -> SignalsBlocked {
+        // SAFETY: `sigfillset` and `pthread_sigmask` write only the sets passed, which are
+        // valid, initialised (zeroed, then filled) `sigset_t`s on this stack frame.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            let ok = libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old) == 0;
+            SignalsBlocked {
+                old: ok.then_some(old),
+            }
         }
-        last = again;
     }
-    Some(last)
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        if let Some(old) = &self.old {
+            // SAFETY: `old` is the mask `pthread_sigmask` returned in `new`, a valid set.
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+        }
+    }
 }
