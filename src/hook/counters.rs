@@ -74,13 +74,21 @@ pub(crate) struct Head {
     /// `up_limit − live delta`, where the live delta is the live bytes not yet published to
     /// [`LIVE_PUBLISHED`]: how many more bytes this thread may allocate before it must look
     /// at the peak or publish. An allocation's fast path subtracts its size and checks the
-    /// sign (one instruction and a branch); this folds the peak check into the live-delta
-    /// update. Never negative but between a failed fast path and its undo (and in a
-    /// stand-in, always far below zero).
+    /// sign (one instruction and a branch), a free's adds its size: this folds the peak check
+    /// into the live-delta update, and `room` is the one exact record of the live delta
+    /// (`Slot::live_delta`). Never negative but between a failed fast path's subtraction and
+    /// its undo, one instruction later (and in a stand-in, always far below zero).
     room: Owned,
-    /// `live delta + PEAK_SLACK_PER_THREAD`: how many more bytes this thread may free before
-    /// it must publish. A free's fast path subtracts its size and checks the sign, as an
-    /// allocation's does with `room`; each adds its size to the other word.
+    /// A budget: how many more bytes this thread may free before it must look at its live
+    /// delta (and publish it if that fell below `-PEAK_SLACK_PER_THREAD`). Set to
+    /// `live delta + PEAK_SLACK_PER_THREAD`, capped at [`BY_SIZE_MAX`] (which spares the free
+    /// its size test, see [`free_fast`]), at every look; a free's fast path subtracts its
+    /// size and checks the sign. Allocations leave it alone (one instruction and one
+    /// memory dependency less per allocation): they only raise the live delta, so
+    /// `free_room ≤ live delta + PEAK_SLACK_PER_THREAD` always holds, and a non-negative
+    /// `free_room` still proves the delta above `-PEAK_SLACK_PER_THREAD`. A thread looks
+    /// once per `BY_SIZE_MAX` bytes freed ([`free_counted`], out of line). docs/hook.md,
+    /// "The live delta".
     free_room: Owned,
     /// The live filter a free's fast path reads (`sites::maybe_sampled_in`): the real one in
     /// a slot (set when it is claimed: null before, so that the table stays zero-initialised
@@ -124,8 +132,10 @@ pub(crate) unsafe fn filter_of(head: *const Head) -> *const AtomicU32 {
     unsafe { *(*head).filter.0.get() }
 }
 
-/// Sets a stand-in head's words back far below zero (after a fast path subtracted from
-/// them). The slow paths call it for this thread's own stand-in only.
+/// Sets a stand-in head's words back far below zero. No fast path leaves them changed now
+/// (an allocation's undoes its subtraction; a free's stops at the stand-in's filter); kept
+/// as a guard against drift, which would let a stand-in pass. The slow paths call it for
+/// this thread's own stand-in only.
 #[inline]
 pub(crate) fn reset_stand_in(head: &Head) {
     head.room.set(STAND_IN_ROOM);
@@ -181,10 +191,10 @@ impl Slot {
         out_by_size: [const { AtomicU64::new(0) }; BY_SIZE_MAX + 1],
     };
 
-    /// The live bytes not yet published.
+    /// The live bytes not yet published (exact outside a fast path: see `Head::room`).
     #[inline(always)]
     fn live_delta(&self) -> i64 {
-        self.head.free_room.get() - PEAK_SLACK_PER_THREAD as i64
+        self.up_limit.get() - self.head.room.get()
     }
 
     /// Sets the live delta and the limit it may grow to.
@@ -192,9 +202,7 @@ impl Slot {
     fn set_live(&self, up_limit: i64, delta: i64) {
         self.up_limit.set(up_limit);
         self.head.room.set(up_limit - delta);
-        self.head
-            .free_room
-            .set(delta + PEAK_SLACK_PER_THREAD as i64);
+        self.head.free_room.set(free_budget(delta));
     }
 }
 
@@ -363,9 +371,8 @@ pub(crate) fn on_free(size: usize, align: usize) {
 /// thread's active pointer (`thread_state::active_head`), the head of its slot, the request is
 /// small and aligned to at most 8 (counted per exact size) and the live delta stays under its
 /// limit (no publish, no look at the peak). Returns false in any other case (a stand-in head
-/// among them), having changed nothing but maybe `room` (left negative): the caller then
-/// counts with [`on_alloc`], whose `live_change` computes the live delta from `free_room` and
-/// sets `room` afresh (or, if the inner allocation fails, calls [`undo_failed_alloc`]).
+/// among them), having changed nothing: the caller then counts with [`on_alloc`], whose
+/// `live_change` takes the live delta from `room` and sets `room` and `free_room` afresh.
 ///
 /// # Safety
 /// `head` must be this thread's active pointer, and not the static stand-in
@@ -381,18 +388,24 @@ pub(crate) unsafe fn alloc_fast(head: *const Head, size: usize, align: usize) ->
     // own stand-in, which only this thread writes.
     let h = unsafe { &*head };
     // `size` ≤ 4 KiB here: no overflow. Stored before the test, so that the two are one
-    // memory-destination subtraction and a branch; a failed test is made good by the
-    // general path (see above).
+    // memory-destination subtraction and a branch.
     let room = h.room.get() - size as i64;
     h.room.set(room);
     if room < 0 {
+        // Undone at once (on the failing branch, out of the common path): `room` stays the
+        // exact record of the live delta, and a stand-in's never drifts. Re-read, not
+        // `room + size`: a signal handler that allocated or freed since the subtraction
+        // changed `room` (its slow path may have set it afresh, from a `room` that held this
+        // subtraction, so adding the size back is right either way). The fence makes the
+        // compiler load it again (one memory-destination add, as the subtraction).
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        h.room.set(h.room.get() + size as i64);
         return false;
     }
     // SAFETY: a non-negative `room` proves `head` is a slot's (a stand-in's stays far below
     // zero), and a slot's head is its first field (`repr(C)`): `head` is the slot's address,
     // with the provenance of the whole slot (`set_slot` made it from a `&'static Slot`).
     let s = unsafe { &*head.cast::<Slot>() };
-    s.head.free_room.set(s.head.free_room.get() + size as i64);
     if let Some(n) = s.in_by_size.get(size) {
         add::<false>(n, 1);
     }
@@ -413,49 +426,36 @@ pub(crate) fn uncount_fast(size: usize) {
         let s = unsafe { &*p };
         if let Some(n) = s.in_by_size.get(size) {
             s.head.room.set(s.head.room.get() + size as i64);
-            s.head.free_room.set(s.head.free_room.get() - size as i64);
             n.store(n.load(Relaxed).wrapping_sub(1), Relaxed);
         }
     });
 }
 
-/// After [`alloc_fast`] returned false for `size` on this thread and the inner allocation
-/// then failed (so nothing set `room` afresh): adds `size` back to `room` if the fast path
-/// left it negative (it is never negative otherwise).
-#[cold]
-#[inline(never)]
-pub(crate) fn undo_failed_alloc(size: usize) {
-    let _ = THREAD.try_with(|t| {
-        let p = t.slot.get();
-        if !p.is_null() {
-            // SAFETY: as in `alloc_fast`: `p` is this thread's slot.
-            let s = unsafe { &*p };
-            let room = s.head.room.get();
-            if room < 0 {
-                s.head.room.set(room + size as i64);
-            }
-        }
-    });
-}
-
-/// [`alloc_fast`] for a free: false unless `head` is a slot's, the block is small and aligned
-/// to at most 8 and the live delta stays above `-PEAK_SLACK_PER_THREAD`, having changed
-/// nothing but maybe `free_room` (left negative); the caller then counts with [`on_free`],
-/// whose `live_change` computes the live delta from `room` and sets `free_room` afresh.
-/// (Every free that fails here is counted: the ones that are not, on a thread that may not
-/// count, fail before, at the stand-in's filter.)
+/// [`alloc_fast`] for a free: false unless `head` is a slot's, the block is aligned to at
+/// most 8 and fits the free budget (`free_room`), having changed nothing but `free_room`
+/// (left negative); the caller then counts with [`free_counted`] or [`on_free`], which set
+/// `free_room` afresh. (Every free that fails here is counted: the ones that are not, on a
+/// thread that may not count, fail before, at the stand-in's filter.)
+///
+/// No size test: a slot's `free_room` is never above [`BY_SIZE_MAX`] (see [`free_budget`]),
+/// so a free it admits is of at most `BY_SIZE_MAX` bytes, counted per exact size. Capping
+/// the budget costs a look every 4 KiB freed instead of every 64 KiB (out of line, in
+/// [`free_counted`]: about 30 instructions); the test it saves costs two instructions on
+/// every free.
 ///
 /// # Safety
 /// `head` must be this thread's active pointer, and a slot's head (the free path tested the
 /// head's filter first, which no stand-in passes), or this thread's own stand-in.
 #[inline(always)]
 pub(crate) unsafe fn free_fast(head: *const Head, size: usize, align: usize) -> bool {
-    if size > BY_SIZE_MAX || align > 8 {
+    if align > 8 {
         return false;
     }
     // SAFETY: as in `alloc_fast`.
     let h = unsafe { &*head };
-    // As `alloc_fast`'s `room`.
+    // As `alloc_fast`'s `room`. No overflow: `free_room` is at most `BY_SIZE_MAX` and at
+    // least minus one block's size (a failed test, until the slow path sets it afresh), and
+    // no block is within a factor of two of `i64::MAX` bytes.
     let free_room = h.free_room.get() - size as i64;
     h.free_room.set(free_room);
     if free_room < 0 {
@@ -464,6 +464,42 @@ pub(crate) unsafe fn free_fast(head: *const Head, size: usize, align: usize) -> 
     // SAFETY: as in `alloc_fast` (a stand-in's `free_room` stays far below zero too).
     let s = unsafe { &*head.cast::<Slot>() };
     s.head.room.set(s.head.room.get() + size as i64);
+    debug_assert!(size <= BY_SIZE_MAX);
+    // SAFETY: `free_room` was at most `BY_SIZE_MAX` (`free_budget`) and is non-negative after
+    // subtracting `size`, so `size ≤ BY_SIZE_MAX`, the last index of `out_by_size`.
+    add::<false>(unsafe { s.out_by_size.get_unchecked(size) }, 1);
+    true
+}
+
+/// A slot's free budget for a live delta of `delta`: the bytes it may free before it must
+/// publish (`delta + PEAK_SLACK_PER_THREAD`), capped at [`BY_SIZE_MAX`] so that the free
+/// fast path needs no size test ([`free_fast`]).
+#[inline(always)]
+fn free_budget(delta: i64) -> i64 {
+    (delta + PEAK_SLACK_PER_THREAD as i64).min(BY_SIZE_MAX as i64)
+}
+
+/// The free path of a counting thread, out of line, after [`free_fast`] failed or was not
+/// tried: counts the free of a small block (≤ [`BY_SIZE_MAX`], aligned to at most 8) as the
+/// fast path does and sets the free budget afresh, unless the live delta must be published;
+/// false then, or for any other block (the caller counts it with [`on_free`]). Most calls
+/// come from a spent budget: one free in about 110 on tiny churn.
+///
+/// # Safety
+/// `slot` must be this thread's active slot (non-null).
+#[inline(always)]
+pub(crate) unsafe fn free_counted(slot: *const Slot, size: usize, align: usize) -> bool {
+    if size > BY_SIZE_MAX || align > 8 {
+        return false;
+    }
+    // SAFETY: the caller's contract: this thread's slot, which only this thread writes.
+    let s = unsafe { &*slot };
+    let d = s.live_delta() - size as i64;
+    if d < -(PEAK_SLACK_PER_THREAD as i64) {
+        return false;
+    }
+    s.head.room.set(s.head.room.get() + size as i64);
+    s.head.free_room.set(free_budget(d));
     if let Some(n) = s.out_by_size.get(size) {
         add::<false>(n, 1);
     }
@@ -539,16 +575,11 @@ fn live_change<const SHARED: bool>(s: &Slot, delta: i64) -> u64 {
         return if delta > 0 { raise_peak(live) } else { 0 };
     }
     let up_limit = s.up_limit.get();
-    // A failed fast path may have left the word it tests short of its size (`room` for an
-    // allocation, `free_room` for a free), having changed nothing else: the delta is taken
-    // from the other word, and both are set afresh.
-    let d = if delta > 0 {
-        s.live_delta() + delta
-    } else {
-        up_limit - s.head.room.get() + delta
-    };
+    // `room` is exact here (a failed allocation fast path undid its subtraction; a failed
+    // free fast path left `free_room` short, which is set afresh below).
+    let d = up_limit - s.head.room.get() + delta;
     s.head.room.set(up_limit - d);
-    s.head.free_room.set(d + PEAK_SLACK_PER_THREAD as i64);
+    s.head.free_room.set(free_budget(d));
     // `d` stays within ±PEAK_SLACK_PER_THREAD: an increase can only cross the upper limit,
     // a decrease the lower one.
     if delta > 0 {

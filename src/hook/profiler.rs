@@ -287,9 +287,7 @@ impl<A: GlobalAlloc> Profiler<A> {
     unsafe fn alloc_general(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // SAFETY: the caller's layout, as the caller's contract allows.
         let ptr = unsafe { self.raw_alloc(layout, zeroed) };
-        if ptr.is_null() {
-            counters::undo_failed_alloc(layout.size());
-        } else {
+        if !ptr.is_null() {
             count_alloc_general(ptr, layout);
         }
         ptr
@@ -476,7 +474,7 @@ impl<A: GlobalAlloc> Profiler<A> {
             // without the block and the allocator with it, or mid-update.
             let large = large_blocks::on_free(ptr, layout.size());
             // SAFETY: `slot` is this thread's active slot, just read.
-            if !unsafe { counters::free_fast(slot.cast(), layout.size(), layout.align()) } {
+            if !unsafe { counters::free_counted(slot, layout.size(), layout.align()) } {
                 counters::on_free(layout.size(), layout.align());
             }
             let used = sites::take_live_inline(ptr, layout).unwrap_or(layout);
