@@ -97,8 +97,9 @@ pub(crate) struct Head {
 }
 
 /// A stand-in's `room` and `free_room`: far below zero, so that no fast path's subtraction
-/// of one size (at most `BY_SIZE_MAX`) makes it non-negative; reset to this by the slow
-/// paths ([`reset_stand_in`]), so it never drifts up to zero.
+/// of one size (at most `BY_SIZE_MAX`) makes it non-negative. They never move: an
+/// allocation's fast path undoes its subtraction at once ([`alloc_fast`]), and a free's
+/// stops at the stand-in's filter before it touches `free_room`.
 const STAND_IN_ROOM: i64 = i64::MIN / 2;
 
 impl Head {
@@ -130,16 +131,6 @@ pub(crate) unsafe fn filter_of(head: *const Head) -> *const AtomicU32 {
     // SAFETY: the caller's contract: `head` points at a head, which only this thread writes
     // (see `FilterPtr`).
     unsafe { *(*head).filter.0.get() }
-}
-
-/// Sets a stand-in head's words back far below zero. No fast path leaves them changed now
-/// (an allocation's undoes its subtraction; a free's stops at the stand-in's filter); kept
-/// as a guard against drift, which would let a stand-in pass. The slow paths call it for
-/// this thread's own stand-in only.
-#[inline]
-pub(crate) fn reset_stand_in(head: &Head) {
-    head.room.set(STAND_IN_ROOM);
-    head.free_room.set(STAND_IN_ROOM);
 }
 
 /// One thread's counters (or the shared fallback's). `pub(crate)` only so that
@@ -480,29 +471,26 @@ fn free_budget(delta: i64) -> i64 {
 }
 
 /// The free path of a counting thread, out of line, after [`free_fast`] failed or was not
-/// tried: counts the free of a small block (≤ [`BY_SIZE_MAX`], aligned to at most 8) as the
-/// fast path does and sets the free budget afresh, unless the live delta must be published;
-/// false then, or for any other block (the caller counts it with [`on_free`]). Most calls
-/// come from a spent budget: one free in about 110 on tiny churn.
+/// tried: counts the free of a small block (≤ [`BY_SIZE_MAX`], aligned to at most 8) per
+/// exact size, as the fast path does, and moves the live delta by `live_change`, which sets
+/// the free budget afresh (and publishes if the delta fell below the bound). False for any
+/// other block: the caller counts it with [`on_free`]. Most calls come from a spent budget:
+/// one free in about 110 on tiny churn.
 ///
 /// # Safety
 /// `slot` must be this thread's active slot (non-null).
 #[inline(always)]
 pub(crate) unsafe fn free_counted(slot: *const Slot, size: usize, align: usize) -> bool {
-    if size > BY_SIZE_MAX || align > 8 {
+    if align > 8 {
         return false;
     }
     // SAFETY: the caller's contract: this thread's slot, which only this thread writes.
     let s = unsafe { &*slot };
-    let d = s.live_delta() - size as i64;
-    if d < -(PEAK_SLACK_PER_THREAD as i64) {
+    let Some(n) = s.out_by_size.get(size) else {
         return false;
-    }
-    s.head.room.set(s.head.room.get() + size as i64);
-    s.head.free_room.set(free_budget(d));
-    if let Some(n) = s.out_by_size.get(size) {
-        add::<false>(n, 1);
-    }
+    };
+    add::<false>(n, 1);
+    live_change::<false>(s, -(size as i64));
     true
 }
 

@@ -230,9 +230,8 @@ impl<A: GlobalAlloc> Profiler<A> {
         if slot.is_null() {
             // Not counted here: the fast path's count-down is taken back (a call the thread
             // may not count never moves its countdown, as before the countdown was tested
-            // first), and the stand-in head it may have written is set far below zero again.
+            // first). The stand-in head needs nothing: `alloc_fast` undid its subtraction.
             sites::sample_count_up(layout.size());
-            thread_state::reset_stand_in();
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.alloc_cold(layout, zeroed) };
         }

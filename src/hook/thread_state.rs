@@ -165,10 +165,3 @@ pub(crate) fn active_head() -> *const Head {
     // same.
     THREAD.try_with(|t| t.active_slot.get()).unwrap_or(&UNSET)
 }
-
-/// Resets this thread's own stand-in after a fast path subtracted from it (see
-/// `counters::reset_stand_in`). For the out-of-line paths of calls the thread may not count.
-#[inline]
-pub(crate) fn reset_stand_in() {
-    let _ = THREAD.try_with(|t| crate::hook::counters::reset_stand_in(&t.stand_in));
-}
