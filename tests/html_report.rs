@@ -642,8 +642,8 @@ fn term(g: &GapBreakdown, name: &str) -> i64 {
         "metadata" => g.metadata,
         "muzzy" => g.muzzy,
         "profiler" => g.profiler,
-        // Shown as what it adds to RSS: subtracted.
-        "untouched" => -g.untouched,
+        // Shown as it is, on a "less untouched" row (subtracted from the others).
+        "untouched" => g.untouched,
         "non_heap" => g.non_heap,
         _ => unreachable!(),
     }

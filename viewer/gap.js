@@ -18,9 +18,6 @@ const GAP_COLORS = {
   free_and_cached: '#1b9e77',
 };
 
-/** What a term adds to RSS: its value times its sign (the terms then sum to RSS). */
-const contribution = (gap, t) => t.sign * (gap[t.key] || 0);
-
 /** The term's description and verdict, as one phrase. */
 const termWords = (t) => t.description + ': ' + t.verdict;
 
@@ -72,12 +69,14 @@ function renderGap(data) {
 
   const head = el('tr', null, el('th', { text: 'Term' }), el('th', { text: 'What it is' }));
   for (const m of moments) head.append(el('th', { class: 'num', colspan: 2, text: m.label }));
+  // Rows in Rust's table order: the terms that make up RSS, then `untouched` on a "less" row
+  // (`row_label`), each with its value as stored (never shown with a minus sign).
   const rows = terms.map((t) => {
     const tr = el('tr', null,
-      el('td', null, el('span', { class: 'swatch', style: 'background:' + GAP_COLORS[t.key] }), t.label),
+      el('td', null, el('span', { class: 'swatch', style: 'background:' + GAP_COLORS[t.key] }), t.row_label),
       el('td', { class: 'desc', text: termWords(t) }));
     for (const m of moments) {
-      const v = contribution(m.gap, t);
+      const v = m.gap[t.key] || 0;
       tr.append(fig('td', m.check + '.' + t.key, v, fmtBytes(v, 'MiB'), 'num'),
         fig('td', m.check + '.' + t.key + '.pct', v / m.gap.rss, fmtPct(v / m.gap.rss), 'num'));
     }

@@ -90,7 +90,8 @@ impl Observer {
 }
 
 impl GapBreakdown {
-    /// The terms in order, with their serialized names (`rss` excluded), as stored: every
+    /// The terms in table order ([`GapTerm::ALL`](crate::GapTerm::ALL)), with their
+    /// serialized names (`rss` excluded), as stored: every
     /// value counts positively towards `rss` except `untouched`, which is subtracted (see
     /// [`GapTerm::contribution`](crate::GapTerm::contribution)).
     pub fn terms(&self) -> [(&'static str, i64); 10] {

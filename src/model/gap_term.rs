@@ -42,7 +42,8 @@ pub enum GapTerm {
 }
 
 impl GapTerm {
-    /// Every term, in the order of [`GapBreakdown`]'s fields (their
+    /// Every term, in the order every table shows them: the terms that make up RSS, then
+    /// `untouched`, which is subtracted from them (their
     /// [contributions](GapTerm::contribution) add up to `rss`).
     pub const ALL: [GapTerm; 10] = [
         GapTerm::Requested,
@@ -53,22 +54,22 @@ impl GapTerm {
         GapTerm::Metadata,
         GapTerm::Muzzy,
         GapTerm::Profiler,
-        GapTerm::Untouched,
         GapTerm::NonHeap,
+        GapTerm::Untouched,
     ];
 
     /// The terms of a gap over mimalloc
-    /// ([`MimallocGap`](crate::model::gap_mimalloc::MimallocGap)), in its fields' order:
-    /// the same words as jemalloc's where the term is the same, `free_and_cached` for what
-    /// mimalloc does not split. Their [contributions](GapTerm::contribution_mimalloc) add up
-    /// to its `rss`.
+    /// ([`MimallocGap`](crate::model::gap_mimalloc::MimallocGap)), in table order as
+    /// [`GapTerm::ALL`]: the same words as jemalloc's where the term is the same,
+    /// `free_and_cached` for what mimalloc does not split. Their
+    /// [contributions](GapTerm::contribution_mimalloc) add up to its `rss`.
     pub const MIMALLOC: [GapTerm; 6] = [
         GapTerm::Requested,
         GapTerm::SizeClassRounding,
         GapTerm::FreeAndCached,
         GapTerm::Profiler,
-        GapTerm::Untouched,
         GapTerm::NonHeap,
+        GapTerm::Untouched,
     ];
 
     /// The field name in [`GapBreakdown`] and in profile files (`"dirty"`, `"non_heap"`…).
@@ -99,9 +100,20 @@ impl GapTerm {
             GapTerm::Metadata => "allocator metadata",
             GapTerm::Muzzy => "muzzy pages",
             GapTerm::Profiler => "allocscope (profiler)",
-            GapTerm::Untouched => "untouched (not in RSS)",
+            GapTerm::Untouched => "untouched (not resident)",
             GapTerm::NonHeap => "non-heap",
             GapTerm::FreeAndCached => "free and cached",
+        }
+    }
+
+    /// The label of the term's row in a table whose rows add up to RSS: [`GapTerm::label`],
+    /// with "less " before a term that is subtracted (`untouched`). Every table shows each
+    /// term's [value](GapTerm::value), which is never negative but for `non_heap` in rare
+    /// cases (docs/gap.md); the word, not a minus sign, says that `untouched` is taken away.
+    pub fn row_label(self) -> &'static str {
+        match self {
+            GapTerm::Untouched => "less untouched (not resident)",
+            other => other.label(),
         }
     }
 
@@ -363,7 +375,7 @@ mod tests {
         assert_eq!(sum, g.rss);
         assert_eq!(g.sum_of_terms(), g.rss);
         let values: Vec<i64> = GapTerm::ALL.iter().map(|t| t.value(&g)).collect();
-        assert_eq!(values, [1, 2, 3, 4, 5, 6, 7, 9, 10, 8]);
+        assert_eq!(values, [1, 2, 3, 4, 5, 6, 7, 9, 8, 10]);
         let keys: Vec<&str> = g.terms().iter().map(|t| t.0).collect();
         assert_eq!(keys, GapTerm::ALL.map(GapTerm::key));
     }

@@ -27,8 +27,8 @@
 //! metadata                  2.8       2.3%
 //! muzzy                     0.0       0.0%
 //! profiler                  0.3       0.2%
-//! untouched                 0.0       0.0%
 //! non_heap                  0.5       0.4%
+//! less untouched            0.0       0.0%
 //! 44% of RSS is free space inside partly used pages: many small objects freed in a scattered
 //! pattern keep their pages alive. …
 //! ```
@@ -180,7 +180,12 @@ impl fmt::Display for GapBreakdown {
         writeln!(f, "{:<22}{:>9}{:>11}", "term", "MiB", "% of RSS")?;
         write_row(f, "rss", self.rss, self.rss)?;
         for t in crate::model::gap_term::GapTerm::ALL {
-            write_row(f, t.key(), t.contribution(self), self.rss)?;
+            // `untouched` as it is, on a "less" row: it is subtracted from the rows above.
+            let name = match t {
+                crate::model::gap_term::GapTerm::Untouched => "less untouched",
+                _ => t.key(),
+            };
+            write_row(f, name, t.value(self), self.rss)?;
         }
         write!(f, "{}", self.diagnosis())
     }
@@ -432,7 +437,8 @@ impl fmt::Display for PartialGap {
             write_row(f, "  of which profiler", u(p), rss)?;
         }
         if let Some(t) = self.untouched.filter(|&t| t > 0) {
-            write_row(f, "untouched (not in RSS)", -u(t), rss)?;
+            // Requested but not resident: not part of `anonymous` (shown as it is).
+            write_row(f, "  less untouched", u(t), rss)?;
         }
         if let Some(unsplit) = self.unsplit() {
             write_row(f, "  of which unsplit", unsplit, rss)?;

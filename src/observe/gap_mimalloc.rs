@@ -9,26 +9,20 @@ use crate::observe::mimalloc_stats::MimallocStats;
 pub use crate::model::gap_mimalloc::MimallocGap;
 
 impl MimallocGap {
-    /// The terms in order, with their names (`rss`, `committed`, `reserved` excluded), as
+    /// The terms in table order ([`GapTerm::MIMALLOC`](crate::GapTerm::MIMALLOC)), with their
+    /// names (`rss`, `committed`, `reserved` excluded), as
     /// stored: every value counts positively towards `rss` except `untouched`, which is
     /// subtracted (see [`MimallocGap::sum_of_terms`]).
     pub fn terms(&self) -> [(&'static str, i64); 6] {
-        [
-            ("requested", self.requested),
-            ("size_class_rounding", self.size_class_rounding),
-            ("free_and_cached", self.free_and_cached),
-            ("profiler", self.profiler),
-            ("untouched", self.untouched),
-            ("non_heap", self.non_heap),
-        ]
+        crate::model::gap_term::GapTerm::MIMALLOC.map(|t| (t.key(), t.value_mimalloc(self)))
     }
 
     /// The sum of the terms with `untouched` subtracted; equals `rss` for any breakdown this
     /// crate computes.
     pub fn sum_of_terms(&self) -> i64 {
-        self.terms()
+        crate::model::gap_term::GapTerm::MIMALLOC
             .iter()
-            .map(|&(n, v)| if n == "untouched" { -v } else { v })
+            .map(|t| t.contribution_mimalloc(self))
             .sum()
     }
 
@@ -153,12 +147,11 @@ impl fmt::Display for MimallocGap {
             pct(self.rss)
         )?;
         for (name, v) in self.terms() {
-            // As in the jemalloc table: `untouched` is shown as what it adds to the sum.
-            let v = if name == "untouched" { -v } else { v };
-            let name = if name == "size_class_rounding" {
-                "size_class_rounding~"
-            } else {
-                name
+            // As in the jemalloc table: `untouched` is shown as it is, on a "less" row.
+            let name = match name {
+                "size_class_rounding" => "size_class_rounding~",
+                "untouched" => "less untouched",
+                other => other,
             };
             writeln!(f, "{:<22}{:>9.1}{:>10.1}%", name, mib(v), pct(v))?;
         }

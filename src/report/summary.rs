@@ -460,20 +460,20 @@ fn write_sites(
     Ok(())
 }
 
-/// The gap's terms in the order they add up to RSS, with the labels every report uses
-/// ([`GapTerm::label`]), each with what it adds to RSS ([`GapTerm::contribution`]:
-/// `untouched` comes out negative, as it is subtracted).
+/// The gap's rows in table order, with the labels every report uses
+/// ([`GapTerm::row_label`]: "less untouched …" for the term that is subtracted), each with
+/// its value as stored ([`GapTerm::value`]).
 pub fn gap_terms(gap: &GapBreakdown) -> [(&'static str, i64); 10] {
-    GapTerm::ALL.map(|t| (t.label(), t.contribution(gap)))
+    GapTerm::ALL.map(|t| (t.row_label(), t.value(gap)))
 }
 
 fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Result<()> {
     writeln!(w, "{heading}")?;
-    writeln!(w, "  {:<26} {:>10} {:>9}", "term", "MiB", "% of RSS")?;
+    writeln!(w, "  {:<30} {:>10} {:>9}", "term", "MiB", "% of RSS")?;
     for (name, value) in gap_terms(gap) {
         writeln!(
             w,
-            "  {:<26} {:>10} {:>9}",
+            "  {:<30} {:>10} {:>9}",
             name,
             units::format_mib(value),
             units::format_share(value as f64, gap.rss as f64)
@@ -481,7 +481,7 @@ fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Resul
     }
     writeln!(
         w,
-        "  {:<26} {:>10} {:>9}",
+        "  {:<30} {:>10} {:>9}",
         "RSS",
         units::format_mib(gap.rss),
         units::format_share(gap.rss as f64, gap.rss as f64)
@@ -508,6 +508,35 @@ mod tests {
             live_blocks: 0,
             live_rounding_waste_bytes: 0,
         }
+    }
+
+    /// The demo's gap at its peak once printed `untouched (not in RSS) -36.17`: a term shown
+    /// negative. It is shown as stored, on a "less" row after the others, above RSS.
+    #[test]
+    fn gap_table_shows_untouched_as_a_less_row_without_a_minus_sign() {
+        const MIB: i64 = 1 << 20;
+        let gap = GapBreakdown {
+            rss: 100 * MIB,
+            requested: 120 * MIB,
+            non_heap: 16 * MIB,
+            untouched: 36 * MIB,
+            ..GapBreakdown::default()
+        };
+        assert_eq!(gap.sum_of_terms(), gap.rss);
+        let mut out = Vec::new();
+        write_gap(&mut out, "gap", &gap).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().skip(2).collect();
+        let negative = |w: &str| w.starts_with(['-', '−']) && w.len() > 1;
+        assert!(!text.split_whitespace().any(negative), "{text}");
+        let n = rows.len();
+        assert!(
+            rows[n - 2].contains("less untouched (not resident)"),
+            "{text}"
+        );
+        assert!(rows[n - 2].contains("36.00"), "{text}");
+        assert!(rows[n - 2].contains("36.0%"), "{text}");
+        assert!(rows[n - 1].trim_start().starts_with("RSS"), "{text}");
     }
 
     /// A class of 100 MB or more (the demo's `117,440,512`) once pushed its row one

@@ -184,6 +184,8 @@ struct TermWords {
     /// +1, or −1 for a term inside the heap terms but not resident.
     sign: i64,
     label: &'static str,
+    /// The label of its table row ("less untouched …" for the term that is subtracted).
+    row_label: &'static str,
     description: &'static str,
     verdict: &'static str,
 }
@@ -194,6 +196,7 @@ impl TermWords {
             key: t.key(),
             sign: t.sign(),
             label: t.label(),
+            row_label: t.row_label(),
             description: t.description(),
             verdict: t.verdict(),
         }
@@ -380,6 +383,7 @@ mod tests {
         for (t, v) in GapTerm::ALL.iter().zip(terms) {
             assert_eq!(v["key"], t.key());
             assert_eq!(v["label"], t.label());
+            assert_eq!(v["row_label"], t.row_label());
             assert_eq!(v["description"], t.description());
             assert_eq!(v["verdict"], t.verdict());
             assert_eq!(v["sign"], t.sign());
