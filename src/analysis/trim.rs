@@ -16,7 +16,11 @@ use crate::model::profile::{CallSite, Frame, Profile};
 ///   prologue (`std::rt::lang_start…`, `__rust_begin_short_backtrace`, libc's
 ///   `__libc_start_main`, `start_thread`, `clone3`…) ([`is_entry`]);
 /// - closure-call shims anywhere (`FnOnce::call_once`, `<&mut F as FnMut>::call_mut`,
-///   vtable shims) ([`is_call_shim`]).
+///   vtable shims) ([`is_call_shim`]);
+/// - the standard library's inner frames between two of the user's frames: of each such run
+///   (`Iterator::collect` → `FromIterator::from_iter` → … → `Iterator::try_fold` →
+///   `find_map::check::{{closure}}` → the user's closure) only the outermost frame stays, the
+///   function the user's code called ([`collapse_library_runs`]).
 ///
 /// A stack that would be left empty (an allocation made by the runtime itself, before
 /// `main` or at a thread's start) keeps its runtime frames.
@@ -37,6 +41,7 @@ pub fn trim_frames(frames: &[Frame]) -> Vec<Frame> {
         .filter(|f| !is_call_shim(display_name(f).as_ref()))
         .cloned()
         .collect();
+    collapse_library_runs(&mut kept);
     // An inlined frame whose enclosing frame was dropped now ends its address's group.
     for i in 0..kept.len() {
         let next_addr = kept.get(i + 1).map(|f| f.addr);
@@ -62,6 +67,42 @@ pub fn trim_frames(frames: &[Frame]) -> Vec<Frame> {
     } else {
         kept
     }
+}
+
+/// A frame of the standard library or of an allocator or collection crate
+/// ([`is_plumbing`], [`is_plumbing_file`]), and not an unknown one (`?`, `[lib]`).
+fn is_library(f: &Frame) -> bool {
+    let unknown = f.function.starts_with(['?', '[']);
+    !unknown && (is_plumbing(&f.function) || is_plumbing_file(f.file.as_deref()))
+}
+
+/// In a stack (leaf first), keeps of each run of library frames ([`is_library`]) that has
+/// the user's frames on both sides only its outermost frame: the library function the user
+/// called (`Iterator::collect`, `HashMap::extend`), without the adapters, `try_fold`s and
+/// internal closures it went through to call the user's code back. Runs at either end are
+/// not touched (the leaf's plumbing and the runtime's prologue have their own rules).
+pub fn collapse_library_runs(frames: &mut Vec<Frame>) {
+    let library: Vec<bool> = frames.iter().map(is_library).collect();
+    let mut keep = vec![true; frames.len()];
+    let mut i = 0;
+    while i < frames.len() {
+        if !library[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < frames.len() && library[i] {
+            i += 1;
+        }
+        // [start, i) is a run; between two user frames when neither end is the stack's.
+        if start > 0 && i < frames.len() {
+            for k in keep.iter_mut().take(i - 1).skip(start) {
+                *k = false;
+            }
+        }
+    }
+    let mut k = keep.into_iter();
+    frames.retain(|_| k.next().unwrap_or(true));
 }
 
 /// Trims every call site's frames ([`trim_frames`]), keeps at most [`Profile::max_depth`]
@@ -337,6 +378,69 @@ mod tests {
             "<alloc::boxed::Box<F,A> as core::ops::function::FnOnce<Args>>::call_once"
         ));
         assert!(!is_call_shim("app::Table::call"));
+    }
+
+    /// The demo's stack through `collect` and `find_map` (trimmed, leaf first): eleven frames
+    /// of the standard library between the user's closure and the function that called
+    /// `collect`; only `collect` stays.
+    #[test]
+    fn library_runs_between_user_frames_collapse_to_the_call() {
+        let mut stack: Vec<Frame> = [
+            "demo::workload::parse_version",
+            "demo::workload::main::{{closure}}",
+            "core::iter::traits::iterator::Iterator::find_map::check::{{closure}}",
+            "core::iter::traits::iterator::Iterator::try_fold",
+            "core::iter::traits::iterator::Iterator::find_map",
+            "<core::iter::adapters::filter_map::FilterMap<I,F> as core::iter::traits::iterator::Iterator>::next",
+            "alloc::vec::Vec<T,A>::extend_desugared",
+            "<alloc::vec::Vec<T> as core::iter::traits::collect::FromIterator<T>>::from_iter",
+            "core::iter::traits::iterator::Iterator::collect",
+            "demo::workload::main",
+            "demo::main",
+        ]
+        .iter()
+        .map(|n| frame(n))
+        .collect();
+        // A frame known by its file only (an old `line-tables-only` profile) is the library's.
+        stack[3].function = "try_fold".into();
+        stack[3].file = Some("/rustc/59807616e/library/core/src/iter/traits/iterator.rs".into());
+        let names: Vec<String> = trim_frames(&stack)
+            .into_iter()
+            .map(|f| f.function)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "demo::workload::parse_version",
+                "demo::workload::main::{{closure}}",
+                "core::iter::traits::iterator::Iterator::collect",
+                "demo::workload::main",
+                "demo::main",
+            ]
+        );
+        // A single library frame between user frames, and runs at the ends, stay.
+        let mut short: Vec<Frame> = ["app::f", "std::thread::scope", "app::main"]
+            .iter()
+            .map(|n| frame(n))
+            .collect();
+        let before = short.clone();
+        collapse_library_runs(&mut short);
+        assert_eq!(short, before);
+        let mut ends: Vec<Frame> = ["core::a", "core::b", "app::f", "std::c", "std::d"]
+            .iter()
+            .map(|n| frame(n))
+            .collect();
+        let before = ends.clone();
+        collapse_library_runs(&mut ends);
+        assert_eq!(ends, before);
+        // Unknown frames are not the library's: nothing to collapse.
+        let mut unknown: Vec<Frame> = ["app::f", "?", "??", "app::main"]
+            .iter()
+            .map(|n| frame(n))
+            .collect();
+        let before = unknown.clone();
+        collapse_library_runs(&mut unknown);
+        assert_eq!(unknown, before);
     }
 
     #[test]
