@@ -2,7 +2,8 @@
 //! users build it (tests/data/symbolize/namecheck: release, `debug = "line-tables-only"`, no forced frame
 //! pointers, calls a dependency) writes raw addresses; `alloc-report` names them with full
 //! paths, finds a moved binary with `--binary`, refuses another build, and reads a stripped
-//! binary's separate debug file (binutils' objcopy).
+//! binary's separate debug file (binutils' objcopy). The same program built with
+//! `debug = "limited"`, full debug info and none is named with full paths too.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,7 +16,18 @@ fn manifest() -> PathBuf {
 
 /// Builds the fixture (release) and copies the binary to `to`.
 fn build_fixture(variant: bool, to: &Path) {
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/namecheck");
+    build_fixture_with(variant, None, to)
+}
+
+/// Builds the fixture (release) with its manifest's `debug` setting, or with `debug`
+/// (`CARGO_PROFILE_RELEASE_DEBUG`, in a target directory of its own), and copies the binary
+/// to `to`.
+fn build_fixture_with(variant: bool, debug: Option<&str>, to: &Path) {
+    let dir = match debug {
+        None => "target/namecheck".to_string(),
+        Some(level) => format!("target/namecheck-debug-{level}"),
+    };
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut c = Command::new(env!("CARGO"));
     c.args(["build", "--release", "--quiet", "--manifest-path"])
         .arg(manifest())
@@ -24,13 +36,16 @@ fn build_fixture(variant: bool, to: &Path) {
         // Not this repository's .cargo/config.toml flags (forced frame pointers).
         .env("RUSTFLAGS", "")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    if let Some(level) = debug {
+        c.env("CARGO_PROFILE_RELEASE_DEBUG", level);
+    }
     if variant {
         c.args(["--features", "variant"]);
     }
     let st = c.status().expect("run cargo");
     assert!(
         st.success(),
-        "building tests/data/symbolize/namecheck failed"
+        "building tests/data/symbolize/namecheck (debug {debug:?}) failed"
     );
     std::fs::copy(target.join("release/namecheck"), to).expect("copy binary");
 }
@@ -274,4 +289,74 @@ fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
         &[&args[..], &["--binary", s(&stripped), "--all-frames"]].concat(),
     ));
     assert!(!bare.contains("namecheck_dep"), "{bare}");
+}
+
+/// Full paths whatever the build's `debug` setting (issue 10, "Full names"): with `"limited"`
+/// and full debug info DWARF gives inlined frames their linkage names; with none, the
+/// symbol table names every frame that was not inlined, and the inlined ones are not there
+/// to name. The fixture is the one above, built three more times.
+#[test]
+fn full_names_at_every_debug_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (level, has_dwarf) in [("limited", true), ("full", true), ("none", false)] {
+        let exe = tmp.path().join(format!("namecheck-{level}"));
+        build_fixture_with(false, Some(level), &exe);
+        let profile = tmp.path().join(format!("{level}.json"));
+        let st = Command::new(&exe)
+            .env("ALLOCSCOPE_OUT", &profile)
+            .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
+            .status()
+            .unwrap();
+        assert!(st.success(), "{level}");
+        let folded = ok(&report(&[
+            "export",
+            s(&profile),
+            "--format",
+            "folded",
+            "--metric",
+            "allocs",
+        ]));
+        println!("debug = {level}:\n{folded}");
+        // The dependency's out-of-line function, from the program's out-of-line one.
+        assert!(
+            folded.contains(
+                "namecheck::main;namecheck::build_table;namecheck_dep::version::Version::parse"
+            ),
+            "debug = {level}: {folded}"
+        );
+        if has_dwarf {
+            // The inlined helpers, with their crates' and modules' paths.
+            assert!(
+                folded.contains(
+                    "namecheck_dep::version::Version::parse;namecheck_dep::version::make_label 2000"
+                ),
+                "debug = {level}: {folded}"
+            );
+            assert!(
+                folded
+                    .contains("namecheck::main;namecheck::fill_buffers;namecheck::make_buffer 100"),
+                "debug = {level}: {folded}"
+            );
+        } else {
+            // No DWARF: `make_label`'s allocations are `parse`'s, which allocates 2 blocks
+            // per call (its parts and the label): 4000 from the main thread.
+            assert!(
+                folded.contains("namecheck::main;namecheck::build_table;namecheck_dep::version::Version::parse 4000"),
+                "debug = {level}: {folded}"
+            );
+            // And `make_buffer`'s 100 are `fill_buffers`' own, beside its 6 growths of `all`
+            // (the "fill_buffers 6" line of the builds with DWARF).
+            assert!(
+                folded.contains("namecheck::main;namecheck::fill_buffers 106"),
+                "debug = {level}: {folded}"
+            );
+        }
+        // Every frame of the program's stacks is a full path: no short names.
+        for line in folded.lines().filter(|l| l.contains("namecheck")) {
+            let (stack, _) = line.rsplit_once(' ').unwrap();
+            for f in stack.split(';') {
+                assert!(f.contains("::"), "debug = {level}: frame {f} in {line}");
+            }
+        }
+    }
 }
