@@ -120,9 +120,15 @@ impl GapBreakdown {
         let rss = self.rss.max(1) as f64;
         let pct = |v: i64| 100.0 * v as f64 / rss;
         let mut terms = self.terms();
-        // `untouched` is not part of RSS: never the dominant term.
-        if let Some(t) = terms.iter_mut().find(|t| t.0 == "untouched") {
-            t.1 = 0;
+        // `untouched` is not part of RSS: never the dominant term. Of `requested`, only what
+        // is resident counts (a `Vec` reserved at 256 MiB and filled to 16 MiB is not "1000%
+        // of RSS"): the untouched pages of large blocks are inside it.
+        for t in terms.iter_mut() {
+            match t.0 {
+                "untouched" => t.1 = 0,
+                "requested" => t.1 -= self.untouched.clamp(0, t.1.max(0)),
+                _ => {}
+            }
         }
         // Largest first; ties keep the order of `terms()`.
         terms.sort_by_key(|t| std::cmp::Reverse(t.1));
@@ -137,6 +143,16 @@ impl GapBreakdown {
         {
             out.push(' ');
             out.push_str(&advice(name, pct(v)));
+        }
+        // Many untouched pages: say what they are, as they explain a `requested` above RSS.
+        if pct(self.untouched) >= 10.0 && self.untouched >= 1 << 20 {
+            out.push_str(&format!(
+                " {:.1} MiB of the heap was never touched ({:.0}% of RSS, taken away as \
+                 `untouched`): capacity reserved and not yet written (`Vec::with_capacity`, a \
+                 large buffer), counted as requested but taking no RAM until it is written.",
+                crate::model::units::to_mib(self.untouched),
+                pct(self.untouched)
+            ));
         }
         // Negative beyond rounding noise (1% of RSS): say why.
         if self.non_heap < 0 && pct(self.non_heap) <= -1.0 {
@@ -547,6 +563,38 @@ mod tests {
             0,
             Observer::default(),
         )
+    }
+
+    /// The reserve case (a 256 MiB `Vec` filled to 16 MiB): the diagnosis once said "1021% of
+    /// RSS is live data the program asked for" and never named the untouched pages.
+    #[test]
+    fn diagnosis_counts_only_the_resident_part_of_requested() {
+        const MIB: i64 = 1 << 20;
+        let g = GapBreakdown {
+            rss: 25 * MIB,
+            requested: 256 * MIB,
+            size_class_rounding: 0,
+            metadata: 3 * MIB,
+            non_heap: 10 * MIB,
+            untouched: 244 * MIB,
+            ..GapBreakdown::default()
+        };
+        assert_eq!(g.sum_of_terms(), g.rss);
+        let d = g.diagnosis();
+        // 12 of 25 MiB resident: 48%.
+        assert!(d.starts_with("48% of RSS is live data"), "{d}");
+        assert!(d.contains("244.0 MiB of the heap was never touched"), "{d}");
+        assert!(!d.contains("1024%"), "{d}");
+        // Without untouched pages, no such sentence and `requested` as it is.
+        let plain = GapBreakdown {
+            rss: 20 * MIB,
+            requested: 12 * MIB,
+            non_heap: 8 * MIB,
+            ..GapBreakdown::default()
+        };
+        let d = plain.diagnosis();
+        assert!(d.starts_with("60% of RSS is live data"), "{d}");
+        assert!(!d.contains("never touched"), "{d}");
     }
 
     #[test]
