@@ -379,7 +379,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         totals: Totals::from(&snap),
         size_classes: snap.size_classes.clone(),
         gap: snap.gap,
-        gap_at_peak: gap_at_peak(&timeline),
+        gap_at_peak: gap_at_peak(&timeline, snap.peak_live_bytes),
         sites: Vec::new(),
         timeline,
         mappings: crate::observe::symbolize::mappings(),
@@ -503,13 +503,19 @@ mod erased {
 
 /// The gap at the periodic snapshot with the most live requested bytes (the closest the
 /// timeline came to the peak), if that snapshot has one.
+/// The gap of the timeline point with the most live bytes, if that point is near the
+/// program's peak (`peak_live_bytes`, exact): at least half of it. A run shorter than the
+/// timeline's interval has only its first point, taken at start-up; its gap is not the
+/// peak's, and a report that called it so would set a start-up RSS beside the peak RSS.
 fn gap_at_peak(
     timeline: &[crate::model::profile::TimelinePoint],
+    peak_live_bytes: u64,
 ) -> Option<crate::observe::gap::GapBreakdown> {
     timeline
         .iter()
         .filter(|p| p.gap.is_some())
         .max_by_key(|p| p.live_bytes)
+        .filter(|p| p.live_bytes.saturating_mul(2) >= peak_live_bytes)
         .and_then(|p| p.gap)
 }
 
@@ -582,6 +588,39 @@ fn cpu_time_secs() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run shorter than the timeline's interval has one point, at start-up: its gap is not
+    /// the peak's (the audit's 10 ms program showed "at the peak: RSS 6.42 MiB" beside a peak
+    /// RSS of 24.5 MiB).
+    #[test]
+    fn gap_at_peak_only_from_a_point_near_the_peak() {
+        let point = |live_bytes: u64, rss: i64| crate::model::profile::TimelinePoint {
+            t_secs: 0.0,
+            allocs: 0,
+            frees: 0,
+            bytes_allocated: live_bytes,
+            live_bytes,
+            rss: rss as u64,
+            resident: None,
+            gap: Some(crate::observe::gap::GapBreakdown {
+                rss,
+                non_heap: rss,
+                ..Default::default()
+            }),
+        };
+        let start_only = [point(40_000, 6 << 20)];
+        assert_eq!(gap_at_peak(&start_only, 20 << 20), None);
+        let sampled = [
+            point(40_000, 6 << 20),
+            point(12 << 20, 20 << 20),
+            point(1 << 20, 9 << 20),
+        ];
+        assert_eq!(
+            gap_at_peak(&sampled, 20 << 20).map(|g| g.rss),
+            Some(20 << 20)
+        );
+        assert_eq!(gap_at_peak(&[], 20 << 20), None);
+    }
 
     #[test]
     fn median_of_a_single_bucket_lies_inside_it() {
