@@ -73,6 +73,7 @@ fn profile(
         spans: Vec::new(),
         cgroup: None,
         mimalloc_gap: None,
+        partial_gap: None,
     }
 }
 

@@ -155,6 +155,7 @@ struct ProgramFigures {
     meta: ProfileMeta,
     snap: crate::observe::snapshot::Snapshot,
     mimalloc_gap: Option<crate::observe::gap_mimalloc::MimallocGap>,
+    partial_gap: Option<crate::observe::gap::PartialGap>,
     timeline: Vec<crate::model::profile::TimelinePoint>,
 }
 
@@ -167,6 +168,10 @@ impl ProgramFigures {
         // Right after the snapshot (`None` unless the allocator is mimalloc), with the
         // counters read again at the moment of mimalloc's statistics.
         let mimalloc_gap = crate::observe::gap_mimalloc::MimallocGap::now();
+        // Over an allocator without statistics, what can be known (allocscope's own memory
+        // among it), read at the same point of the exit.
+        let partial_gap = (snap.gap.is_none() && mimalloc_gap.is_none())
+            .then(|| crate::observe::gap::PartialGap::from_snapshot(&snap));
         peak::settle(snap.live_bytes);
         // A copy: points the recorder takes later (during the exit work) are not kept.
         let timeline = crate::observe::timeline::points();
@@ -174,6 +179,7 @@ impl ProgramFigures {
             meta,
             snap,
             mimalloc_gap,
+            partial_gap,
             timeline,
         }
     }
@@ -366,6 +372,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         meta,
         snap,
         mimalloc_gap,
+        partial_gap,
         timeline,
     } = ProgramFigures::take();
     // Raw stacks only: names come later, from the binary (docs/symbolization.md). Stacks
@@ -388,6 +395,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         spans: crate::observe::spans::span_stats(),
         cgroup: snap.cgroup,
         mimalloc_gap,
+        partial_gap,
     };
     (profile, order)
 }
@@ -425,6 +433,7 @@ fn write_streamed(path: &Path, kind: ProfileKind) -> Result<(), ProfileError> {
         spans,
         cgroup,
         mimalloc_gap,
+        partial_gap,
     } = &profile;
     // No `fsync`: the rename alone keeps the file whole for readers and across a crash of
     // the program; flushing 3 MB to the disk took ~17 ms of the exit (docs/symbolization.md).
@@ -462,7 +471,7 @@ fn write_streamed(path: &Path, kind: ProfileKind) -> Result<(), ProfileError> {
         w.write_all(&buf)?;
         json(&mut w, b",\"timeline\":", timeline)?;
         // `skip_serializing_if` of `mappings`, `addresses`, `max_depth`, `spans`, `cgroup`
-        // and `mimalloc_gap`, in `Profile`'s field order.
+        // `mimalloc_gap` and `partial_gap`, in `Profile`'s field order.
         if !mappings.is_empty() {
             json(&mut w, b",\"mappings\":", mappings)?;
         }
@@ -481,6 +490,9 @@ fn write_streamed(path: &Path, kind: ProfileKind) -> Result<(), ProfileError> {
         }
         if let Some(g) = mimalloc_gap {
             json(&mut w, b",\"mimalloc_gap\":", g)?;
+        }
+        if let Some(g) = partial_gap {
+            json(&mut w, b",\"partial_gap\":", g)?;
         }
         w.write_all(b"}")?;
         w.flush()

@@ -73,6 +73,10 @@ pub struct Summary {
     /// terms differ from jemalloc's `gap`, which is then absent; docs/mimalloc.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mimalloc_gap: Option<crate::model::gap_mimalloc::MimallocGap>,
+    /// Over an allocator without statistics, what can be known of RSS when the profile was
+    /// written (allocscope's own memory among it); `gap` and `mimalloc_gap` are then absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_gap: Option<crate::model::gap_partial::PartialGap>,
     /// One sentence on what dominates the gap, when there is a gap.
     pub diagnosis: Option<String>,
     /// The process's cgroup figures (v2 or v1) when the profile was written, if it had any.
@@ -230,6 +234,7 @@ impl Summary {
             gap: profile.gap,
             gap_at_peak: profile.gap_at_peak,
             mimalloc_gap: profile.mimalloc_gap,
+            partial_gap: profile.partial_gap.clone(),
             diagnosis: profile.gap.as_ref().and_then(gap_diagnosis),
             cgroup: profile.cgroup.clone(),
             container: profile
@@ -315,10 +320,23 @@ impl Summary {
                     writeln!(w, "  {line}")?;
                 }
             }
-            (None, None) => writeln!(
-                w,
-                "RSS gap: not available (the allocator gives no statistics)"
-            )?,
+            (None, None) => match &self.partial_gap {
+                Some(p) => {
+                    writeln!(
+                        w,
+                        "RSS when the profile was written (the allocator gives no statistics: \
+                         what can be known)"
+                    )?;
+                    // The one table of what can be known (its `Display`), indented.
+                    for line in p.to_string().lines() {
+                        writeln!(w, "  {line}")?;
+                    }
+                }
+                None => writeln!(
+                    w,
+                    "RSS gap: not available (the allocator gives no statistics)"
+                )?,
+            },
         }
         if let Some(diagnosis) = &self.diagnosis {
             writeln!(w, "  diagnosis: {diagnosis}")?;
