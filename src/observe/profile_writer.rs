@@ -73,11 +73,23 @@ impl SiteFigures {
         let b = s.life_1us_1ms();
         let c = s.life_1ms_1s();
         let class_start = classes.len();
+        // Every sampled allocation adds its weight to `allocs`, then to one class, so `allocs`
+        // read after the small (striped) classes is at least their sum plus every larger
+        // class's: when it equals their sum, the larger classes are all zero and their ~220
+        // counters need not be read (most sites allocate small blocks only). While the
+        // program still runs (a flush), the counters are relaxed: on a weakly ordered CPU
+        // a larger class's allocation made during the read may be missed, as any figure
+        // read during it may be.
+        let mut counted = 0u64;
+        let mut all_small = None;
         // Most of a site's classes are zero: test eight at a time (one OR each), then look
         // inside the groups that have any.
         // The small classes are counted in the site's stripes too (`Site::class_allocs`).
         for (g, group) in s.classes.chunks(8).enumerate() {
             let striped = g * 8 < site_table::STRIPED_CLASSES;
+            if !striped && *all_small.get_or_insert_with(|| s.allocs() == counted) {
+                break;
+            }
             if !striped && group.iter().fold(0, |any, c| any | c.load(Relaxed)) == 0 {
                 continue;
             }
@@ -87,6 +99,7 @@ impl SiteFigures {
                 } else {
                     c.load(Relaxed)
                 };
+                counted = counted.wrapping_add(c);
                 if c != 0 {
                     classes.push(SiteSizeClass {
                         size: SizeClass::from_index(g * 8 + j).map_or(0, SizeClass::size),
@@ -95,7 +108,10 @@ impl SiteFigures {
                 }
             }
         }
-        let freed: u64 = s.lifetimes.iter().map(|b| b.load(Relaxed)).sum();
+        // The histogram, read once: its total and its median.
+        let hist: [u64; LIFETIME_BUCKETS] =
+            std::array::from_fn(|i| s.lifetimes.get(i).map_or(0, |b| b.load(Relaxed)));
+        let freed: u64 = hist.iter().sum();
         SiteFigures {
             samples: s.samples(),
             slack_bytes: s.slack(),
@@ -108,13 +124,7 @@ impl SiteFigures {
                 under_1ms: count(a + b),
                 under_1s: count(a + b + c),
                 // `freed` is the histogram's total: skip the median when nothing was freed.
-                median_ns: if freed == 0 {
-                    None
-                } else {
-                    let hist: [u64; LIFETIME_BUCKETS] =
-                        std::array::from_fn(|i| s.lifetimes.get(i).map_or(0, |b| b.load(Relaxed)));
-                    median(&hist)
-                },
+                median_ns: if freed == 0 { None } else { median(&hist) },
             },
             start: 0,
             len: 0,
