@@ -12,7 +12,7 @@
 //! In both, no term is negative and `non_heap` is at least the file-backed pages
 //! (`/proc/self/statm`'s `shared`, read here on both sides of the gap).
 
-use allocscope::{GapReport, MimallocGap, Profiler};
+use allocscope::{GapReport, GapTerm, MimallocGap, Profiler};
 
 #[global_allocator]
 static ALLOC: Profiler<mimalloc::MiMalloc> = Profiler::new(mimalloc::MiMalloc);
@@ -97,10 +97,8 @@ fn main() {
         out.contains("RSS gap when the profile was written (mimalloc's statistics)"),
         "{out}"
     );
-    for term in ["free_and_cached", "profiler", "untouched", "non_heap"] {
-        assert!(out.contains(term), "summary lacks {term}:\n{out}");
-    }
     assert!(!out.contains("RSS gap: not available"), "{out}");
+    summary_table_as_jemalloc(&out, &g);
 
     // `alloc-report compare`: mimalloc's terms in their rows, `profiler` among them.
     let cmp = allocscope::report::compare::compare(&[
@@ -150,6 +148,53 @@ fn main() {
     let free = g.free_and_cached_resident();
     assert!(free <= g.rss - g.non_heap, "freed: {free} {g:?}");
     println!("gap_mimalloc: ok");
+}
+
+/// The summary's table over mimalloc reads as jemalloc's: the terms' labels in
+/// [`GapTerm::MIMALLOC`] order, `untouched` on a "less" row with its positive value, RSS
+/// last, no raw key and no negative figure; then mimalloc's own notes.
+fn summary_table_as_jemalloc(out: &str, g: &MimallocGap) {
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("RSS gap when the profile was written"))
+        .skip(2)
+        .take_while(|l| !l.trim_start().starts_with("RSS "))
+        .collect();
+    let labels: Vec<&str> = table
+        .iter()
+        .filter(|l| !l.trim_start().starts_with("of which"))
+        .map(|l| l.trim_start())
+        .collect();
+    assert_eq!(labels.len(), GapTerm::MIMALLOC.len(), "{out}");
+    for (l, t) in labels.iter().zip(GapTerm::MIMALLOC) {
+        assert!(
+            l.starts_with(t.row_label()),
+            "{l} is not {}:\n{out}",
+            t.row_label()
+        );
+    }
+    let untouched = table
+        .iter()
+        .find(|l| l.contains("less untouched (not resident)"))
+        .expect("an untouched row");
+    assert!(
+        untouched.contains(&format!("{:.2}", g.untouched as f64 / MIB as f64)),
+        "{untouched}"
+    );
+    assert!(labels[1].starts_with("size-class rounding~"), "{out}");
+    for raw in ["free_and_cached", "size_class_rounding", "non_heap"] {
+        assert!(
+            !table.iter().any(|l| l.contains(raw)),
+            "raw key {raw}:\n{out}"
+        );
+    }
+    let negative = |w: &str| w.starts_with(['-', '−']) && w.len() > 1;
+    assert!(
+        !table.iter().any(|l| l.split_whitespace().any(negative)),
+        "{out}"
+    );
+    assert!(out.contains("MiB committed and"), "{out}");
+    assert!(out.contains("~ size-class rounding is estimated"), "{out}");
 }
 
 /// Renders `page` in headless Chromium (Debian's `chromium`, or `ALLOCSCOPE_CHROMIUM`) and
