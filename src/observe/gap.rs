@@ -101,12 +101,9 @@ impl GapBreakdown {
     /// docs/gap.md): they are moved into `untouched` (which `non_heap` then no longer
     /// absorbs), so `non_heap` is at least `file_backed`. The terms still sum to `rss`.
     pub fn bounded_by_file_backed(mut self, file_backed: u64) -> GapBreakdown {
-        let floor = i64::try_from(file_backed).unwrap_or(i64::MAX).min(self.rss);
-        let excess = floor - self.non_heap;
-        if excess > 0 {
-            self.untouched += excess;
-            self.non_heap += excess;
-        }
+        let excess = never_faulted_in(self.rss, self.non_heap, file_backed);
+        self.untouched += excess;
+        self.non_heap += excess;
         self
     }
 
@@ -166,6 +163,18 @@ impl GapBreakdown {
         }
         out
     }
+}
+
+/// The bytes a gap's heap terms claim beyond the process's anonymous RSS: every page the
+/// allocator and allocscope count is anonymous, so at most `rss − file_backed` of them are
+/// resident, and a remainder `non_heap` below `file_backed` (statm's `shared`, read with
+/// `rss`) means the heap terms count that many bytes the kernel never faulted in (or has
+/// dropped since). 0 when `non_heap` is at least `file_backed`. Both gaps move this into
+/// `untouched` ([`GapBreakdown::bounded_by_file_backed`],
+/// [`MimallocGap::bounded_by_file_backed`](crate::MimallocGap::bounded_by_file_backed)).
+pub(crate) fn never_faulted_in(rss: i64, non_heap: i64, file_backed: u64) -> i64 {
+    let floor = i64::try_from(file_backed).unwrap_or(i64::MAX).min(rss);
+    floor.saturating_sub(non_heap).max(0)
 }
 
 /// The sentence of the diagnosis for one term holding `pct` % of RSS.

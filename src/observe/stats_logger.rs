@@ -30,7 +30,7 @@
 //! `bytes_allocated_per_sec`, `rss`, and when the allocator gives statistics the gap terms
 //! `requested`, `size_class_rounding`, `allocator_caches`, `fragmentation`, `dirty`,
 //! `metadata`, `muzzy`, `profiler` (allocscope's own memory), `untouched` (subtracted:
-//! reserved pages never touched), `non_heap` (see [`crate::GapBreakdown`]); over mimalloc
+//! pages the allocator counts that are not resident), `non_heap` (see [`crate::GapBreakdown`]); over mimalloc
 //! (feature `mimalloc`) its terms instead: `requested`, `size_class_rounding`,
 //! `free_and_cached`, `profiler`, `untouched`, `non_heap` (see [`crate::MimallocGap`]); over
 //! an allocator without statistics, what can be known: `requested`, `profiler`, `untouched`
