@@ -289,6 +289,71 @@ fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
         &[&args[..], &["--binary", s(&stripped), "--all-frames"]].concat(),
     ));
     assert!(!bare.contains("namecheck_dep"), "{bare}");
+    // …but its call sites stay apart (its unnamed frames are its own code, not plumbing),
+    // and stderr says so once, naming the file and what to pass.
+    let o = report(&[&args[..], &["--binary", s(&stripped)]].concat());
+    let unnamed = ok(&o);
+    let warning = one_warning(&o, &stripped);
+    assert!(warning.contains("--debug-dir"), "{warning}");
+    let named_rows = folded.lines().filter(|l| l.contains("namecheck")).count();
+    let rows: Vec<&str> = unnamed
+        .lines()
+        .filter(|l| l.contains("[namecheck+0x"))
+        .collect();
+    assert!(
+        named_rows >= 4 && rows.len() >= named_rows - 1,
+        "{} rows of unnamed frames, {named_rows} named:\n{unnamed}",
+        rows.len()
+    );
+    // The same allocations in all: only the names are missing.
+    let total = |text: &str| -> u64 {
+        text.lines()
+            .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(total(&unnamed), total(&folded));
+
+    // A debug file from another build (the variant) where the stripped binary's debug link
+    // and its build ID point: ignored, with a warning; never used for names.
+    let wrong = tmp.path().join("wrong");
+    let wrong_dbg = tmp.path().join("wrong-debug");
+    std::fs::create_dir_all(&wrong).unwrap();
+    let wrong_by_id = wrong_dbg.join(".build-id").join(&id[..2]);
+    std::fs::create_dir_all(&wrong_by_id).unwrap();
+    let variant_debug = wrong.join("namecheck.debug");
+    objcopy(&["--only-keep-debug", s(&rebuilt), s(&variant_debug)]);
+    std::fs::copy(&variant_debug, wrong_by_id.join(format!("{}.debug", &id[2..]))).unwrap();
+    let wrong_linked = wrong.join("namecheck-linked");
+    std::fs::copy(&linked, &wrong_linked).unwrap();
+    let o = report(
+        &[
+            &args[..],
+            &[
+                "--binary",
+                s(&wrong_linked),
+                "--debug-dir",
+                s(&wrong_dbg),
+            ],
+        ]
+        .concat(),
+    );
+    let mismatched = ok(&o);
+    assert!(!mismatched.contains("namecheck_dep"), "{mismatched}");
+    assert_eq!(mismatched, unnamed);
+    let warning = one_warning(&o, &wrong_linked);
+    assert!(
+        warning.contains("ignored") && warning.contains("build ID"),
+        "{warning}"
+    );
+}
+
+/// The one line `alloc-report` printed on stderr: a warning naming `file`.
+fn one_warning(o: &Output, file: &Path) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(err.trim_end().lines().count(), 1, "one warning line: {err}");
+    assert!(err.contains("warning"), "{err}");
+    assert!(err.contains(s(file)), "{err} does not name {}", file.display());
+    err
 }
 
 /// Full paths whatever the build's `debug` setting (issue 10, "Full names"): with `"limited"`
