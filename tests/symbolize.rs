@@ -27,6 +27,11 @@ fn build_fixture_with(variant: bool, debug: Option<&str>, to: &Path) {
         None => "target/namecheck".to_string(),
         Some(level) => format!("target/namecheck-debug-{level}"),
     };
+    build_fixture_in(variant, debug, &dir, "", to)
+}
+
+/// [`build_fixture_with`] in the target directory `dir`, with `RUSTFLAGS=rustflags`.
+fn build_fixture_in(variant: bool, debug: Option<&str>, dir: &str, rustflags: &str, to: &Path) {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut c = Command::new(env!("CARGO"));
     c.args(["build", "--release", "--quiet", "--manifest-path"])
@@ -34,7 +39,7 @@ fn build_fixture_with(variant: bool, debug: Option<&str>, to: &Path) {
         .arg("--target-dir")
         .arg(&target)
         // Not this repository's .cargo/config.toml flags (forced frame pointers).
-        .env("RUSTFLAGS", "")
+        .env("RUSTFLAGS", rustflags)
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     if let Some(level) = debug {
         c.env("CARGO_PROFILE_RELEASE_DEBUG", level);
@@ -423,5 +428,63 @@ fn full_names_at_every_debug_level() {
                 assert!(f.contains("::"), "debug = {level}: frame {f} in {line}");
             }
         }
+    }
+}
+
+/// A program linked without a build ID (`-Wl,--build-id=none`), rebuilt at the same path:
+/// the profile records the file's size and modification time, and `alloc-report` refuses
+/// the rebuilt file rather than naming its addresses from another build. A copy given with
+/// `--binary` is taken by its size, with a warning.
+#[test]
+fn no_build_id_rebuilt_at_same_path_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = "target/namecheck-no-build-id";
+    let flags = "-C link-arg=-Wl,--build-id=none";
+    let exe = tmp.path().join("namecheck");
+    build_fixture_in(false, None, dir, flags, &exe);
+    let copy = tmp.path().join("namecheck-copy");
+    std::fs::copy(&exe, &copy).unwrap();
+    let profile = tmp.path().join("p.json");
+    let st = Command::new(&exe)
+        .env("ALLOCSCOPE_OUT", &profile)
+        .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+    let program = &raw["mappings"][0];
+    assert!(program["build_id"].is_null(), "{program}");
+    let size = std::fs::metadata(&exe).unwrap().len();
+    assert_eq!(program["file_size"].as_u64(), Some(size), "{program}");
+    assert!(program["file_mtime_ns"].is_i64(), "{program}");
+    let args = ["export", s(&profile), "--format", "folded", "--metric", "allocs"];
+    // Unchanged: named, silently.
+    let o = report(&args);
+    let named = ok(&o);
+    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        named.contains("namecheck_dep::version::Version::parse;namecheck_dep::version::make_label 2000"),
+        "{named}"
+    );
+
+    // The variant built to the same path: refused (its size or its mtime differ).
+    build_fixture_in(true, None, dir, flags, &exe);
+    let err = refused(&report(&args));
+    assert!(err.contains("not the file that ran"), "{err}");
+    assert!(err.contains(s(&exe)), "{err}");
+
+    // A copy of the binary that ran, with --binary: taken by its size, with a warning.
+    let o = report(&[&args[..], &["--binary", s(&copy)]].concat());
+    assert_eq!(ok(&o), named);
+    let warning = one_warning(&o, &copy);
+    assert!(warning.contains("size only"), "{warning}");
+    // The rebuilt one with --binary: refused when its size differs, else taken with the
+    // same warning (the size is all a copy without a build ID can be checked by).
+    let o = report(&[&args[..], &["--binary", s(&exe)]].concat());
+    if std::fs::metadata(&exe).unwrap().len() != size {
+        let err = refused(&o);
+        assert!(err.contains("size"), "{err}");
+    } else {
+        assert!(one_warning(&o, &exe).contains("size only"));
     }
 }
