@@ -279,25 +279,13 @@ pub fn is_call_shim(name: &str) -> bool {
             || base.contains(" as core::ops::function::Fn"))
 }
 
-/// `a::f<T, U>` → `a::f` (the generic arguments DWARF names of inlined frames carry).
+/// `a::f<T, U>` → `a::f` (the generic arguments DWARF names of inlined frames carry; the
+/// `>` of a `->` inside them is not a bracket).
 fn strip_trailing_generics(name: &str) -> &str {
-    if !name.ends_with('>') {
-        return name;
+    match crate::analysis::names::trailing_generics_start(name) {
+        Some(i) => &name[..i],
+        None => name,
     }
-    let mut depth = 0usize;
-    for (i, c) in name.char_indices().rev() {
-        match c {
-            '>' => depth += 1,
-            '<' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return &name[..i];
-                }
-            }
-            _ => {}
-        }
-    }
-    name
 }
 
 /// Frames whose source file is the standard library (`/rustc/<hash>/library/…`),
@@ -442,6 +430,13 @@ mod tests {
             "<alloc::boxed::Box<F,A> as core::ops::function::FnOnce<Args>>::call_once"
         ));
         assert!(!is_call_shim("app::Table::call"));
+        // `->` inside the arguments is not a closing bracket.
+        assert!(is_call_shim(
+            "core::ops::function::call_mut<fn(usize) -> depcrate::inner::Widget, (usize)>"
+        ));
+        assert!(is_call_shim(
+            "core::ops::function::FnOnce::call_once<fn() -> alloc::string::String, ()>"
+        ));
     }
 
     /// The demo's stack through `collect` and `find_map` (trimmed, leaf first): eleven frames

@@ -22,6 +22,7 @@ use std::rc::Rc;
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
+use crate::analysis::names::{closure_spelling, dwarf_name};
 use crate::model::profile::{Frame, Mapping, Profile, Segment};
 
 // ---------------------------------------------------------------------------------------
@@ -52,7 +53,11 @@ pub(crate) fn mappings() -> Vec<Mapping> {
     // mapped even if another was since written at its path.
     for (i, m) in out.iter_mut().enumerate() {
         if m.build_id.is_none() {
-            let path = if i == 0 { "/proc/self/exe" } else { m.path.as_str() };
+            let path = if i == 0 {
+                "/proc/self/exe"
+            } else {
+                m.path.as_str()
+            };
             if let Some((size, mtime)) = file_stamp(Path::new(path)) {
                 m.file_size = Some(size);
                 m.file_mtime_ns = Some(mtime);
@@ -66,7 +71,10 @@ pub(crate) fn mappings() -> Vec<Mapping> {
 fn file_stamp(path: &Path) -> Option<(u64, i64)> {
     use std::os::unix::fs::MetadataExt;
     let md = std::fs::metadata(path).ok()?;
-    let ns = md.mtime().checked_mul(1_000_000_000)?.checked_add(md.mtime_nsec())?;
+    let ns = md
+        .mtime()
+        .checked_mul(1_000_000_000)?
+        .checked_add(md.mtime_nsec())?;
     Some((md.size(), ns))
 }
 
@@ -490,11 +498,13 @@ impl<'m> Resolver<'m> {
         if let Some(ctx) = &l.dwarf {
             if let Ok(mut it) = ctx.find_frames(probe).skip_all_loads() {
                 while let Ok(Some(f)) = it.next() {
+                    // Without the function's generic arguments, closures spelled as
+                    // the symbol table spells them (docs/symbolization.md, "Names").
                     let name = f
                         .function
                         .as_ref()
                         .and_then(|n| n.raw_name().ok())
-                        .map(|n| demangle(&n[..]));
+                        .map(|n| dwarf_name(&demangle(&n[..])));
                     let (file, line) = f
                         .location
                         .map_or((None, None), |loc| (loc.file.map(str::to_string), loc.line));
@@ -502,7 +512,9 @@ impl<'m> Resolver<'m> {
                 }
             }
         }
-        let symbol = l.symbol(probe).map(|s| demangle(&s.name));
+        let symbol = l
+            .symbol(probe)
+            .map(|s| closure_spelling(&demangle(&s.name)).into_owned());
         if raw.is_empty() {
             let function = symbol.unwrap_or_else(|| {
                 if let Some(n) = self.unresolved.get_mut(i) {
@@ -813,10 +825,8 @@ fn same_build(obj: &object::File<'_>, dobj: &object::File<'_>) -> Result<(), Str
         (Some(a), Some(b)) => Err(format!("its build ID is {b}, the binary's is {a}")),
         (Some(a), None) => Err(format!("it has no build ID, the binary's is {a}")),
         (None, _) => {
-            let text = |o: &object::File<'_>| {
-                o.section_by_name(".text")
-                    .map(|s| (s.address(), s.size()))
-            };
+            let text =
+                |o: &object::File<'_>| o.section_by_name(".text").map(|s| (s.address(), s.size()));
             match (text(obj), text(dobj)) {
                 (Some(a), Some(b)) if a != b => Err(format!(
                     "its .text is {:#x}+{:#x}, the binary's {:#x}+{:#x}",
