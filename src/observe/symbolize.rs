@@ -452,7 +452,12 @@ impl<'m> Resolver<'m> {
                     why.join("; ")
                 ));
             } else if !notes.is_empty() {
-                out.push(format!("{path}: {}", notes.join("; ")));
+                let notes = notes.join("; ");
+                if notes.contains(&path) {
+                    out.push(notes);
+                } else {
+                    out.push(format!("{path}: {notes}"));
+                }
             }
         }
         out
