@@ -119,7 +119,7 @@ fn build(manifest_dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
         "build",
         "--release",
         "--features",
-        "jemalloc,serde",
+        "jemalloc,mimalloc,serde",
         "--message-format=json-render-diagnostics",
     ]);
     for (_, example) in WORKLOADS {

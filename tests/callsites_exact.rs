@@ -183,6 +183,12 @@ fn streamed_profile_is_the_collected_one() {
                 // moves between the two reads): present in both or in neither.
                 let cgroup = o.remove("cgroup");
                 assert_eq!(cgroup.is_some(), allocscope::snapshot().cgroup.is_some());
+                // So are RSS and allocscope's own memory over this allocator without
+                // statistics (System): present in both.
+                assert!(
+                    o.remove("partial_gap").is_some(),
+                    "no partial_gap over System"
+                );
                 match o.remove("timeline") {
                     Some(serde_json::Value::Array(t)) => t,
                     other => panic!("timeline: {other:?}"),

@@ -73,6 +73,7 @@ fn profile(
         spans: Vec::new(),
         cgroup: None,
         mimalloc_gap: None,
+        partial_gap: None,
     }
 }
 
@@ -147,11 +148,14 @@ fn check_figures(profiles: &[(String, Profile)], c: &Comparison) {
                 ComparedFigure::PeakRequested => Figure::Bytes(p.totals.peak_live_bytes as i64),
                 ComparedFigure::PeakRss => Figure::Bytes(p.meta.peak_rss as i64),
                 ComparedFigure::Rss(GapMoment::Peak) => Figure::Bytes(p.gap_at_peak?.rss),
-                // Without a breakdown, the RSS of the last timeline point.
-                ComparedFigure::Rss(GapMoment::Exit) => match p.gap {
-                    Some(g) => Figure::Bytes(g.rss),
-                    None => Figure::Bytes(p.timeline.last()?.rss as i64),
-                },
+                // Without jemalloc's breakdown, mimalloc's gap's RSS, else the RSS read with
+                // the cgroup figures; never a timeline point.
+                ComparedFigure::Rss(GapMoment::Exit) => Figure::Bytes(
+                    p.gap
+                        .map(|g| g.rss)
+                        .or(p.mimalloc_gap.map(|g| g.rss))
+                        .or(p.cgroup.as_ref().map(|c| c.rss as i64))?,
+                ),
                 ComparedFigure::Gap(mo, GapTerm::Requested) => Figure::Bytes(gap(mo)?.requested),
                 ComparedFigure::Gap(mo, GapTerm::SizeClassRounding) => {
                     Figure::Bytes(gap(mo)?.size_class_rounding)
@@ -288,6 +292,73 @@ fn system_vs_jemalloc_figures_and_wording() {
     assert_eq!(c.findings.iter().filter(|f| f.largest).count(), 1);
 
     golden("system_vs_jemalloc.txt", &c.to_string());
+}
+
+/// Profiles without jemalloc's gap once showed their last timeline point as "RSS at exit":
+/// in a short run the point at t = 0 (3.51 MiB for a run that exited at 28.3 MiB). RSS at
+/// exit is the RSS read when the profile was written: mimalloc's gap's, else the one read
+/// with the cgroup figures, else none ("-").
+#[test]
+fn rss_at_exit_is_read_when_the_profile_was_written_never_a_timeline_point() {
+    let early = allocscope::profile::TimelinePoint {
+        t_secs: 0.0,
+        allocs: 0,
+        frees: 0,
+        bytes_allocated: 0,
+        live_bytes: 0,
+        rss: 3_510_000,
+        resident: None,
+        gap: None,
+    };
+    let with_timeline = |mut p: Profile| {
+        p.timeline = vec![early.clone()];
+        p
+    };
+    let mut mimalloc = with_timeline(profile("mimalloc", 0.05, 0.05, 30 * MIB, None, None));
+    mimalloc.mimalloc_gap = Some(allocscope::MimallocGap {
+        rss: 28 * MI,
+        requested: 20 * MI,
+        free_and_cached: 5 * MI,
+        non_heap: 3 * MI,
+        committed: 25 * MI,
+        ..Default::default()
+    });
+    mimalloc.cgroup = Some(allocscope::CgroupMemory {
+        rss: 29 * MIB,
+        ..Default::default()
+    });
+    let mut in_container = with_timeline(system());
+    in_container.cgroup = Some(allocscope::CgroupMemory {
+        rss: 17 * MIB,
+        ..Default::default()
+    });
+    let bare = with_timeline(system());
+    let profiles = named(&[
+        ("mimalloc", mimalloc),
+        ("container", in_container),
+        ("bare", bare),
+    ]);
+    let c = compare(&profiles);
+    check_figures(&profiles, &c);
+    let row = c.row(ComparedFigure::Rss(GapMoment::Exit)).unwrap();
+    assert_eq!(
+        row.values,
+        [
+            Some(Figure::Bytes(28 * MI)),
+            Some(Figure::Bytes(17 * MI)),
+            None
+        ]
+    );
+    let text = c.to_string();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RSS at exit"))
+        .expect("an RSS at exit row");
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        ["RSS", "at", "exit", "28.0", "MiB", "17.0", "MiB", "(-39%)", "-"],
+        "{text}"
+    );
 }
 
 #[test]

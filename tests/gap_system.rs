@@ -95,6 +95,33 @@ fn main() {
         "{text}"
     );
 
+    // A profile written now carries what can be known, allocscope's own memory among it
+    // (issue 10: the `profiler` term in every report), and the summary shows it.
+    #[cfg(feature = "serde")]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("system.json");
+        allocscope::write_profile(&path).expect("write the profile");
+        let profile = allocscope::profile::Profile::read(&path).expect("read it back");
+        assert_eq!(profile.gap, None);
+        let written = profile
+            .partial_gap
+            .clone()
+            .expect("partial_gap over System");
+        assert!(written.profiler.unwrap() > 0, "{written:?}");
+        assert!(written.requested.unwrap() >= held_bytes, "{written:?}");
+        #[cfg(feature = "cli")]
+        {
+            let mut out = Vec::new();
+            allocscope::report::summary::Summary::new(&profile, 5)
+                .write_text(&mut out)
+                .unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains("  of which profiler"), "{text}");
+            assert!(!text.contains("RSS gap: not available"), "{text}");
+        }
+    }
+
     drop(held);
     let report = allocscope::purge();
     println!("{report}");

@@ -440,6 +440,14 @@ fn full_names_at_every_debug_level() {
                 "debug = {level}: {folded}"
             );
         }
+        // allocscope's start-up (an `.init_array` function before `main`) allocates only
+        // untracked: no stack of the program's ends at the C runtime's entry.
+        assert!(
+            !folded
+                .lines()
+                .any(|l| l.starts_with("_start;") && !l.contains(";main")),
+            "debug = {level}: allocscope's start-up billed to the program: {folded}"
+        );
         // Every frame of the program's stacks is a full path: no short names, and no
         // function's generic arguments (the symbol table's names have none).
         for line in folded.lines().filter(|l| l.contains("namecheck")) {

@@ -63,6 +63,24 @@ function renderGap(data) {
   if (moments.length === 0) {
     body.append(emptyNote('No RSS breakdown: the allocator "' + data.meta.allocator +
       '" gives no statistics. Profile with allocscope::Jemalloc as the inner allocator to see where the RSS goes.'));
+    const p = data.partial_gap;
+    if (p) {
+      // What can be known without the allocator's statistics (Rust's `PartialGap`):
+      // allocscope's own memory is never left inside the program's figures.
+      const rows = [
+        ['RSS', 'rss', 'resident set size when the profile was written'],
+        ['requested (live)', 'requested', 'live data the program asked for'],
+        ['anonymous', 'anonymous', 'resident anonymous memory: heap, stacks, anonymous mappings'],
+        ['of which allocscope (profiler)', 'profiler', "allocscope's own tables and caches"],
+        ['less untouched (not resident)', 'untouched', 'requested pages of large blocks never faulted in'],
+        ['file-backed', 'file_backed', 'code, libraries, mapped files'],
+      ].filter((r) => p[r[1]] !== null && p[r[1]] !== undefined);
+      body.append(el('table', { class: 'data', 'data-check': 'partial_gap' },
+        el('tbody', null, ...rows.map((r) => el('tr', null,
+          el('td', { text: r[0] }),
+          el('td', { class: 'desc', text: r[2] }),
+          fig('td', 'partial_gap.' + r[1], p[r[1]], fmtBytes(p[r[1]], 'MiB'), 'num'))))));
+    }
     return;
   }
   for (const m of moments) body.append(gapBar(terms, m.label, m.gap, m.check));

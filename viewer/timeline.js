@@ -28,6 +28,11 @@ function renderTimeline(data) {
     body.append(emptyNote('No timeline: the profile has no periodic snapshots (the run was shorter than the snapshot interval, or snapshots were off).'));
     return;
   }
+  if (pts.length === 1) {
+    // One point cannot make a line (its axis would span nothing: "0 s 1e-10 s …").
+    body.append(emptyNote('No timeline: one snapshot only, taken at start-up (the run was shorter than the snapshot interval, ALLOCSCOPE_TIMELINE_MS).'));
+    return;
+  }
   const series = SERIES.filter((s) => pts.some((p) => p[s.key] !== null && p[s.key] !== undefined));
   const W = 1200, H = 300, L = 78, R = 16, T = 12, B = 34;
   const t0 = pts[0].t_secs;

@@ -76,8 +76,10 @@ fn is_library(f: &Frame) -> bool {
     !unknown && (is_plumbing(&f.function) || is_plumbing_file(f.file.as_deref()))
 }
 
-/// In a stack (leaf first), keeps of each run of library frames (`is_library`) that has
-/// the user's frames on both sides only its outermost frame: the library function the user
+/// In a stack (leaf first), keeps of each run of library frames (the standard library and
+/// allocator or collection crates, by [`is_plumbing`] and [`is_plumbing_file`], not unknown
+/// frames) that has the user's frames on both sides only its outermost frame: the library
+/// function the user
 /// called (`Iterator::collect`, `HashMap::extend`), without the adapters, `try_fold`s and
 /// internal closures it went through to call the user's code back. Runs at either end are
 /// not touched (the leaf's plumbing and the runtime's prologue have their own rules).

@@ -40,9 +40,11 @@ pub struct GapBreakdown {
     /// tables ([`crate::OwnMemory`]). Absent (0) in profiles written before it existed.
     #[cfg_attr(feature = "serde", serde(default))]
     pub profiler: i64,
-    /// Bytes of large live blocks (≥ 1 MiB) whose pages were never faulted in: counted in
-    /// `requested` (and by jemalloc as active and resident) but not in RSS, so the sum
-    /// subtracts them. Absent (0) in profiles written before it existed.
+    /// Bytes the heap terms count that are not resident, so the sum subtracts them: pages of
+    /// large live blocks (≥ 1 MiB) never faulted in (counted in `requested`, and by jemalloc
+    /// as active and resident), and whatever jemalloc counts as resident beyond the process's
+    /// anonymous RSS (its own metadata never touched; docs/gap.md). Absent (0) in profiles
+    /// written before it existed.
     #[cfg_attr(feature = "serde", serde(default))]
     pub untouched: i64,
     /// Everything that is not jemalloc's nor allocscope's: code, stacks, C libraries'

@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 /// `rss = requested + size_class_rounding + free_and_cached + profiler + non_heap − untouched`
 ///
 /// where `requested + size_class_rounding + free_and_cached + profiler_heap = committed`.
-/// `non_heap` is the remainder; it may be negative after a purge: pages mimalloc purged by
-/// resetting them (`MADV_DONTNEED`, its default on Linux) stay committed in its books though
-/// no longer resident, so after a purge `free_and_cached` is an upper bound of what its caches
-/// hold in RAM (measured: RSS 32.4 → 8.4 MiB after `mi_collect(true)`, committed unchanged at
-/// 26.5 MiB). mimalloc's release builds (`MI_STAT=0`, the `mimalloc` crate's
+/// `non_heap` is the remainder, at least the file-backed pages: `committed` counts pages that
+/// are not resident (fresh pages never faulted in, a freed block's untouched tail, pages a
+/// purge reset with `MADV_DONTNEED`, its default on Linux, which stay committed in its
+/// books), and whatever the heap terms claim beyond the process's anonymous RSS is moved
+/// into `untouched` ([`MimallocGap::bounded_by_file_backed`](crate::MimallocGap::bounded_by_file_backed)).
+/// So after a large free or a purge `free_and_cached` is an upper bound of what mimalloc's
+/// caches hold in RAM (measured: RSS 32.4 → 8.4 MiB after `mi_collect(true)`, committed
+/// unchanged at 26.5 MiB). mimalloc's release builds (`MI_STAT=0`, the `mimalloc` crate's
 /// default) keep only OS-level figures, so free space inside pages and whole free pages kept
 /// for reuse form one term; a build with statistics (`MI_STAT>0`) also reports
 /// `page_committed`, which splits it.
@@ -38,14 +41,15 @@ pub struct MimallocGap {
     /// breakdowns written before it existed.
     #[cfg_attr(feature = "serde", serde(default))]
     pub profiler: i64,
-    /// Bytes of large live blocks (≥ 1 MiB) whose pages were never faulted in: counted in
-    /// `requested` (and by mimalloc as committed) but not in RSS, so the sum subtracts them.
-    /// Absent (0) in breakdowns written before it existed.
+    /// Bytes mimalloc counts as committed that are not resident: the pages of large live
+    /// blocks (≥ 1 MiB) never faulted in (counted in `requested`), and whatever the heap
+    /// terms claim beyond the process's anonymous RSS (mostly in `free_and_cached`). Not in
+    /// RSS, so the sum subtracts them. Absent (0) in breakdowns written before it existed.
     #[cfg_attr(feature = "serde", serde(default))]
     pub untouched: i64,
     /// Everything that is neither mimalloc's committed memory nor allocscope's: code, stacks,
     /// C libraries' malloc, other mappings (`rss − committed − profiler tables +
-    /// untouched`).
+    /// untouched`, at least the file-backed pages).
     pub non_heap: i64,
     /// Memory mimalloc has committed (not a term: the sum of the four heap terms).
     pub committed: i64,

@@ -30,8 +30,10 @@ pub enum GapTerm {
     Muzzy,
     /// allocscope's own memory (its tables and heap blocks).
     Profiler,
-    /// Pages of large live blocks never faulted in: counted by the heap terms, not in RSS,
-    /// so subtracted.
+    /// Pages the heap terms count that are not resident: the never-touched pages of large
+    /// live blocks, and whatever the allocator counts beyond the process's anonymous RSS
+    /// (jemalloc's metadata, mimalloc's committed pages never faulted in or reset by a
+    /// purge). Not in RSS, so subtracted.
     Untouched,
     /// Resident memory that is neither the allocator's nor allocscope's.
     NonHeap,
@@ -128,7 +130,11 @@ impl GapTerm {
             GapTerm::Metadata => "allocator bootstrap metadata",
             GapTerm::Muzzy => "MADV_FREE'd pages the kernel has not reclaimed",
             GapTerm::Profiler => "allocscope's own tables and caches",
-            GapTerm::Untouched => "reserved pages of large blocks never touched (not resident)",
+            GapTerm::Untouched => {
+                "pages the allocator counts that are not resident (reserved capacity of large \
+                 blocks never written, allocator metadata or free pages never faulted in or \
+                 since reset)"
+            }
             GapTerm::NonHeap => "memory outside the allocator (code, stacks, C libraries)",
             GapTerm::FreeAndCached => {
                 "the allocator's free space in pages, whole free pages kept for reuse, and its \
@@ -148,7 +154,7 @@ impl GapTerm {
             GapTerm::Metadata => "a fixed cost of the allocator",
             GapTerm::Muzzy => "reclaimed under memory pressure, not a leak",
             GapTerm::Profiler => "the cost of profiling, not the program's",
-            GapTerm::Untouched => "reserved capacity, costs no memory until written",
+            GapTerm::Untouched => "counted but not resident, costs no memory until written",
             GapTerm::NonHeap => "not the Rust heap",
             GapTerm::FreeAndCached => "kept for reuse; a purge returns the whole free pages",
         }

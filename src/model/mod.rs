@@ -5,6 +5,7 @@ pub mod cgroup;
 pub(crate) mod counts;
 pub(crate) mod gap;
 pub mod gap_mimalloc;
+pub mod gap_partial;
 pub mod gap_term;
 #[cfg(feature = "serde")]
 pub mod profile;

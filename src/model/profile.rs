@@ -73,6 +73,12 @@ pub struct Profile {
     /// docs/mimalloc.md. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mimalloc_gap: Option<crate::model::gap_mimalloc::MimallocGap>,
+    /// Over an allocator without statistics (the system allocator), what can be known of RSS
+    /// when the profile was written: requested bytes, anonymous and file-backed memory,
+    /// allocscope's own memory, glibc's malloc totals (`gap` and `mimalloc_gap` are then
+    /// absent). Absent otherwise, and in files written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_gap: Option<crate::model::gap_partial::PartialGap>,
 }
 
 /// What moment of the run a profile is: the end, or a periodic flush of a process that was

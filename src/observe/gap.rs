@@ -101,12 +101,9 @@ impl GapBreakdown {
     /// docs/gap.md): they are moved into `untouched` (which `non_heap` then no longer
     /// absorbs), so `non_heap` is at least `file_backed`. The terms still sum to `rss`.
     pub fn bounded_by_file_backed(mut self, file_backed: u64) -> GapBreakdown {
-        let floor = i64::try_from(file_backed).unwrap_or(i64::MAX).min(self.rss);
-        let excess = floor - self.non_heap;
-        if excess > 0 {
-            self.untouched += excess;
-            self.non_heap += excess;
-        }
+        let excess = never_faulted_in(self.rss, self.non_heap, file_backed);
+        self.untouched += excess;
+        self.non_heap += excess;
         self
     }
 
@@ -120,9 +117,15 @@ impl GapBreakdown {
         let rss = self.rss.max(1) as f64;
         let pct = |v: i64| 100.0 * v as f64 / rss;
         let mut terms = self.terms();
-        // `untouched` is not part of RSS: never the dominant term.
-        if let Some(t) = terms.iter_mut().find(|t| t.0 == "untouched") {
-            t.1 = 0;
+        // `untouched` is not part of RSS: never the dominant term. Of `requested`, only what
+        // is resident counts (a `Vec` reserved at 256 MiB and filled to 16 MiB is not "1000%
+        // of RSS"): the untouched pages of large blocks are inside it.
+        for t in terms.iter_mut() {
+            match t.0 {
+                "untouched" => t.1 = 0,
+                "requested" => t.1 -= self.untouched.clamp(0, t.1.max(0)),
+                _ => {}
+            }
         }
         // Largest first; ties keep the order of `terms()`.
         terms.sort_by_key(|t| std::cmp::Reverse(t.1));
@@ -138,6 +141,16 @@ impl GapBreakdown {
             out.push(' ');
             out.push_str(&advice(name, pct(v)));
         }
+        // Many untouched pages: say what they are, as they explain a `requested` above RSS.
+        if pct(self.untouched) >= 10.0 && self.untouched >= 1 << 20 {
+            out.push_str(&format!(
+                " {:.1} MiB of the heap was never touched ({:.0}% of RSS, taken away as \
+                 `untouched`): capacity reserved and not yet written (`Vec::with_capacity`, a \
+                 large buffer), counted as requested but taking no RAM until it is written.",
+                crate::model::units::to_mib(self.untouched),
+                pct(self.untouched)
+            ));
+        }
         // Negative beyond rounding noise (1% of RSS): say why.
         if self.non_heap < 0 && pct(self.non_heap) <= -1.0 {
             out.push_str(&format!(
@@ -150,6 +163,18 @@ impl GapBreakdown {
         }
         out
     }
+}
+
+/// The bytes a gap's heap terms claim beyond the process's anonymous RSS: every page the
+/// allocator and allocscope count is anonymous, so at most `rss − file_backed` of them are
+/// resident, and a remainder `non_heap` below `file_backed` (statm's `shared`, read with
+/// `rss`) means the heap terms count that many bytes the kernel never faulted in (or has
+/// dropped since). 0 when `non_heap` is at least `file_backed`. Both gaps move this into
+/// `untouched` ([`GapBreakdown::bounded_by_file_backed`],
+/// [`MimallocGap::bounded_by_file_backed`](crate::MimallocGap::bounded_by_file_backed)).
+pub(crate) fn never_faulted_in(rss: i64, non_heap: i64, file_backed: u64) -> i64 {
+    let floor = i64::try_from(file_backed).unwrap_or(i64::MAX).min(rss);
+    floor.saturating_sub(non_heap).max(0)
 }
 
 /// The sentence of the diagnosis for one term holding `pct` % of RSS.
@@ -298,57 +323,7 @@ pub(crate) fn compute<T>(
     (live.counters, Some(gap))
 }
 
-/// What can be known about RSS over an allocator without statistics.
-///
-/// The program's requested bytes are exact; size-class rounding is estimated with jemalloc's
-/// class table (the system allocator rounds differently: glibc adds an 8-byte header and
-/// rounds to 16 bytes); RSS splits into anonymous and file-backed memory. What lies between
-/// the requested bytes and anonymous RSS — the allocator's free space, caches, metadata,
-/// thread stacks and C libraries' heaps — cannot be split. On glibc, `mallinfo2` adds the
-/// malloc heap's own totals (which include C libraries' allocations).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct PartialGap {
-    /// The inner allocator (`"system"`, `"mimalloc"`, …), or `None` when no
-    /// [`crate::Profiler`] is installed.
-    pub allocator: Option<String>,
-    /// Resident set size.
-    pub rss: u64,
-    /// Live bytes the program asked for (`None` when no profiler is installed).
-    pub requested: Option<u64>,
-    /// Size-class rounding of the live blocks, estimated with jemalloc's class table.
-    pub size_class_rounding_estimate: Option<u64>,
-    /// Resident anonymous memory (heap, stacks, anonymous mappings), from `/proc/self/status`.
-    pub anonymous: Option<u64>,
-    /// Resident file-backed and shared memory (code, libraries, mapped files).
-    pub file_backed: Option<u64>,
-    /// glibc's malloc totals, when the process uses glibc.
-    pub malloc: Option<MallocInfo>,
-    /// allocscope's own memory ([`crate::OwnMemory::total`]), inside `anonymous`; `None`
-    /// when no profiler is installed (and in data written before it existed).
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub profiler: Option<u64>,
-    /// Bytes of large live blocks never touched: inside `requested`, not in `anonymous`.
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub untouched: Option<u64>,
-}
-
-/// glibc's `mallinfo2` totals over all malloc arenas, in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct MallocInfo {
-    /// `arena`: bytes obtained from the OS for the heaps (not counting mmapped chunks).
-    pub heap: u64,
-    /// `uordblks`: bytes in chunks in use in the heaps.
-    pub heap_in_use: u64,
-    /// `fordblks`: free bytes inside the heaps (fragmentation and not-yet-trimmed space,
-    /// resident or not).
-    pub heap_free: u64,
-    /// `keepcost`: free bytes at the top of the main heap that `malloc_trim` can release.
-    pub releasable: u64,
-    /// `hblkhd`: bytes in large chunks served by their own `mmap`.
-    pub mmapped: u64,
-}
+pub use crate::model::gap_partial::{MallocInfo, PartialGap};
 
 impl MallocInfo {
     /// Reads `mallinfo2()` (glibc only; `None` elsewhere). It locks every malloc arena in
@@ -547,6 +522,38 @@ mod tests {
             0,
             Observer::default(),
         )
+    }
+
+    /// The reserve case (a 256 MiB `Vec` filled to 16 MiB): the diagnosis once said "1021% of
+    /// RSS is live data the program asked for" and never named the untouched pages.
+    #[test]
+    fn diagnosis_counts_only_the_resident_part_of_requested() {
+        const MIB: i64 = 1 << 20;
+        let g = GapBreakdown {
+            rss: 25 * MIB,
+            requested: 256 * MIB,
+            size_class_rounding: 0,
+            metadata: 3 * MIB,
+            non_heap: 10 * MIB,
+            untouched: 244 * MIB,
+            ..GapBreakdown::default()
+        };
+        assert_eq!(g.sum_of_terms(), g.rss);
+        let d = g.diagnosis();
+        // 12 of 25 MiB resident: 48%.
+        assert!(d.starts_with("48% of RSS is live data"), "{d}");
+        assert!(d.contains("244.0 MiB of the heap was never touched"), "{d}");
+        assert!(!d.contains("1024%"), "{d}");
+        // Without untouched pages, no such sentence and `requested` as it is.
+        let plain = GapBreakdown {
+            rss: 20 * MIB,
+            requested: 12 * MIB,
+            non_heap: 8 * MIB,
+            ..GapBreakdown::default()
+        };
+        let d = plain.diagnosis();
+        assert!(d.starts_with("60% of RSS is live data"), "{d}");
+        assert!(!d.contains("never touched"), "{d}");
     }
 
     #[test]

@@ -55,6 +55,41 @@ impl MimallocGap {
         }
     }
 
+    /// Applies what the kernel says about the process's file-backed and shared pages
+    /// (`file_backed`, statm's `shared`, read with `rss`), as over jemalloc
+    /// ([`GapBreakdown::bounded_by_file_backed`](crate::GapBreakdown::bounded_by_file_backed)):
+    /// mimalloc's `committed` and allocscope's tables are anonymous memory, so at most `rss −
+    /// file_backed` of them can be resident. Whatever the heap terms claim beyond that are
+    /// pages mimalloc counts as committed that are not resident: never faulted in (fresh
+    /// pages of a segment or arena, a freed large block's untouched tail) or reset by a
+    /// purge (`MADV_DONTNEED` leaves them committed in its books). They are moved into
+    /// `untouched` (which `non_heap` then no longer absorbs), so `non_heap` is at least
+    /// `file_backed` and never negative. The terms still sum to `rss` (docs/mimalloc.md).
+    pub fn bounded_by_file_backed(mut self, file_backed: u64) -> MimallocGap {
+        let excess = crate::observe::gap::never_faulted_in(self.rss, self.non_heap, file_backed);
+        self.untouched += excess;
+        self.non_heap += excess;
+        self
+    }
+
+    /// At most how much of `free_and_cached` is resident: the untouched bytes lie inside
+    /// mimalloc's `committed` (`requested + size_class_rounding + free_and_cached +`
+    /// allocscope's heap), so those beyond the other heap terms are free space that is not
+    /// resident; and no heap term holds more than `rss − non_heap`. After a large block is
+    /// freed, or after a purge, `free_and_cached` counts hundreds of MiB the kernel does not
+    /// hold; this is the figure the diagnosis words as a share of RSS.
+    pub fn free_and_cached_resident(&self) -> i64 {
+        let others = self
+            .requested
+            .saturating_add(self.size_class_rounding)
+            .saturating_add(self.profiler);
+        let not_resident = self.untouched.saturating_sub(others).max(0);
+        self.free_and_cached
+            .saturating_sub(not_resident)
+            .min(self.rss.saturating_sub(self.non_heap))
+            .max(0)
+    }
+
     /// The gap now, given the live requested bytes and their usable size. `None` unless the
     /// installed inner allocator is mimalloc, the feature `mimalloc` is on, and its
     /// statistics and `/proc/self/statm` can be read.
@@ -93,23 +128,21 @@ impl MimallocGap {
         // The order of the jemalloc gap (`crate::gap`): allocscope's counters, the
         // allocator's figures, allocscope's own memory and the untouched pages, then RSS.
         // At a moment when no large realloc or free is in flight (src/hook/large_blocks.rs).
-        let (live, stats, observer, rss) = crate::hook::large_blocks::settled(|| {
+        let (live, stats, observer, statm) = crate::hook::large_blocks::settled(|| {
             let (live, stats) = crate::observe::gap::around(&mut read_live, || {
                 crate::hook::guard::untracked(MimallocStats::read)
             });
             let stats = stats.ok()?;
             let observer = Observer::read();
-            let rss = crate::observe::procfs::rss().ok()?;
-            Some((live, stats, observer, rss))
+            let statm = crate::observe::procfs::statm().ok()?;
+            Some((live, stats, observer, statm))
         })
         .flatten()?;
-        Some(MimallocGap::from_parts(
-            rss,
-            live.requested,
-            live.usable,
-            &stats,
-            observer,
-        ))
+        // statm's `shared` (file-backed and shmem pages) comes from the same read as RSS.
+        Some(
+            MimallocGap::from_parts(statm.rss, live.requested, live.usable, &stats, observer)
+                .bounded_by_file_backed(statm.shared),
+        )
     }
 
     /// The gap now, with allocscope's counters read at the same moment as mimalloc's
@@ -127,10 +160,54 @@ impl MimallocGap {
     }
 }
 
+impl MimallocGap {
+    /// What the table of terms leaves out, one paragraph: mimalloc's committed and reserved
+    /// memory, how the `~` row is estimated, and a diagnosis when mimalloc's free space, or
+    /// committed memory that is not resident, is a large share of RSS. Shown under the
+    /// table by [`Display`](fmt::Display) and by `alloc-report summary`.
+    pub fn notes(&self) -> String {
+        let mib = crate::model::units::to_mib;
+        let pct = |v: i64| {
+            if self.rss > 0 {
+                100.0 * v as f64 / self.rss as f64
+            } else {
+                0.0
+            }
+        };
+        let mut out = format!(
+            "mimalloc has {:.1} MiB committed and {:.1} MiB reserved. ~ size-class rounding is \
+             estimated with jemalloc's size classes (free and cached absorbs the difference).",
+            mib(self.committed),
+            mib(self.reserved)
+        );
+        let free = self.free_and_cached_resident();
+        if free > self.rss / 5 && free >= 1 << 20 {
+            // Exact unless some committed pages are not resident: then an upper bound.
+            let up_to = if self.untouched > 0 { "Up to " } else { "" };
+            out.push_str(&format!(
+                " {up_to}{:.0}% of RSS is mimalloc's free space and caches: \
+                 `allocscope::purge()` (`mi_collect(true)`) returns whole free pages; free \
+                 space inside pages that hold live objects stays.",
+                pct(free)
+            ));
+        }
+        let not_resident = self.free_and_cached - free;
+        if not_resident >= 1 << 20 {
+            out.push_str(&format!(
+                " At least {:.1} MiB of mimalloc's free space is committed in its books but \
+                 not resident (pages never touched, or reset by a purge): it costs no memory, \
+                 and untouched takes it back out of the sum.",
+                mib(not_resident)
+            ));
+        }
+        out
+    }
+}
+
 impl fmt::Display for MimallocGap {
-    /// The terms as a table (MiB, % of RSS) and a line on committed/reserved memory.
+    /// The terms as a table (MiB, % of RSS), then [`MimallocGap::notes`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mib = |v: i64| v as f64 / (1024.0 * 1024.0);
+        let mib = crate::model::units::to_mib;
         let pct = |v: i64| {
             if self.rss > 0 {
                 100.0 * v as f64 / self.rss as f64
@@ -154,33 +231,17 @@ impl fmt::Display for MimallocGap {
                 other => other,
             };
             writeln!(f, "{:<22}{:>9.1}{:>10.1}%", name, mib(v), pct(v))?;
+            if let (Some(p), "free_and_cached") = (self.free_in_pages, name) {
+                writeln!(
+                    f,
+                    "{:<22}{:>9.1}{:>10.1}%",
+                    "  of which in pages",
+                    mib(p),
+                    pct(p)
+                )?;
+            }
         }
-        if let Some(p) = self.free_in_pages {
-            writeln!(
-                f,
-                "{:<22}{:>9.1}{:>10.1}%",
-                "  of which in pages",
-                mib(p),
-                pct(p)
-            )?;
-        }
-        write!(
-            f,
-            "mimalloc has {:.1} MiB committed and {:.1} MiB reserved. ~ size_class_rounding is \
-             estimated with jemalloc's size classes (free_and_cached absorbs the difference).",
-            mib(self.committed),
-            mib(self.reserved)
-        )?;
-        if self.free_and_cached > self.rss / 5 && self.free_and_cached >= 1 << 20 {
-            write!(
-                f,
-                " {:.0}% of RSS is mimalloc's free space and caches: `allocscope::purge()` \
-                 (`mi_collect(true)`) returns whole free pages; free space inside pages that \
-                 hold live objects stays.",
-                pct(self.free_and_cached)
-            )?;
-        }
-        Ok(())
+        f.write_str(&self.notes())
     }
 }
 
@@ -253,5 +314,76 @@ mod tests {
         let g = MimallocGap::from_parts(90 << 20, 276 << 20, 278 << 20, &stats, small);
         assert_eq!(g.free_and_cached, 0);
         assert_eq!(g.sum_of_terms(), g.rss);
+    }
+    /// The audit's figures (`n_mimalloc reserve`, before the bound): the 256 MiB block freed,
+    /// mimalloc keeps 271 MiB committed of which 240 MiB were never touched; RSS 30 MiB with
+    /// 4 MiB of file-backed pages. `non_heap` was −241 MiB; bounded it is the file-backed
+    /// pages, the rest is `untouched`, and the diagnosis words only the resident free space.
+    #[test]
+    fn committed_beyond_anonymous_rss_is_untouched() {
+        let stats = MimallocStats {
+            committed: 271 << 20,
+            reserved: 1 << 30,
+            ..MimallocStats::default()
+        };
+        let observer = Observer {
+            profiler_heap: 0,
+            profiler_tables: 1 << 20,
+            untouched: 0,
+        };
+        let raw = MimallocGap::from_parts(30 << 20, 0, 0, &stats, observer);
+        assert_eq!(raw.non_heap, (30 - 271 - 1) << 20);
+        let g = raw.bounded_by_file_backed(4 << 20);
+        assert_eq!(g.non_heap, 4 << 20);
+        assert_eq!(g.untouched, (271 + 1 + 4 - 30) << 20);
+        assert_eq!(g.sum_of_terms(), g.rss);
+        assert_eq!(
+            (g.requested, g.free_and_cached, g.profiler, g.committed),
+            (
+                raw.requested,
+                raw.free_and_cached,
+                raw.profiler,
+                raw.committed
+            )
+        );
+        for (name, v) in g.terms() {
+            assert!(v >= 0, "{name}: {g:?}");
+        }
+        // Of the 246 MiB untouched, all but what allocscope's 1 MiB could hold lie in the
+        // free space: at most 271 − 245 = 26 MiB of it is resident (87% of RSS).
+        assert_eq!(g.free_and_cached_resident(), 26 << 20);
+        let text = g.to_string();
+        assert!(
+            text.contains(" Up to 87% of RSS is mimalloc's free space"),
+            "{text}"
+        );
+        assert!(
+            text.contains("At least 245.0 MiB of mimalloc's free space"),
+            "{text}"
+        );
+        // Above the file-backed pages already: unchanged.
+        assert_eq!(g.bounded_by_file_backed(3 << 20), g);
+    }
+
+    /// The large block's own untouched pages are inside `requested`: they say nothing about
+    /// the free space, which stays resident as far as the figures tell.
+    #[test]
+    fn untouched_inside_requested_leaves_the_free_space_resident() {
+        let stats = MimallocStats {
+            committed: 271 << 20,
+            ..MimallocStats::default()
+        };
+        let observer = Observer {
+            untouched: 240 << 20,
+            ..Observer::default()
+        };
+        // The audit's `leak` mode: non_heap −1.4 MiB before the bound.
+        let raw = MimallocGap::from_parts(30 << 20, 256 << 20, 256 << 20, &stats, observer);
+        assert_eq!(raw.non_heap, -(1 << 20));
+        let g = raw.bounded_by_file_backed(4 << 20);
+        assert_eq!((g.non_heap, g.untouched), (4 << 20, 245 << 20));
+        assert_eq!(g.sum_of_terms(), g.rss);
+        assert_eq!(g.free_and_cached_resident(), 15 << 20);
+        assert!(!g.to_string().contains("At least"), "{g}");
     }
 }

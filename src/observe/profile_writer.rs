@@ -80,11 +80,23 @@ impl SiteFigures {
         let b = s.life_1us_1ms();
         let c = s.life_1ms_1s();
         let class_start = classes.len();
+        // Every sampled allocation adds its weight to `allocs`, then to one class, so `allocs`
+        // read after the small (striped) classes is at least their sum plus every larger
+        // class's: when it equals their sum, the larger classes are all zero and their ~220
+        // counters need not be read (most sites allocate small blocks only). While the
+        // program still runs (a flush), the counters are relaxed: on a weakly ordered CPU
+        // a larger class's allocation made during the read may be missed, as any figure
+        // read during it may be.
+        let mut counted = 0u64;
+        let mut all_small = None;
         // Most of a site's classes are zero: test eight at a time (one OR each), then look
         // inside the groups that have any.
         // The small classes are counted in the site's stripes too (`Site::class_allocs`).
         for (g, group) in s.classes.chunks(8).enumerate() {
             let striped = g * 8 < site_table::STRIPED_CLASSES;
+            if !striped && *all_small.get_or_insert_with(|| s.allocs() == counted) {
+                break;
+            }
             if !striped && group.iter().fold(0, |any, c| any | c.load(Relaxed)) == 0 {
                 continue;
             }
@@ -94,6 +106,7 @@ impl SiteFigures {
                 } else {
                     c.load(Relaxed)
                 };
+                counted = counted.wrapping_add(c);
                 if c != 0 {
                     classes.push(SiteSizeClass {
                         size: SizeClass::from_index(g * 8 + j).map_or(0, SizeClass::size),
@@ -102,7 +115,10 @@ impl SiteFigures {
                 }
             }
         }
-        let freed: u64 = s.lifetimes.iter().map(|b| b.load(Relaxed)).sum();
+        // The histogram, read once: its total and its median.
+        let hist: [u64; LIFETIME_BUCKETS] =
+            std::array::from_fn(|i| s.lifetimes.get(i).map_or(0, |b| b.load(Relaxed)));
+        let freed: u64 = hist.iter().sum();
         SiteFigures {
             samples: s.samples(),
             slack_bytes: s.slack(),
@@ -115,13 +131,7 @@ impl SiteFigures {
                 under_1ms: count(a + b),
                 under_1s: count(a + b + c),
                 // `freed` is the histogram's total: skip the median when nothing was freed.
-                median_ns: if freed == 0 {
-                    None
-                } else {
-                    let hist: [u64; LIFETIME_BUCKETS] =
-                        std::array::from_fn(|i| s.lifetimes.get(i).map_or(0, |b| b.load(Relaxed)));
-                    median(&hist)
-                },
+                median_ns: if freed == 0 { None } else { median(&hist) },
             },
             start: 0,
             len: 0,
@@ -162,6 +172,7 @@ struct ProgramFigures {
     meta: ProfileMeta,
     snap: crate::observe::snapshot::Snapshot,
     mimalloc_gap: Option<crate::observe::gap_mimalloc::MimallocGap>,
+    partial_gap: Option<crate::observe::gap::PartialGap>,
     timeline: Vec<crate::model::profile::TimelinePoint>,
 }
 
@@ -174,6 +185,10 @@ impl ProgramFigures {
         // Right after the snapshot (`None` unless the allocator is mimalloc), with the
         // counters read again at the moment of mimalloc's statistics.
         let mimalloc_gap = crate::observe::gap_mimalloc::MimallocGap::now();
+        // Over an allocator without statistics, what can be known (allocscope's own memory
+        // among it), read at the same point of the exit.
+        let partial_gap = (snap.gap.is_none() && mimalloc_gap.is_none())
+            .then(|| crate::observe::gap::PartialGap::from_snapshot(&snap));
         peak::settle(snap.live_bytes);
         // A copy: points the recorder takes later (during the exit work) are not kept.
         let timeline = crate::observe::timeline::points();
@@ -181,6 +196,7 @@ impl ProgramFigures {
             meta,
             snap,
             mimalloc_gap,
+            partial_gap,
             timeline,
         }
     }
@@ -373,6 +389,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         meta,
         snap,
         mimalloc_gap,
+        partial_gap,
         timeline,
     } = ProgramFigures::take();
     // Raw stacks only: names come later, from the binary (docs/symbolization.md). Stacks
@@ -386,7 +403,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         totals: Totals::from(&snap),
         size_classes: snap.size_classes.clone(),
         gap: snap.gap,
-        gap_at_peak: gap_at_peak(&timeline),
+        gap_at_peak: gap_at_peak(&timeline, snap.peak_live_bytes),
         sites: Vec::new(),
         timeline,
         mappings: crate::observe::symbolize::mappings(),
@@ -395,6 +412,7 @@ fn build_parts() -> (Profile, SiteOrder) {
         spans: crate::observe::spans::span_stats(),
         cgroup: snap.cgroup,
         mimalloc_gap,
+        partial_gap,
     };
     (profile, order)
 }
@@ -432,6 +450,7 @@ fn write_streamed(path: &Path, kind: ProfileKind) -> Result<(), ProfileError> {
         spans,
         cgroup,
         mimalloc_gap,
+        partial_gap,
     } = &profile;
     // No `fsync`: the rename alone keeps the file whole for readers and across a crash of
     // the program; flushing 3 MB to the disk took ~17 ms of the exit (docs/symbolization.md).
@@ -469,7 +488,7 @@ fn write_streamed(path: &Path, kind: ProfileKind) -> Result<(), ProfileError> {
         w.write_all(&buf)?;
         json(&mut w, b",\"timeline\":", timeline)?;
         // `skip_serializing_if` of `mappings`, `addresses`, `max_depth`, `spans`, `cgroup`
-        // and `mimalloc_gap`, in `Profile`'s field order.
+        // `mimalloc_gap` and `partial_gap`, in `Profile`'s field order.
         if !mappings.is_empty() {
             json(&mut w, b",\"mappings\":", mappings)?;
         }
@@ -488,6 +507,9 @@ fn write_streamed(path: &Path, kind: ProfileKind) -> Result<(), ProfileError> {
         }
         if let Some(g) = mimalloc_gap {
             json(&mut w, b",\"mimalloc_gap\":", g)?;
+        }
+        if let Some(g) = partial_gap {
+            json(&mut w, b",\"partial_gap\":", g)?;
         }
         w.write_all(b"}")?;
         w.flush()
@@ -510,13 +532,19 @@ mod erased {
 
 /// The gap at the periodic snapshot with the most live requested bytes (the closest the
 /// timeline came to the peak), if that snapshot has one.
+/// The gap of the timeline point with the most live bytes, if that point is near the
+/// program's peak (`peak_live_bytes`, exact): at least half of it. A run shorter than the
+/// timeline's interval has only its first point, taken at start-up; its gap is not the
+/// peak's, and a report that called it so would set a start-up RSS beside the peak RSS.
 fn gap_at_peak(
     timeline: &[crate::model::profile::TimelinePoint],
+    peak_live_bytes: u64,
 ) -> Option<crate::observe::gap::GapBreakdown> {
     timeline
         .iter()
         .filter(|p| p.gap.is_some())
         .max_by_key(|p| p.live_bytes)
+        .filter(|p| p.live_bytes.saturating_mul(2) >= peak_live_bytes)
         .and_then(|p| p.gap)
 }
 
@@ -589,6 +617,39 @@ fn cpu_time_secs() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run shorter than the timeline's interval has one point, at start-up: its gap is not
+    /// the peak's (the audit's 10 ms program showed "at the peak: RSS 6.42 MiB" beside a peak
+    /// RSS of 24.5 MiB).
+    #[test]
+    fn gap_at_peak_only_from_a_point_near_the_peak() {
+        let point = |live_bytes: u64, rss: i64| crate::model::profile::TimelinePoint {
+            t_secs: 0.0,
+            allocs: 0,
+            frees: 0,
+            bytes_allocated: live_bytes,
+            live_bytes,
+            rss: rss as u64,
+            resident: None,
+            gap: Some(crate::observe::gap::GapBreakdown {
+                rss,
+                non_heap: rss,
+                ..Default::default()
+            }),
+        };
+        let start_only = [point(40_000, 6 << 20)];
+        assert_eq!(gap_at_peak(&start_only, 20 << 20), None);
+        let sampled = [
+            point(40_000, 6 << 20),
+            point(12 << 20, 20 << 20),
+            point(1 << 20, 9 << 20),
+        ];
+        assert_eq!(
+            gap_at_peak(&sampled, 20 << 20).map(|g| g.rss),
+            Some(20 << 20)
+        );
+        assert_eq!(gap_at_peak(&[], 20 << 20), None);
+    }
 
     #[test]
     fn median_of_a_single_bucket_lies_inside_it() {

@@ -30,9 +30,11 @@
 //! `bytes_allocated_per_sec`, `rss`, and when the allocator gives statistics the gap terms
 //! `requested`, `size_class_rounding`, `allocator_caches`, `fragmentation`, `dirty`,
 //! `metadata`, `muzzy`, `profiler` (allocscope's own memory), `untouched` (subtracted:
-//! reserved pages never touched), `non_heap` (see [`crate::GapBreakdown`]); over mimalloc
+//! pages the allocator counts that are not resident), `non_heap` (see [`crate::GapBreakdown`]); over mimalloc
 //! (feature `mimalloc`) its terms instead: `requested`, `size_class_rounding`,
-//! `free_and_cached`, `profiler`, `untouched`, `non_heap` (see [`crate::MimallocGap`]); in a
+//! `free_and_cached`, `profiler`, `untouched`, `non_heap` (see [`crate::MimallocGap`]); over
+//! an allocator without statistics, what can be known: `requested`, `profiler`, `untouched`
+//! (see [`crate::PartialGap`]); in a
 //! container, `cgroup_current` (everything the cgroup is charged) and `cgroup_limit` (the
 //! limit that applies, when there is one; see [`crate::cgroup`]).
 
@@ -261,7 +263,17 @@ fn emit(
                 .into_iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v),
-            crate::observe::gap::GapReport::Partial(_) => None,
+            // What can be known without the allocator's statistics: allocscope's own memory
+            // among it, so that it is never left inside the program's figures.
+            crate::observe::gap::GapReport::Partial(p) => {
+                let v = match name {
+                    "requested" => p.requested,
+                    "profiler" => p.profiler,
+                    "untouched" => p.untouched,
+                    _ => None,
+                };
+                v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+            }
         }
     };
     let rss = match &report {

@@ -110,8 +110,10 @@ pub enum ComparedFigure {
     PeakRequested,
     /// `meta.peak_rss` (the kernel's high-water mark).
     PeakRss,
-    /// RSS at that moment: `rss` of the gap; at exit, for a profile without a breakdown,
-    /// the RSS of its last timeline point.
+    /// RSS at that moment: `rss` of the gap; at exit, for a profile without jemalloc's
+    /// breakdown, the `rss` of mimalloc's gap, else the process's RSS its cgroup figures
+    /// were read with (all three read when the profile was written). Never the last
+    /// timeline point: that is a periodic snapshot, in a short run the one at t = 0.
     Rss(GapMoment),
     /// One term of the gap at that moment.
     Gap(GapMoment, GapTerm),
@@ -172,10 +174,18 @@ impl ComparedFigure {
             ComparedFigure::BytesAllocated => Figure::Bytes(to_i64(p.totals.bytes_allocated)),
             ComparedFigure::PeakRequested => Figure::Bytes(to_i64(p.totals.peak_live_bytes)),
             ComparedFigure::PeakRss => Figure::Bytes(to_i64(p.meta.peak_rss)),
-            ComparedFigure::Rss(GapMoment::Exit) => match &p.gap {
-                Some(g) => Figure::Bytes(g.rss),
-                None => Figure::Bytes(to_i64(p.timeline.last()?.rss)),
-            },
+            ComparedFigure::Rss(GapMoment::Exit) => {
+                // The RSS read with the figures of the moment the profile was written: a gap
+                // (jemalloc's, mimalloc's, or what can be known over System), else the
+                // cgroup's reading; never a timeline point.
+                Figure::Bytes(match (&p.gap, &p.mimalloc_gap, &p.partial_gap, &p.cgroup) {
+                    (Some(g), _, _, _) => g.rss,
+                    (None, Some(g), _, _) => g.rss,
+                    (None, None, Some(g), _) => to_i64(g.rss),
+                    (None, None, None, Some(cg)) => to_i64(cg.rss),
+                    (None, None, None, None) => return None,
+                })
+            }
             ComparedFigure::Rss(GapMoment::Peak) => Figure::Bytes(p.gap_at_peak.as_ref()?.rss),
             ComparedFigure::Gap(m, t) => Figure::Bytes(t.value(m.gap_of(p)?)),
             ComparedFigure::MimallocGap(t) => {

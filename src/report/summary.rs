@@ -73,6 +73,10 @@ pub struct Summary {
     /// terms differ from jemalloc's `gap`, which is then absent; docs/mimalloc.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mimalloc_gap: Option<crate::model::gap_mimalloc::MimallocGap>,
+    /// Over an allocator without statistics, what can be known of RSS when the profile was
+    /// written (allocscope's own memory among it); `gap` and `mimalloc_gap` are then absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_gap: Option<crate::model::gap_partial::PartialGap>,
     /// One sentence on what dominates the gap, when there is a gap.
     pub diagnosis: Option<String>,
     /// The process's cgroup figures (v2 or v1) when the profile was written, if it had any.
@@ -230,6 +234,7 @@ impl Summary {
             gap: profile.gap,
             gap_at_peak: profile.gap_at_peak,
             mimalloc_gap: profile.mimalloc_gap,
+            partial_gap: profile.partial_gap.clone(),
             diagnosis: profile.gap.as_ref().and_then(gap_diagnosis),
             cgroup: profile.cgroup.clone(),
             container: profile
@@ -305,20 +310,28 @@ impl Summary {
         writeln!(w)?;
         match (&self.gap, &self.mimalloc_gap) {
             (Some(gap), _) => write_gap(&mut w, "RSS gap when the profile was written", gap)?,
-            (None, Some(gap)) => {
-                writeln!(
-                    w,
-                    "RSS gap when the profile was written (mimalloc's statistics)"
-                )?;
-                // The one table of mimalloc's terms (its `Display`), indented as the others.
-                for line in gap.to_string().lines() {
-                    writeln!(w, "  {line}")?;
-                }
-            }
-            (None, None) => writeln!(
-                w,
-                "RSS gap: not available (the allocator gives no statistics)"
+            (None, Some(gap)) => write_mimalloc_gap(
+                &mut w,
+                "RSS gap when the profile was written (mimalloc's statistics)",
+                gap,
             )?,
+            (None, None) => match &self.partial_gap {
+                Some(p) => {
+                    writeln!(
+                        w,
+                        "RSS when the profile was written (the allocator gives no statistics: \
+                         what can be known)"
+                    )?;
+                    // The one table of what can be known (its `Display`), indented.
+                    for line in p.to_string().lines() {
+                        writeln!(w, "  {line}")?;
+                    }
+                }
+                None => writeln!(
+                    w,
+                    "RSS gap: not available (the allocator gives no statistics)"
+                )?,
+            },
         }
         if let Some(diagnosis) = &self.diagnosis {
             writeln!(w, "  diagnosis: {diagnosis}")?;
@@ -468,23 +481,58 @@ pub fn gap_terms(gap: &GapBreakdown) -> [(&'static str, i64); 10] {
 }
 
 fn write_gap(w: &mut impl Write, heading: &str, gap: &GapBreakdown) -> io::Result<()> {
+    write_gap_rows(w, heading, &gap_terms(gap), gap.rss)
+}
+
+/// The gap over mimalloc in the same table as jemalloc's ([`write_gap`]): its terms in
+/// [`GapTerm::MIMALLOC`] order with the same labels, the `~` of the estimated size-class
+/// rounding, the part of free and cached inside pages when mimalloc reports it, RSS last,
+/// then [`MimallocGap::notes`](crate::MimallocGap::notes) (committed and reserved memory,
+/// the estimate, the diagnosis).
+fn write_mimalloc_gap(
+    w: &mut impl Write,
+    heading: &str,
+    gap: &crate::model::gap_mimalloc::MimallocGap,
+) -> io::Result<()> {
+    let mut rows = Vec::with_capacity(GapTerm::MIMALLOC.len() + 1);
+    for t in GapTerm::MIMALLOC {
+        let label = match t {
+            GapTerm::SizeClassRounding => format!("{}~", t.row_label()),
+            _ => t.row_label().to_string(),
+        };
+        rows.push((label, t.value_mimalloc(gap)));
+        if let (GapTerm::FreeAndCached, Some(p)) = (t, gap.free_in_pages) {
+            rows.push(("  of which in pages".to_string(), p));
+        }
+    }
+    write_gap_rows(w, heading, &rows, gap.rss)?;
+    writeln!(w, "  {}", gap.notes())
+}
+
+/// The one table of a gap: a row per term (label, value as stored), then RSS.
+fn write_gap_rows(
+    w: &mut impl Write,
+    heading: &str,
+    rows: &[(impl AsRef<str>, i64)],
+    rss: i64,
+) -> io::Result<()> {
     writeln!(w, "{heading}")?;
     writeln!(w, "  {:<30} {:>10} {:>9}", "term", "MiB", "% of RSS")?;
-    for (name, value) in gap_terms(gap) {
+    for (name, value) in rows {
         writeln!(
             w,
             "  {:<30} {:>10} {:>9}",
-            name,
-            units::format_mib(value),
-            units::format_share(value as f64, gap.rss as f64)
+            name.as_ref(),
+            units::format_mib(*value),
+            units::format_share(*value as f64, rss as f64)
         )?;
     }
     writeln!(
         w,
         "  {:<30} {:>10} {:>9}",
         "RSS",
-        units::format_mib(gap.rss),
-        units::format_share(gap.rss as f64, gap.rss as f64)
+        units::format_mib(rss),
+        units::format_share(rss as f64, rss as f64)
     )
 }
 
@@ -537,6 +585,59 @@ mod tests {
         assert!(rows[n - 2].contains("36.00"), "{text}");
         assert!(rows[n - 2].contains("36.0%"), "{text}");
         assert!(rows[n - 1].trim_start().starts_with("RSS"), "{text}");
+    }
+
+    /// mimalloc's gap once printed raw keys (`rss` first, `free_and_cached`,
+    /// `size_class_rounding~`): it reads as jemalloc's, with its own rows and notes.
+    #[test]
+    fn mimalloc_gap_table_uses_the_labels_of_jemalloc_table() {
+        const MIB: i64 = 1 << 20;
+        let gap = crate::model::gap_mimalloc::MimallocGap {
+            rss: 30 * MIB,
+            requested: 256 * MIB,
+            size_class_rounding: MIB,
+            free_and_cached: 14 * MIB,
+            profiler: MIB,
+            untouched: 245 * MIB,
+            non_heap: 3 * MIB,
+            committed: 271 * MIB,
+            reserved: 1024 * MIB,
+            free_in_pages: Some(6 * MIB),
+        };
+        assert_eq!(gap.sum_of_terms(), gap.rss);
+        let mut out = Vec::new();
+        write_mimalloc_gap(&mut out, "gap", &gap).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().skip(2).map(str::trim_start).collect();
+        let expected = [
+            "requested (live)",
+            "size-class rounding~",
+            "free and cached",
+            "of which in pages",
+            "allocscope (profiler)",
+            "non-heap",
+            "less untouched (not resident)",
+            "RSS",
+        ];
+        assert_eq!(rows.len(), expected.len() + 1, "{text}");
+        for (row, label) in rows.iter().zip(expected) {
+            assert!(row.starts_with(label), "{row} is not {label}:\n{text}");
+        }
+        assert!(rows[3].contains("6.00"), "{text}");
+        assert!(
+            rows[6].contains("245.00") && rows[6].contains("816.7%"),
+            "{text}"
+        );
+        assert!(
+            rows[7].contains("30.00") && rows[7].contains("100.0%"),
+            "{text}"
+        );
+        assert!(
+            rows[8].starts_with("mimalloc has 271.0 MiB committed"),
+            "{text}"
+        );
+        let negative = |w: &str| w.starts_with(['-', '−']) && w.len() > 1;
+        assert!(!text.split_whitespace().any(negative), "{text}");
     }
 
     /// A class of 100 MB or more (the demo's `117,440,512`) once pushed its row one

@@ -118,17 +118,29 @@ fn write_if_configured(forked_child: bool) {
 #[cfg(target_os = "linux")]
 extern "C" fn at_start() {
     let _ = std::panic::catch_unwind(|| {
-        if std::env::var_os("ALLOCSCOPE_OUT").is_none() {
+        // Reading the environment and the probe below are allocscope's own allocations, made
+        // and freed here, untracked: they were the program's first two, a row of their own
+        // (`_start <- __libc_start_main`) in every exact-mode profile.
+        let (out, installed, sets_out) = crate::hook::guard::untracked(|| {
+            if std::env::var_os("ALLOCSCOPE_OUT").is_none() {
+                return (false, false, false);
+            }
+            // One allocation lets an installed `Profiler` note itself and read the
+            // environment (the hook notes itself before it looks at the guard); a program
+            // that links allocscope without installing it (like `alloc-report`) starts
+            // nothing.
+            drop(std::hint::black_box(Box::new(0u8)));
+            let installed = crate::hook::profiler::is_installed();
+            (
+                true,
+                installed,
+                installed && crate::hook::settings::env_sets_out(),
+            )
+        });
+        if !out || !installed {
             return;
         }
-        // One allocation lets an installed `Profiler` note itself and read the environment;
-        // a program that links allocscope without installing it (like `alloc-report`)
-        // starts nothing.
-        drop(std::hint::black_box(Box::new(0u8)));
-        if !crate::hook::profiler::is_installed() {
-            return;
-        }
-        if crate::hook::settings::env_sets_out() {
+        if sets_out {
             register();
         }
         #[cfg(feature = "serde")]

@@ -392,6 +392,7 @@ pub fn build_profile(
         spans: Vec::new(),
         cgroup: None,
         mimalloc_gap: None,
+        partial_gap: None,
     }
 }
 

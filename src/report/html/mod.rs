@@ -170,6 +170,8 @@ struct ViewerData<'a> {
     mimalloc_gap: Option<&'a crate::model::gap_mimalloc::MimallocGap>,
     /// Each term of a gap over mimalloc, in `GapTerm::MIMALLOC` order.
     mimalloc_gap_terms: Vec<TermWords>,
+    /// Over an allocator without statistics: what can be known of RSS.
+    partial_gap: Option<&'a crate::model::gap_partial::PartialGap>,
     timeline: &'a [TimelinePoint],
     /// Memory by tracing span (empty without `SpanLayer`).
     spans: &'a [SpanStats],
@@ -315,6 +317,7 @@ impl<'a> ViewerData<'a> {
                 .iter()
                 .map(|&t| TermWords::of(t))
                 .collect(),
+            partial_gap: p.partial_gap.as_ref(),
             timeline: &p.timeline,
             spans: &p.spans,
             frames,
