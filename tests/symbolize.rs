@@ -27,6 +27,11 @@ fn build_fixture_with(variant: bool, debug: Option<&str>, to: &Path) {
         None => "target/namecheck".to_string(),
         Some(level) => format!("target/namecheck-debug-{level}"),
     };
+    build_fixture_in(variant, debug, &dir, "", to)
+}
+
+/// [`build_fixture_with`] in the target directory `dir`, with `RUSTFLAGS=rustflags`.
+fn build_fixture_in(variant: bool, debug: Option<&str>, dir: &str, rustflags: &str, to: &Path) {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut c = Command::new(env!("CARGO"));
     c.args(["build", "--release", "--quiet", "--manifest-path"])
@@ -34,7 +39,7 @@ fn build_fixture_with(variant: bool, debug: Option<&str>, to: &Path) {
         .arg("--target-dir")
         .arg(&target)
         // Not this repository's .cargo/config.toml flags (forced frame pointers).
-        .env("RUSTFLAGS", "")
+        .env("RUSTFLAGS", rustflags)
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     if let Some(level) = debug {
         c.env("CARGO_PROFILE_RELEASE_DEBUG", level);
@@ -159,7 +164,16 @@ fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
         folded.contains("namecheck::main;namecheck::fill_buffers;namecheck::make_buffer 100"),
         "{folded}"
     );
-    // The spawned thread's stacks start at its closure.
+    // The spawned thread's stacks start at its closure, spelled as the symbol table of a
+    // default build spells closures (DWARF says `{closure#0}`), so `diff` matches it
+    // across builds (see full_names_at_every_debug_level).
+    assert!(
+        folded.contains(
+            "namecheck::{{closure}};namecheck::build_table;namecheck_dep::version::Version::parse 500"
+        ),
+        "{folded}"
+    );
+    assert!(!folded.contains("{closure#"), "{folded}");
     assert!(
         folded.lines().filter(|l| l.contains("build_table")).count() >= 2,
         "{folded}"
@@ -289,6 +303,74 @@ fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
         &[&args[..], &["--binary", s(&stripped), "--all-frames"]].concat(),
     ));
     assert!(!bare.contains("namecheck_dep"), "{bare}");
+    // …but its call sites stay apart (its unnamed frames are its own code, not plumbing),
+    // and stderr says so once, naming the file and what to pass.
+    let o = report(&[&args[..], &["--binary", s(&stripped)]].concat());
+    let unnamed = ok(&o);
+    let warning = one_warning(&o, &stripped);
+    assert!(warning.contains("--debug-dir"), "{warning}");
+    let named_rows = folded.lines().filter(|l| l.contains("namecheck")).count();
+    let rows: Vec<&str> = unnamed
+        .lines()
+        .filter(|l| l.contains("[namecheck+0x"))
+        .collect();
+    assert!(
+        named_rows >= 4 && rows.len() >= named_rows - 1,
+        "{} rows of unnamed frames, {named_rows} named:\n{unnamed}",
+        rows.len()
+    );
+    // The same allocations in all: only the names are missing.
+    let total = |text: &str| -> u64 {
+        text.lines()
+            .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(total(&unnamed), total(&folded));
+
+    // A debug file from another build (the variant) where the stripped binary's debug link
+    // and its build ID point: ignored, with a warning; never used for names.
+    let wrong = tmp.path().join("wrong");
+    let wrong_dbg = tmp.path().join("wrong-debug");
+    std::fs::create_dir_all(&wrong).unwrap();
+    let wrong_by_id = wrong_dbg.join(".build-id").join(&id[..2]);
+    std::fs::create_dir_all(&wrong_by_id).unwrap();
+    let variant_debug = wrong.join("namecheck.debug");
+    objcopy(&["--only-keep-debug", s(&rebuilt), s(&variant_debug)]);
+    std::fs::copy(
+        &variant_debug,
+        wrong_by_id.join(format!("{}.debug", &id[2..])),
+    )
+    .unwrap();
+    let wrong_linked = wrong.join("namecheck-linked");
+    std::fs::copy(&linked, &wrong_linked).unwrap();
+    let o = report(
+        &[
+            &args[..],
+            &["--binary", s(&wrong_linked), "--debug-dir", s(&wrong_dbg)],
+        ]
+        .concat(),
+    );
+    let mismatched = ok(&o);
+    assert!(!mismatched.contains("namecheck_dep"), "{mismatched}");
+    assert_eq!(mismatched, unnamed);
+    let warning = one_warning(&o, &wrong_linked);
+    assert!(
+        warning.contains("ignored") && warning.contains("build ID"),
+        "{warning}"
+    );
+}
+
+/// The one line `alloc-report` printed on stderr: a warning naming `file`.
+fn one_warning(o: &Output, file: &Path) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(err.trim_end().lines().count(), 1, "one warning line: {err}");
+    assert!(err.contains("warning"), "{err}");
+    assert!(
+        err.contains(s(file)),
+        "{err} does not name {}",
+        file.display()
+    );
+    err
 }
 
 /// Full paths whatever the build's `debug` setting (issue 10, "Full names"): with `"limited"`
@@ -337,6 +419,13 @@ fn full_names_at_every_debug_level() {
                     .contains("namecheck::main;namecheck::fill_buffers;namecheck::make_buffer 100"),
                 "debug = {level}: {folded}"
             );
+            // The thread's closure, spelled `{{closure}}` as in the line-tables-only build.
+            // (Here DWARF has its linkage name, `namecheck::main::{{closure}}`; in
+            // line-tables-only builds the enclosing `main` is not known: `namecheck::{{closure}}`.)
+            assert!(
+                folded.contains("namecheck::main::{{closure}};namecheck::build_table;namecheck_dep::version::Version::parse 500"),
+                "debug = {level}: {folded}"
+            );
         } else {
             // No DWARF: `make_label`'s allocations are `parse`'s, which allocates 2 blocks
             // per call (its parts and the label): 4000 from the main thread.
@@ -359,12 +448,89 @@ fn full_names_at_every_debug_level() {
                 .any(|l| l.starts_with("_start;") && !l.contains(";main")),
             "debug = {level}: allocscope's start-up billed to the program: {folded}"
         );
-        // Every frame of the program's stacks is a full path: no short names.
+        // Every frame of the program's stacks is a full path: no short names, and no
+        // function's generic arguments (the symbol table's names have none).
         for line in folded.lines().filter(|l| l.contains("namecheck")) {
             let (stack, _) = line.rsplit_once(' ').unwrap();
             for f in stack.split(';') {
                 assert!(f.contains("::"), "debug = {level}: frame {f} in {line}");
+                assert!(!f.ends_with('>'), "debug = {level}: frame {f} in {line}");
+                assert!(
+                    !f.contains("{closure#"),
+                    "debug = {level}: frame {f} in {line}"
+                );
             }
         }
+    }
+}
+
+/// A program linked without a build ID (`-Wl,--build-id=none`), rebuilt at the same path:
+/// the profile records the file's size and modification time, and `alloc-report` refuses
+/// the rebuilt file rather than naming its addresses from another build. A copy given with
+/// `--binary` is taken by its size, with a warning.
+#[test]
+fn no_build_id_rebuilt_at_same_path_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = "target/namecheck-no-build-id";
+    let flags = "-C link-arg=-Wl,--build-id=none";
+    let exe = tmp.path().join("namecheck");
+    build_fixture_in(false, None, dir, flags, &exe);
+    let copy = tmp.path().join("namecheck-copy");
+    std::fs::copy(&exe, &copy).unwrap();
+    let profile = tmp.path().join("p.json");
+    let st = Command::new(&exe)
+        .env("ALLOCSCOPE_OUT", &profile)
+        .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+    let program = &raw["mappings"][0];
+    assert!(program["build_id"].is_null(), "{program}");
+    let size = std::fs::metadata(&exe).unwrap().len();
+    assert_eq!(program["file_size"].as_u64(), Some(size), "{program}");
+    assert!(program["file_mtime_ns"].is_i64(), "{program}");
+    let args = [
+        "export",
+        s(&profile),
+        "--format",
+        "folded",
+        "--metric",
+        "allocs",
+    ];
+    // Unchanged: named, silently.
+    let o = report(&args);
+    let named = ok(&o);
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        named.contains(
+            "namecheck_dep::version::Version::parse;namecheck_dep::version::make_label 2000"
+        ),
+        "{named}"
+    );
+
+    // The variant built to the same path: refused (its size or its mtime differ).
+    build_fixture_in(true, None, dir, flags, &exe);
+    let err = refused(&report(&args));
+    assert!(err.contains("not the file that ran"), "{err}");
+    assert!(err.contains(s(&exe)), "{err}");
+
+    // A copy of the binary that ran, with --binary: taken by its size, with a warning.
+    let o = report(&[&args[..], &["--binary", s(&copy)]].concat());
+    assert_eq!(ok(&o), named);
+    let warning = one_warning(&o, &copy);
+    assert!(warning.contains("size only"), "{warning}");
+    // The rebuilt one with --binary: refused when its size differs, else taken with the
+    // same warning (the size is all a copy without a build ID can be checked by).
+    let o = report(&[&args[..], &["--binary", s(&exe)]].concat());
+    if std::fs::metadata(&exe).unwrap().len() != size {
+        let err = refused(&o);
+        assert!(err.contains("size"), "{err}");
+    } else {
+        assert!(one_warning(&o, &exe).contains("size only"));
     }
 }

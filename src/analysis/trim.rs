@@ -114,13 +114,75 @@ pub fn collapse_library_runs(frames: &mut Vec<Frame>) {
 /// shows unless asked for all frames.
 pub fn trim_profile(profile: &mut Profile) {
     let max_depth = profile.max_depth;
-    merge_trimmed(profile, |site| {
-        let mut frames = trim_frames(&site.frames);
-        if let Some(d) = max_depth {
+    let mut trimmed: Vec<Vec<Frame>> = profile
+        .sites
+        .iter()
+        .map(|site| trim_frames(&site.frames))
+        .collect();
+    drop_shared_unresolved_leaves(&mut trimmed);
+    if let Some(d) = max_depth {
+        for frames in &mut trimmed {
             frames.truncate((d as usize).max(1));
         }
+    }
+    let mut trimmed = trimmed.into_iter();
+    merge_trimmed(profile, |_| trimmed.next().unwrap_or_default());
+}
+
+/// A frame the symbolizer could not name: `[file+0xoffset]` (an object without symbols or
+/// debug info, or one that could not be read). Not plumbing: it may be the user's code.
+pub fn is_unresolved(function: &str) -> bool {
+    function.starts_with('[') && function.ends_with(']') && function.contains("+0x")
+}
+
+/// Stacks (leaf first) whose leaf ends are unresolved frames ([`is_unresolved`]): a
+/// stripped program without its debug file. Its allocator plumbing (allocscope's hook,
+/// `__rust_alloc`, `RawVec` growth) cannot be told from its own code by name, so it would
+/// stay at the leaf of every stack and every row would read the same. The plumbing is what
+/// most stacks share at their leaf end: of each stack's leading run of unresolved frames,
+/// the frames found in the leading runs of at least half the stacks (and of two) are
+/// dropped, up to the first frame that is not; every stack keeps at least one frame. The
+/// user's frames that differ between call sites stay, so the sites stay apart.
+fn drop_shared_unresolved_leaves(stacks: &mut [Vec<Frame>]) {
+    let leading = |frames: &[Frame]| -> usize {
         frames
-    });
+            .iter()
+            .take_while(|f| is_unresolved(&f.function))
+            .count()
+    };
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut with_run = 0usize;
+    for frames in stacks.iter() {
+        let n = leading(frames);
+        if n == 0 {
+            continue;
+        }
+        with_run += 1;
+        let mut names: Vec<&str> = frames[..n].iter().map(|f| f.function.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            *seen.entry(name).or_default() += 1;
+        }
+    }
+    let threshold = with_run.div_ceil(2).max(2);
+    let shared: std::collections::HashSet<String> = seen
+        .into_iter()
+        .filter(|&(_, count)| count >= threshold)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if shared.is_empty() {
+        return;
+    }
+    for frames in stacks.iter_mut() {
+        let n = leading(frames);
+        let drop = frames[..n]
+            .iter()
+            .take_while(|f| shared.contains(&f.function))
+            .count()
+            .min(frames.len().saturating_sub(1));
+        frames.drain(..drop);
+    }
 }
 
 /// [`trim_profile`] with each site's trimmed stack given by `trimmed` (the HTTP server's
@@ -219,25 +281,13 @@ pub fn is_call_shim(name: &str) -> bool {
             || base.contains(" as core::ops::function::Fn"))
 }
 
-/// `a::f<T, U>` → `a::f` (the generic arguments DWARF names of inlined frames carry).
+/// `a::f<T, U>` → `a::f` (the generic arguments DWARF names of inlined frames carry; the
+/// `>` of a `->` inside them is not a bracket).
 fn strip_trailing_generics(name: &str) -> &str {
-    if !name.ends_with('>') {
-        return name;
+    match crate::analysis::names::trailing_generics_start(name) {
+        Some(i) => &name[..i],
+        None => name,
     }
-    let mut depth = 0usize;
-    for (i, c) in name.char_indices().rev() {
-        match c {
-            '>' => depth += 1,
-            '<' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return &name[..i];
-                }
-            }
-            _ => {}
-        }
-    }
-    name
 }
 
 /// Frames whose source file is the standard library (`/rustc/<hash>/library/…`),
@@ -263,7 +313,10 @@ pub fn is_plumbing_file(file: Option<&str>) -> bool {
 
 /// Frames that are allocation plumbing, not the user's code: allocscope, the global
 /// allocator shims, `alloc`/`core`/`std` (Vec growth, String, Box, collections), hashbrown,
-/// backtrace and the unwinder, jemalloc and libc's allocator, and unknown frames.
+/// backtrace and the unwinder, jemalloc and libc's allocator, and frames outside every
+/// mapping (`?`). Not frames the symbolizer could not name (`[file+0xoffset]`,
+/// [`is_unresolved`]) nor placeholders (`[unknown]`): they may be the user's code, and
+/// dropping them made every call site of a stripped program one row.
 pub fn is_plumbing(function: &str) -> bool {
     const PREFIXES: &[&str] = &[
         "allocscope::",
@@ -282,7 +335,6 @@ pub fn is_plumbing(function: &str) -> bool {
         "uw_",
         "_rjem_",
         "?",
-        "[",
     ];
     let name = function.trim_start_matches('<');
     if PREFIXES.iter().any(|p| name.starts_with(p))
@@ -380,6 +432,13 @@ mod tests {
             "<alloc::boxed::Box<F,A> as core::ops::function::FnOnce<Args>>::call_once"
         ));
         assert!(!is_call_shim("app::Table::call"));
+        // `->` inside the arguments is not a closing bracket.
+        assert!(is_call_shim(
+            "core::ops::function::call_mut<fn(usize) -> depcrate::inner::Widget, (usize)>"
+        ));
+        assert!(is_call_shim(
+            "core::ops::function::FnOnce::call_once<fn() -> alloc::string::String, ()>"
+        ));
     }
 
     /// The demo's stack through `collect` and `find_map` (trimmed, leaf first): eleven frames
@@ -443,6 +502,48 @@ mod tests {
         let before = unknown.clone();
         collapse_library_runs(&mut unknown);
         assert_eq!(unknown, before);
+    }
+
+    /// A stripped program without its debug file: every frame of the program is
+    /// `[app+0x…]`. The frames all stacks share at the leaf (allocscope's hook, the shims)
+    /// go; the user's frames that tell the sites apart stay, and no site is left empty.
+    #[test]
+    fn unresolved_frames_keep_sites_apart() {
+        let stack = |names: &[&str]| -> Vec<Frame> { names.iter().map(|n| frame(n)).collect() };
+        let hook = ["[app+0x100]", "[app+0x200]", "[app+0x300]"];
+        let tail = ["[app+0x900]", "__libc_start_call_main", "_start"];
+        let a = stack(&[&hook[..], &["[app+0x510]", "[app+0x600]"], &tail[..]].concat());
+        let b = stack(&[&hook[..], &["[app+0x520]", "[app+0x600]"], &tail[..]].concat());
+        let c = stack(&[&hook[..], &["[app+0x530]", "[app+0x700]"], &tail[..]].concat());
+        assert!(!is_plumbing("[app+0x100]"));
+        assert!(is_unresolved("[app+0x100]"));
+        assert!(!is_unresolved("[unknown]"));
+        assert!(!is_unresolved("[allocscope: site table full]"));
+        // Trimming one stack keeps them (they may be the user's), cut at libc's entry.
+        assert_eq!(trim_frames(&a), a[..6]);
+        let mut trimmed: Vec<Vec<Frame>> = [a, b, c, stack(&["[unknown]"])]
+            .iter()
+            .map(|f| trim_frames(f))
+            .collect();
+        // (what `trim_profile` does before merging equal stacks)
+        drop_shared_unresolved_leaves(&mut trimmed);
+        let rows: Vec<Vec<String>> = trimmed
+            .iter()
+            .map(|s| s.iter().map(|f| f.function.clone()).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                vec!["[app+0x510]", "[app+0x600]", "[app+0x900]"],
+                vec!["[app+0x520]", "[app+0x600]", "[app+0x900]"],
+                vec!["[app+0x530]", "[app+0x700]", "[app+0x900]"],
+                vec!["[unknown]"],
+            ]
+        );
+        // A single stack: nothing is shared with others, nothing dropped.
+        let mut one = vec![stack(&hook)];
+        drop_shared_unresolved_leaves(&mut one);
+        assert_eq!(one[0].len(), 3);
     }
 
     #[test]

@@ -141,6 +141,14 @@ pub struct Mapping {
     pub bias: u64,
     /// The object's executable segments as mapped.
     pub segments: Vec<Segment>,
+    /// Size in bytes of the file, from a `stat` at exit; only for a file without a build ID
+    /// (what tells a rebuild at the same path apart then). Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<u64>,
+    /// Modification time of the file (ns since the Unix epoch), from the same `stat`; only
+    /// for a file without a build ID. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_mtime_ns: Option<i64>,
 }
 
 /// One executable `PT_LOAD` segment of a [`Mapping`].

@@ -28,8 +28,15 @@ pub fn write_profile(path: impl AsRef<Path>) -> Result<(), ProfileError> {
         }
         let mut profile = collect_profile();
         let options = crate::observe::symbolize::SymbolizeOptions::default();
-        if let Err(e) = crate::observe::symbolize::symbolize(&mut profile, &options) {
-            eprintln!("allocscope: ALLOCSCOPE_SYMBOLIZE=exit: {e}; raw addresses written");
+        match crate::observe::symbolize::symbolize(&mut profile, &options) {
+            Ok(warnings) => {
+                for w in warnings {
+                    eprintln!("allocscope: ALLOCSCOPE_SYMBOLIZE=exit: warning: {w}");
+                }
+            }
+            Err(e) => {
+                eprintln!("allocscope: ALLOCSCOPE_SYMBOLIZE=exit: {e}; raw addresses written")
+            }
         }
         profile.write(path)
     })

@@ -22,6 +22,7 @@ use std::rc::Rc;
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
+use crate::analysis::names::{closure_spelling, dwarf_name};
 use crate::model::profile::{Frame, Mapping, Profile, Segment};
 
 // ---------------------------------------------------------------------------------------
@@ -46,7 +47,35 @@ pub(crate) fn mappings() -> Vec<Mapping> {
         }
     }
     out.retain(|m| !m.segments.is_empty() && m.path.starts_with('/'));
+    // A file without a build ID is identified by its size and modification time instead:
+    // one `stat` per such object (usually none; the program when linked with
+    // `--build-id=none`). The program through `/proc/self/exe`, which is the file that was
+    // mapped even if another was since written at its path.
+    for (i, m) in out.iter_mut().enumerate() {
+        if m.build_id.is_none() {
+            let path = if i == 0 {
+                "/proc/self/exe"
+            } else {
+                m.path.as_str()
+            };
+            if let Some((size, mtime)) = file_stamp(Path::new(path)) {
+                m.file_size = Some(size);
+                m.file_mtime_ns = Some(mtime);
+            }
+        }
+    }
     out
+}
+
+/// Size and modification time (ns since the Unix epoch) of a file.
+fn file_stamp(path: &Path) -> Option<(u64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path).ok()?;
+    let ns = md
+        .mtime()
+        .checked_mul(1_000_000_000)?
+        .checked_add(md.mtime_nsec())?;
+    Some((md.size(), ns))
 }
 
 unsafe extern "C" fn collect(
@@ -95,6 +124,8 @@ unsafe extern "C" fn collect(
         build_id,
         bias,
         segments,
+        file_size: None,
+        file_mtime_ns: None,
     });
     0
 }
@@ -164,6 +195,14 @@ pub enum SymbolizeError {
         /// The recorded one.
         expected: String,
     },
+    /// A file without a build ID whose size or modification time is not the recorded one.
+    #[error("{path} is not the file that ran ({what}): another build of the program, refusing to show wrong names (pass --binary with the binary that ran)")]
+    FileChanged {
+        /// The file.
+        path: String,
+        /// What differs, with both values.
+        what: String,
+    },
     /// None of the `--binary` files has the recorded build ID.
     #[error("none of the --binary files ({paths}) has the profiled program's build ID {expected}")]
     NoBinaryMatches {
@@ -186,9 +225,18 @@ pub enum SymbolizeError {
 /// frames (version 1 profiles, profiles symbolized at exit or by `alloc-report symbolize`)
 /// are left alone. Fails if the program itself cannot be found or is another build;
 /// shared libraries that cannot be found give `[file+0xoffset]` frames instead.
-pub fn symbolize(profile: &mut Profile, options: &SymbolizeOptions) -> Result<(), SymbolizeError> {
+///
+/// Returns warnings, one line each, at most one per object (docs/symbolization.md,
+/// "Warnings"): the program has frames it could not name (stripped, no debug file found), a
+/// library that could not be read has frames in the profile, or a separate debug file was
+/// ignored because it is from another build. The names are never wrong, but a user must
+/// hear that they are missing: unnamed frames of a stripped program are its own code.
+pub fn symbolize(
+    profile: &mut Profile,
+    options: &SymbolizeOptions,
+) -> Result<Vec<String>, SymbolizeError> {
     if !profile.needs_symbolization() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut resolver = Resolver::new(&profile.mappings, options)?;
     for site in &mut profile.sites {
@@ -202,7 +250,7 @@ pub fn symbolize(profile: &mut Profile, options: &SymbolizeOptions) -> Result<()
             site.frames = frames;
         }
     }
-    Ok(())
+    Ok(resolver.warnings())
 }
 
 /// Budgets (src/budget.rs): the frames of raw stacks (return addresses, innermost first)
@@ -320,6 +368,11 @@ struct Sym {
 struct Loaded {
     dwarf: Option<addr2line::Context<Reader>>,
     symbols: Vec<Sym>,
+    /// The file read (the recorded path or a `--binary`).
+    path: PathBuf,
+    /// What the user should know about how it was found: separate debug files not used
+    /// (another build), a `--binary` matched by size only.
+    notes: Vec<String>,
 }
 
 impl Loaded {
@@ -333,6 +386,11 @@ impl Loaded {
 struct Resolver<'m> {
     mappings: &'m [Mapping],
     loaded: Vec<Option<Loaded>>,
+    /// Per mapping: why it could not be loaded (a library; the program's failure is an
+    /// error).
+    failed: Vec<Option<String>>,
+    /// Per mapping: how many distinct addresses got no name (`[file+0xoffset]`).
+    unresolved: Vec<usize>,
     cache: HashMap<u64, Vec<Frame>>,
     crates: CrateNames,
 }
@@ -340,21 +398,69 @@ struct Resolver<'m> {
 impl<'m> Resolver<'m> {
     fn new(mappings: &'m [Mapping], options: &SymbolizeOptions) -> Result<Self, SymbolizeError> {
         let mut loaded = Vec::with_capacity(mappings.len());
+        let mut failed = Vec::with_capacity(mappings.len());
         for (i, m) in mappings.iter().enumerate() {
             let l = load_mapping(i == 0, m, options);
             match l {
-                Ok(l) => loaded.push(Some(l)),
+                Ok(l) => {
+                    loaded.push(Some(l));
+                    failed.push(None);
+                }
                 // The program must resolve; a library that cannot only loses its names.
                 Err(e) if i == 0 => return Err(e),
-                Err(_) => loaded.push(None),
+                Err(e) => {
+                    loaded.push(None);
+                    failed.push(Some(e.to_string()));
+                }
             }
         }
         Ok(Resolver {
             mappings,
             loaded,
+            failed,
+            unresolved: vec![0; mappings.len()],
             cache: HashMap::new(),
             crates: CrateNames::default(),
         })
+    }
+
+    /// One line per object whose frames could not all be named, or whose debug file was
+    /// ignored: the program when any of its addresses got no name; a library only when
+    /// its file could not be read (a system library stripped of its symbol table misses a
+    /// few runtime frames below `main`, which reports trim anyway: no warning for those).
+    fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, m) in self.mappings.iter().enumerate() {
+            let unresolved = self.unresolved.get(i).copied().unwrap_or(0);
+            let loaded = self.loaded.get(i).and_then(Option::as_ref);
+            let notes = loaded.map_or(&[][..], |l| l.notes.as_slice());
+            let path = loaded.map_or_else(|| m.path.clone(), |l| l.path.display().to_string());
+            let failed = self.failed.get(i).and_then(Option::as_deref);
+            let mut why: Vec<String> = Vec::new();
+            if let Some(f) = failed {
+                why.push(f.to_string());
+            } else if unresolved > 0 {
+                why.push("it has no symbol table or debug info for them".to_string());
+            }
+            let program = i == 0;
+            if unresolved > 0 && (program || failed.is_some()) {
+                why.extend(notes.iter().cloned());
+                out.push(format!(
+                    "{unresolved} return address{} in {path} could not be named, shown as [{}+0x…] ({}); pass --binary with a build of it that has debug info, or --debug-dir with the directory of its debug file",
+                    if unresolved == 1 { "" } else { "es" },
+                    file_name(&m.path),
+                    why.join("; ")
+                ));
+            } else if !notes.is_empty() {
+                let notes = notes.join("; ");
+                if notes.contains(&path) {
+                    out.push(notes);
+                } else {
+                    out.push(format!("{path}: {notes}"));
+                }
+            }
+        }
+        out
     }
 
     /// The frames of one return address, innermost (inlined) first.
@@ -387,6 +493,9 @@ impl<'m> Resolver<'m> {
         let m = &self.mappings[i];
         let probe = addr.wrapping_sub(m.bias);
         let Some(Some(l)) = self.loaded.get(i) else {
+            if let Some(n) = self.unresolved.get_mut(i) {
+                *n += 1;
+            }
             return unknown(format!("[{}+{probe:#x}]", file_name(&m.path)));
         };
         // DWARF frames, innermost first: (name, file, line).
@@ -394,11 +503,13 @@ impl<'m> Resolver<'m> {
         if let Some(ctx) = &l.dwarf {
             if let Ok(mut it) = ctx.find_frames(probe).skip_all_loads() {
                 while let Ok(Some(f)) = it.next() {
+                    // Without the function's generic arguments, closures spelled as
+                    // the symbol table spells them (docs/symbolization.md, "Names").
                     let name = f
                         .function
                         .as_ref()
                         .and_then(|n| n.raw_name().ok())
-                        .map(|n| demangle(&n[..]));
+                        .map(|n| dwarf_name(&demangle(&n[..])));
                     let (file, line) = f
                         .location
                         .map_or((None, None), |loc| (loc.file.map(str::to_string), loc.line));
@@ -406,9 +517,16 @@ impl<'m> Resolver<'m> {
                 }
             }
         }
-        let symbol = l.symbol(probe).map(|s| demangle(&s.name));
+        let symbol = l
+            .symbol(probe)
+            .map(|s| closure_spelling(&demangle(&s.name)).into_owned());
         if raw.is_empty() {
-            let function = symbol.unwrap_or_else(|| format!("[{}+{probe:#x}]", file_name(&m.path)));
+            let function = symbol.unwrap_or_else(|| {
+                if let Some(n) = self.unresolved.get_mut(i) {
+                    *n += 1;
+                }
+                format!("[{}+{probe:#x}]", file_name(&m.path))
+            });
             return unknown(function);
         }
         // Name outermost first, so each inlined frame can be qualified from its caller.
@@ -474,12 +592,7 @@ fn load_mapping(
     options: &SymbolizeOptions,
 ) -> Result<Loaded, SymbolizeError> {
     let recorded = m.path.trim_end_matches(" (deleted)").to_string();
-    let data = pick_file(
-        is_program,
-        &recorded,
-        m.build_id.as_deref(),
-        &options.binaries,
-    )?;
+    let data = pick_file(is_program, &recorded, m, &options.binaries)?;
     let obj = object::File::parse(&*data.1).map_err(|e| SymbolizeError::Unreadable {
         path: data.0.display().to_string(),
         reason: e.to_string(),
@@ -488,10 +601,11 @@ fn load_mapping(
     let has_dwarf = obj
         .section_by_name(".debug_line")
         .is_some_and(|s| s.size() > 0);
+    let mut notes = data.2;
     let dwarf = if has_dwarf {
         load_dwarf(&obj)
     } else {
-        match find_debug_file(&obj, &data.0, options) {
+        match find_debug_file(&obj, &data.0, options, &mut notes) {
             Some(debug) => match object::File::parse(&*debug) {
                 Ok(dobj) => {
                     let dsyms = text_symbols(&dobj);
@@ -505,17 +619,26 @@ fn load_mapping(
             None => None,
         }
     };
-    Ok(Loaded { dwarf, symbols })
+    Ok(Loaded {
+        dwarf,
+        symbols,
+        path: data.0,
+        notes,
+    })
 }
 
-/// The file to read for a mapping: a `--binary` whose build ID matches, else the recorded
-/// path, checked against the recorded build ID.
+/// The file to read for a mapping, and notes for the user: a `--binary` whose build ID
+/// matches, else the recorded path, checked against the recorded build ID. A file without
+/// a build ID is checked against the recorded size and modification time at its recorded
+/// path, and a `--binary` is taken for it when its size is the recorded one (with a note:
+/// a copy has another modification time, so the size is all there is to check).
 fn pick_file(
     is_program: bool,
     recorded: &str,
-    build_id: Option<&str>,
+    m: &Mapping,
     binaries: &[PathBuf],
-) -> Result<(PathBuf, Vec<u8>), SymbolizeError> {
+) -> Result<(PathBuf, Vec<u8>, Vec<String>), SymbolizeError> {
+    let build_id = m.build_id.as_deref();
     let read_id = |path: &Path| -> Result<(Vec<u8>, Option<String>), SymbolizeError> {
         let data = std::fs::read(path).map_err(|e| SymbolizeError::Missing {
             path: path.display().to_string(),
@@ -533,27 +656,56 @@ fn pick_file(
         Ok((data, id))
     };
     if binaries.is_empty() {
-        return check_recorded(recorded, build_id, read_id);
+        return check_recorded(recorded, m, read_id);
     }
     let mut mismatch = None;
     for b in binaries {
         let (data, id) = read_id(b)?;
-        match (build_id, id) {
-            (Some(want), Some(got)) if want == got => return Ok((b.clone(), data)),
-            // Nothing to check against: only the program's own file is taken on trust.
-            (None, _) if is_program && binaries.len() == 1 => return Ok((b.clone(), data)),
-            (Some(want), got) => {
+        let shown = b.display().to_string();
+        match (build_id, id, m.file_size) {
+            (Some(want), Some(got), _) if want == got => return Ok((b.clone(), data, Vec::new())),
+            (Some(want), got, _) => {
                 mismatch = Some(SymbolizeError::BuildIdMismatch {
-                    path: b.display().to_string(),
+                    path: shown,
                     found: got.unwrap_or_else(|| "(none)".to_string()),
                     expected: want.to_string(),
                 })
             }
-            _ => {}
+            // The file that ran had no build ID: one that has one is another build.
+            (None, Some(got), _) => {
+                mismatch = Some(SymbolizeError::FileChanged {
+                    path: shown,
+                    what: format!("it has build ID {got}, the file that ran had none"),
+                })
+            }
+            (None, None, Some(size)) if data.len() as u64 == size => {
+                let note = format!(
+                    "--binary {shown} matched by size only ({size} bytes): the file that ran has no build ID (linked with --build-id=none), so the names are right only if it is a copy of that file"
+                );
+                return Ok((b.clone(), data, vec![note]));
+            }
+            (None, None, Some(size)) => {
+                mismatch = Some(SymbolizeError::FileChanged {
+                    path: shown,
+                    what: format!(
+                        "its size is {} bytes, the file that ran (no build ID) had {size}",
+                        data.len()
+                    ),
+                })
+            }
+            // A profile written before sizes were recorded: only the program's own file is
+            // taken, on trust.
+            (None, None, None) if is_program && binaries.len() == 1 => {
+                let note = format!(
+                    "--binary {shown} taken unchecked: the profile records neither a build ID nor a size for the program"
+                );
+                return Ok((b.clone(), data, vec![note]));
+            }
+            (None, None, None) => {}
         }
     }
     // No --binary is this mapping's file (e.g. it is a library): its recorded path.
-    match check_recorded(recorded, build_id, read_id) {
+    match check_recorded(recorded, m, read_id) {
         Ok(r) => Ok(r),
         Err(_) => match mismatch {
             Some(m) if binaries.len() == 1 => Err(m),
@@ -569,14 +721,20 @@ fn pick_file(
     }
 }
 
+/// The file at the recorded path, if it is the one that ran: the same build ID, or, without
+/// one, the same size and modification time as recorded (when recorded).
 fn check_recorded(
     recorded: &str,
-    build_id: Option<&str>,
+    m: &Mapping,
     read_id: impl Fn(&Path) -> Result<(Vec<u8>, Option<String>), SymbolizeError>,
-) -> Result<(PathBuf, Vec<u8>), SymbolizeError> {
+) -> Result<(PathBuf, Vec<u8>, Vec<String>), SymbolizeError> {
     let path = PathBuf::from(recorded);
     let (data, id) = read_id(&path)?;
-    match (build_id, id) {
+    let changed = |what: String| SymbolizeError::FileChanged {
+        path: recorded.to_string(),
+        what,
+    };
+    match (m.build_id.as_deref(), id) {
         (Some(want), Some(got)) if want != got => Err(SymbolizeError::BuildIdMismatch {
             path: recorded.to_string(),
             found: got,
@@ -587,18 +745,39 @@ fn check_recorded(
             found: "(none)".to_string(),
             expected: want.to_string(),
         }),
-        _ => Ok((path, data)),
+        (Some(_), Some(_)) => Ok((path, data, Vec::new())),
+        (None, Some(got)) => Err(changed(format!(
+            "it has build ID {got}, the file that ran had none"
+        ))),
+        (None, None) => {
+            if let Some(size) = m.file_size.filter(|&s| s != data.len() as u64) {
+                return Err(changed(format!(
+                    "its size is {} bytes, the file that ran (no build ID) had {size}",
+                    data.len()
+                )));
+            }
+            let now = file_stamp(&path).map(|(_, t)| t);
+            if let Some(t) = m.file_mtime_ns.filter(|&t| Some(t) != now) {
+                return Err(changed(format!(
+                    "its modification time is {}, the file that ran (no build ID) had {} (ns since 1970)",
+                    now.map_or_else(|| "unknown".to_string(), |n| n.to_string()),
+                    t
+                )));
+            }
+            Ok((path, data, Vec::new()))
+        }
     }
 }
 
 /// The separate debug file of a stripped object: by build ID under each debug directory
 /// (`.build-id/ab/cdef….debug`), then by its `.gnu_debuglink` name beside the binary, in
-/// its `.debug/` subdirectory and in each debug directory. A candidate with another build ID
-/// is skipped.
+/// its `.debug/` subdirectory and in each debug directory. A candidate from another build
+/// ([`same_build`]) is skipped, and why is added to `ignored`.
 fn find_debug_file(
     obj: &object::File<'_>,
     binary: &Path,
     options: &SymbolizeOptions,
+    ignored: &mut Vec<String>,
 ) -> Option<Vec<u8>> {
     let id = obj.build_id().ok().flatten().map(hex);
     let mut dirs: Vec<PathBuf> = options.debug_dirs.clone();
@@ -622,16 +801,46 @@ fn find_debug_file(
             candidates.push(d.join(&name));
         }
     }
+    candidates.dedup();
     candidates.into_iter().find_map(|c| {
         let data = std::fs::read(&c).ok()?;
         let dobj = object::File::parse(&*data).ok()?;
-        let did = dobj.build_id().ok().flatten().map(hex);
-        if id.is_some() && did.is_some() && did != id {
+        if let Err(why) = same_build(obj, &dobj) {
+            ignored.push(format!(
+                "debug file {} ignored: {why}, another build",
+                c.display()
+            ));
             return None;
         }
         drop(dobj);
         Some(data)
     })
+}
+
+/// Whether a separate debug file belongs to the binary `obj`: the same build ID when the
+/// binary has one (a debug file without one cannot be checked, so it is refused too); for
+/// a binary without a build ID, the same `.text` address and size (`objcopy
+/// --only-keep-debug` keeps the section headers; a rebuild almost always moves or resizes
+/// `.text`). `Err` says how they differ.
+fn same_build(obj: &object::File<'_>, dobj: &object::File<'_>) -> Result<(), String> {
+    let id = obj.build_id().ok().flatten().map(hex);
+    let did = dobj.build_id().ok().flatten().map(hex);
+    match (id, did) {
+        (Some(a), Some(b)) if a == b => Ok(()),
+        (Some(a), Some(b)) => Err(format!("its build ID is {b}, the binary's is {a}")),
+        (Some(a), None) => Err(format!("it has no build ID, the binary's is {a}")),
+        (None, _) => {
+            let text =
+                |o: &object::File<'_>| o.section_by_name(".text").map(|s| (s.address(), s.size()));
+            match (text(obj), text(dobj)) {
+                (Some(a), Some(b)) if a != b => Err(format!(
+                    "its .text is {:#x}+{:#x}, the binary's {:#x}+{:#x}",
+                    b.0, b.1, a.0, a.1
+                )),
+                _ => Ok(()),
+            }
+        }
+    }
 }
 
 fn text_symbols(obj: &object::File<'_>) -> Vec<Sym> {

@@ -249,13 +249,18 @@ impl LoadArgs {
             Profile::read(path)?
         };
         if profile.needs_symbolization() {
-            let _progress = Progress::start(format!("symbolizing {}", path.display()));
+            let progress = Progress::start(format!("symbolizing {}", path.display()));
             let options = crate::observe::symbolize::SymbolizeOptions {
                 binaries: self.binary.clone(),
                 debug_dirs: self.debug_dir.clone(),
             };
-            crate::observe::symbolize::symbolize(&mut profile, &options)
+            let warnings = crate::observe::symbolize::symbolize(&mut profile, &options)
                 .with_context(|| path.display().to_string())?;
+            drop(progress);
+            // Missing names are not an error (the report still goes out), but never silent.
+            for w in warnings {
+                eprintln!("alloc-report: warning: {}: {w}", path.display());
+            }
         }
         Ok(profile)
     }
