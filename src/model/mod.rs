@@ -3,6 +3,7 @@
 
 pub mod cgroup;
 pub(crate) mod counts;
+pub(crate) mod frame_name;
 pub(crate) mod gap;
 pub mod gap_mimalloc;
 pub mod gap_partial;

@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
-use crate::analysis::names::{closure_spelling, dwarf_name};
+use crate::model::frame_name::{closure_spelling, dwarf_name};
 use crate::model::profile::{Frame, Mapping, Profile, Segment};
 
 // ---------------------------------------------------------------------------------------
