@@ -55,6 +55,29 @@ fn build_fixture_in(variant: bool, debug: Option<&str>, dir: &str, rustflags: &s
     std::fs::copy(target.join("release/namecheck"), to).expect("copy binary");
 }
 
+/// Runs `exe` in exact mode with `ALLOCSCOPE_OUT=profile` (and `env`); it must succeed.
+fn run_profiled(exe: &Path, profile: &Path, env: &[(&str, &str)]) {
+    let st = Command::new(exe)
+        .env("ALLOCSCOPE_OUT", profile)
+        .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
+        .envs(env.iter().copied())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{} {env:?}", exe.display());
+}
+
+/// The profile's stacks, folded, weighted by allocations (names resolved, trimmed).
+fn folded_allocs(profile: &Path) -> String {
+    ok(&report(&[
+        "export",
+        s(profile),
+        "--format",
+        "folded",
+        "--metric",
+        "allocs",
+    ]))
+}
+
 fn report(args: &[&str]) -> Output {
     Command::new(REPORT)
         .args(args)
@@ -102,12 +125,7 @@ fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
     let exe = dir1.join("namecheck");
     build_fixture(false, &exe);
     let profile = tmp.path().join("p.json");
-    let st = Command::new(&exe)
-        .env("ALLOCSCOPE_OUT", &profile)
-        .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    run_profiled(&exe, &profile, &[]);
     // The process wrote raw addresses and its mappings, no names.
     let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
     assert_eq!(raw["mappings"][0]["path"], s(&exe));
@@ -120,13 +138,7 @@ fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
 
     // ALLOCSCOPE_SYMBOLIZE=exit: names resolved in the process (for binaries that vanish).
     let at_exit = tmp.path().join("at-exit.json");
-    let st = Command::new(&exe)
-        .env("ALLOCSCOPE_OUT", &at_exit)
-        .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
-        .env("ALLOCSCOPE_SYMBOLIZE", "exit")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    run_profiled(&exe, &at_exit, &[("ALLOCSCOPE_SYMBOLIZE", "exit")]);
     let named: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&at_exit).unwrap()).unwrap();
     assert!(named["sites"]
@@ -136,14 +148,7 @@ fn line_tables_only_names_moved_rebuilt_and_stripped_binaries() {
         .all(|x| !x["frames"].as_array().unwrap().is_empty()));
 
     // Same machine: names resolved from the recorded path, full paths, trimmed.
-    let folded = ok(&report(&[
-        "export",
-        s(&profile),
-        "--format",
-        "folded",
-        "--metric",
-        "allocs",
-    ]));
+    let folded = folded_allocs(&profile);
     println!("{folded}");
     // The dependency's out-of-line function (symbol table) and its inlined helper (DWARF
     // short name, qualified from the file's crate and module).
@@ -384,20 +389,8 @@ fn full_names_at_every_debug_level() {
         let exe = tmp.path().join(format!("namecheck-{level}"));
         build_fixture_with(false, Some(level), &exe);
         let profile = tmp.path().join(format!("{level}.json"));
-        let st = Command::new(&exe)
-            .env("ALLOCSCOPE_OUT", &profile)
-            .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
-            .status()
-            .unwrap();
-        assert!(st.success(), "{level}");
-        let folded = ok(&report(&[
-            "export",
-            s(&profile),
-            "--format",
-            "folded",
-            "--metric",
-            "allocs",
-        ]));
+        run_profiled(&exe, &profile, &[]);
+        let folded = folded_allocs(&profile);
         println!("debug = {level}:\n{folded}");
         // The dependency's out-of-line function, from the program's out-of-line one.
         assert!(
@@ -478,12 +471,7 @@ fn no_build_id_rebuilt_at_same_path_is_refused() {
     let copy = tmp.path().join("namecheck-copy");
     std::fs::copy(&exe, &copy).unwrap();
     let profile = tmp.path().join("p.json");
-    let st = Command::new(&exe)
-        .env("ALLOCSCOPE_OUT", &profile)
-        .env("ALLOCSCOPE_SAMPLE_BYTES", "1")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    run_profiled(&exe, &profile, &[]);
     let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
     let program = &raw["mappings"][0];
     assert!(program["build_id"].is_null(), "{program}");

@@ -359,6 +359,10 @@ pub fn is_plumbing(function: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn trimmed_names(stack: &[Frame]) -> Vec<String> {
+        trim_frames(stack).into_iter().map(|f| f.function).collect()
+    }
+
     fn frame(function: &str) -> Frame {
         Frame {
             function: function.to_string(),
@@ -392,10 +396,7 @@ mod tests {
         .iter()
         .map(|n| frame(n))
         .collect();
-        let names: Vec<String> = trim_frames(&stack)
-            .into_iter()
-            .map(|f| f.function)
-            .collect();
+        let names = trimmed_names(&stack);
         assert_eq!(
             names,
             [
@@ -465,10 +466,7 @@ mod tests {
         // A frame known by its file only (an old `line-tables-only` profile) is the library's.
         stack[3].function = "try_fold".into();
         stack[3].file = Some("/rustc/59807616e/library/core/src/iter/traits/iterator.rs".into());
-        let names: Vec<String> = trim_frames(&stack)
-            .into_iter()
-            .map(|f| f.function)
-            .collect();
+        let names = trimmed_names(&stack);
         assert_eq!(
             names,
             [
