@@ -3,6 +3,8 @@
 
 pub mod cgroup;
 pub(crate) mod counts;
+// Used by the symbolizer and the reports, which need the profile format (`serde`).
+#[cfg(feature = "serde")]
 pub(crate) mod frame_name;
 pub(crate) mod gap;
 pub mod gap_mimalloc;
