@@ -119,6 +119,16 @@ impl GapTerm {
         }
     }
 
+    /// The name of the term's row in the key-named tables (`GapBreakdown`'s and
+    /// `MimallocGap`'s `Display`): [`GapTerm::key`], or "less untouched" for the term that
+    /// is subtracted, as [`GapTerm::row_label`] words it for the labelled tables.
+    pub fn row_key(self) -> &'static str {
+        match self {
+            GapTerm::Untouched => "less untouched",
+            other => other.key(),
+        }
+    }
+
     /// What the term is, as a noun phrase that fits "of which 80% is …".
     pub fn description(self) -> &'static str {
         match self {

@@ -186,7 +186,9 @@ fn advice(term: &str, pct: f64) -> String {
     format!("{pct:.0}% of RSS {}", t.advice())
 }
 
-fn write_row(f: &mut fmt::Formatter<'_>, name: &str, v: i64, rss: i64) -> fmt::Result {
+/// One row of the key-named gap tables (`GapBreakdown`, `PartialGap` and `MimallocGap`
+/// `Display`): name, MiB, % of RSS (`-` without an RSS).
+pub(crate) fn write_row(f: &mut fmt::Formatter<'_>, name: &str, v: i64, rss: i64) -> fmt::Result {
     let pct = if rss > 0 {
         format!("{:.1}%", 100.0 * v as f64 / rss as f64)
     } else {
@@ -206,11 +208,7 @@ impl fmt::Display for GapBreakdown {
         write_row(f, "rss", self.rss, self.rss)?;
         for t in crate::model::gap_term::GapTerm::ALL {
             // `untouched` as it is, on a "less" row: it is subtracted from the rows above.
-            let name = match t {
-                crate::model::gap_term::GapTerm::Untouched => "less untouched",
-                _ => t.key(),
-            };
-            write_row(f, name, t.value(self), self.rss)?;
+            write_row(f, t.row_key(), t.value(self), self.rss)?;
         }
         write!(f, "{}", self.diagnosis())
     }

@@ -207,38 +207,19 @@ impl MimallocGap {
 impl fmt::Display for MimallocGap {
     /// The terms as a table (MiB, % of RSS), then [`MimallocGap::notes`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mib = crate::model::units::to_mib;
-        let pct = |v: i64| {
-            if self.rss > 0 {
-                100.0 * v as f64 / self.rss as f64
-            } else {
-                0.0
-            }
-        };
+        use crate::model::gap_term::GapTerm;
+        use crate::observe::gap::write_row;
         writeln!(f, "{:<22}{:>9}{:>11}", "term", "MiB", "% of RSS")?;
-        writeln!(
-            f,
-            "{:<22}{:>9.1}{:>10.1}%",
-            "rss",
-            mib(self.rss),
-            pct(self.rss)
-        )?;
-        for (name, v) in self.terms() {
+        write_row(f, "rss", self.rss, self.rss)?;
+        for t in GapTerm::MIMALLOC {
             // As in the jemalloc table: `untouched` is shown as it is, on a "less" row.
-            let name = match name {
-                "size_class_rounding" => "size_class_rounding~",
-                "untouched" => "less untouched",
-                other => other,
+            let name = match t {
+                GapTerm::SizeClassRounding => "size_class_rounding~",
+                _ => t.row_key(),
             };
-            writeln!(f, "{:<22}{:>9.1}{:>10.1}%", name, mib(v), pct(v))?;
-            if let (Some(p), "free_and_cached") = (self.free_in_pages, name) {
-                writeln!(
-                    f,
-                    "{:<22}{:>9.1}{:>10.1}%",
-                    "  of which in pages",
-                    mib(p),
-                    pct(p)
-                )?;
+            write_row(f, name, t.value_mimalloc(self), self.rss)?;
+            if let (Some(p), GapTerm::FreeAndCached) = (self.free_in_pages, t) {
+                write_row(f, "  of which in pages", p, self.rss)?;
             }
         }
         f.write_str(&self.notes())

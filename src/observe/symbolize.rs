@@ -675,7 +675,7 @@ fn pick_file(
             (None, Some(got), _) => {
                 mismatch = Some(SymbolizeError::FileChanged {
                     path: shown,
-                    what: format!("it has build ID {got}, the file that ran had none"),
+                    what: gained_build_id(&got),
                 })
             }
             (None, None, Some(size)) if data.len() as u64 == size => {
@@ -687,10 +687,7 @@ fn pick_file(
             (None, None, Some(size)) => {
                 mismatch = Some(SymbolizeError::FileChanged {
                     path: shown,
-                    what: format!(
-                        "its size is {} bytes, the file that ran (no build ID) had {size}",
-                        data.len()
-                    ),
+                    what: other_size(data.len(), size),
                 })
             }
             // A profile written before sizes were recorded: only the program's own file is
@@ -746,15 +743,10 @@ fn check_recorded(
             expected: want.to_string(),
         }),
         (Some(_), Some(_)) => Ok((path, data, Vec::new())),
-        (None, Some(got)) => Err(changed(format!(
-            "it has build ID {got}, the file that ran had none"
-        ))),
+        (None, Some(got)) => Err(changed(gained_build_id(&got))),
         (None, None) => {
             if let Some(size) = m.file_size.filter(|&s| s != data.len() as u64) {
-                return Err(changed(format!(
-                    "its size is {} bytes, the file that ran (no build ID) had {size}",
-                    data.len()
-                )));
+                return Err(changed(other_size(data.len(), size)));
             }
             let now = file_stamp(&path).map(|(_, t)| t);
             if let Some(t) = m.file_mtime_ns.filter(|&t| Some(t) != now) {
@@ -767,6 +759,17 @@ fn check_recorded(
             Ok((path, data, Vec::new()))
         }
     }
+}
+
+/// Why a file that has a build ID is not the one that ran without one (`FileChanged`, for
+/// `--binary` and the recorded path alike).
+fn gained_build_id(got: &str) -> String {
+    format!("it has build ID {got}, the file that ran had none")
+}
+
+/// Why a file of `len` bytes is not the one of `size` bytes that ran without a build ID.
+fn other_size(len: usize, size: u64) -> String {
+    format!("its size is {len} bytes, the file that ran (no build ID) had {size}")
 }
 
 /// The separate debug file of a stripped object: by build ID under each debug directory

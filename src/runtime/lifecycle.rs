@@ -121,9 +121,9 @@ extern "C" fn at_start() {
         // Reading the environment and the probe below are allocscope's own allocations, made
         // and freed here, untracked: they were the program's first two, a row of their own
         // (`_start <- __libc_start_main`) in every exact-mode profile.
-        let (out, installed, sets_out) = crate::hook::guard::untracked(|| {
+        let (installed, sets_out) = crate::hook::guard::untracked(|| {
             if std::env::var_os("ALLOCSCOPE_OUT").is_none() {
-                return (false, false, false);
+                return (false, false);
             }
             // One allocation lets an installed `Profiler` note itself and read the
             // environment (the hook notes itself before it looks at the guard); a program
@@ -132,12 +132,11 @@ extern "C" fn at_start() {
             drop(std::hint::black_box(Box::new(0u8)));
             let installed = crate::hook::profiler::is_installed();
             (
-                true,
                 installed,
                 installed && crate::hook::settings::env_sets_out(),
             )
         });
-        if !out || !installed {
+        if !installed {
             return;
         }
         if sets_out {
